@@ -1,0 +1,100 @@
+"""Test fixtures: a migrated database per run (SQLite file or PostgreSQL), emptied after each test.
+
+TEST_DATABASE_URL=postgresql+psycopg://127.0.0.1:5432/test runs the suite on PostgreSQL: a fresh
+database is created beside `test` for the run and dropped at its end.
+"""
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+import market.participants
+import web.models  # noqa: F401
+from web import create_app
+from web.config import normalise_database_url
+from web.migrate import upgrade
+
+market.participants.PASSWORD_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        folder = tempfile.mkdtemp(prefix="junkan-test-")
+        url = f"sqlite:///{Path(folder) / 'test.db'}"
+        upgrade(url)
+        yield url
+        return
+    base = normalise_database_url(base)
+    name = f"junkan_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_tables(engine) -> None:
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture()
+def app(database_url, tmp_path):
+    application = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test-secret",
+            "MAIL_SERVER": "",
+            "MAIL_OUTBOX": str(tmp_path / "outbox"),
+            "LOG_JSON": False,
+        }
+    )
+    engine = application.extensions["junkan.engine"]
+    yield application
+    _empty_tables(engine)
+    engine.dispose()
+
+
+@pytest.fixture()
+def db(app):
+    with app.app_context():
+        with Session(app.extensions["junkan.engine"], expire_on_commit=False) as session:
+            yield session
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def api_token(client):
+    """Returns a function that gets a bearer header for an e-mail."""
+
+    def _token(email: str, password: str = PASSWORD) -> dict:
+        r = client.post("/api/v1/tokens", json={"email": email, "password": password})
+        assert r.status_code == 201, r.get_json()
+        return {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+    return _token

@@ -1,0 +1,95 @@
+"""One place mapping domain errors and HTTP errors to pages and RFC 9457 problem details."""
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
+
+from market.errors import MarketError
+from quality.errors import QualityError
+from web.db import get_db
+from web.i18n import translate_error
+
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketError, QualityError)
+
+
+def error_status(error: Exception) -> int:
+    return getattr(error, "status", 422)
+
+
+def wants_problem_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem(status: int, title: str, detail: str | None = None, errors: list | None = None):
+    """An application/problem+json response."""
+    body: dict = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = "application/problem+json"
+    return response
+
+
+def field_error(field: str | None, message: str) -> dict:
+    return {"field": field, "message": message}
+
+
+def apply_to_form(form, error: Exception) -> None:
+    """Show a domain error under its form field (or as a form-level error)."""
+    message = translate_error(error)
+    field = getattr(form, error.field, None) if getattr(error, "field", None) else None
+    if field is not None:
+        field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+    else:
+        form.form_errors.append(message)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(MarketError)
+    @app.errorhandler(QualityError)
+    def _domain(error: Exception):
+        get_db().rollback()
+        status = error_status(error)
+        message = translate_error(error)
+        if wants_problem_json():
+            return problem(
+                status,
+                _title(status),
+                message,
+                [field_error(getattr(error, "field", None), message)],
+            )
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        status = error.code or 500
+        if wants_problem_json():
+            return problem(status, _title(status), error.description if status != 404 else None)
+        return render_template("error.html", status=status, message=_title(status)), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        app.logger.exception("unhandled error")
+        get_db().rollback()
+        if wants_problem_json():
+            return problem(500, _title(500))
+        return render_template("error.html", status=500, message=_title(500)), 500
+
+
+def _title(status: int) -> str:
+    titles = {
+        400: gettext("Bad request"),
+        401: gettext("Authentication required"),
+        403: gettext("You may not do this"),
+        404: gettext("Not found"),
+        405: gettext("Method not allowed"),
+        409: gettext("Conflict"),
+        413: gettext("The upload is too large"),
+        415: gettext("Unsupported media type"),
+        422: gettext("The input is not valid"),
+        429: gettext("Too many requests"),
+    }
+    return titles.get(status, gettext("Something went wrong"))

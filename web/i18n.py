@@ -1,0 +1,29 @@
+"""Flask-Babel: the member's language, else the session's choice, else the browser's."""
+
+from flask import Flask, request, session
+from flask_babel import Babel, format_datetime, get_locale, gettext
+from flask_login import current_user
+
+LANGUAGES = ("ja", "en")
+babel = Babel()
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
+        return current_user.locale
+    return request.accept_languages.best_match(LANGUAGES) or "ja"
+
+
+def translate_error(error) -> str:
+    """A domain error's message in the request's language."""
+    return gettext(error.message, **error.params) if error.params else gettext(error.message)
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""

@@ -1,0 +1,3 @@
+"""Imports every table module so SQLModel.metadata is complete (Alembic, tests)."""
+
+import market.models  # noqa: F401

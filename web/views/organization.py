@@ -1,0 +1,159 @@
+"""An organisation's own page: its details and members (admins invite, change, remove)."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlmodel import select
+from wtforms import EmailField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Email, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from market.errors import MarketError
+from market.models import Member, Role
+from market.participants import change_roles, invite_member, remove_member
+from web.db import get_db
+from web.errors import apply_to_form
+from web.forms import ROLE_LABELS
+from web.mail import send_mail
+
+bp = Blueprint("organization", __name__, url_prefix="/organization")
+
+
+class RolesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(r.value, ROLE_LABELS[r]) for r in Role]
+
+
+class InviteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    roles = RolesField(_l("Roles"), validators=[DataRequired()])
+    locale = SelectField(_l("Language"), choices=[("ja", "日本語"), ("en", "English")])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.roles.choices = _role_choices()
+
+
+class RolesForm(FlaskForm):
+    roles = RolesField(_l("Roles"), validators=[DataRequired()])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.roles.choices = _role_choices()
+
+
+class ConfirmForm(FlaskForm):
+    pass
+
+
+def _members():
+    return get_db().exec(
+        select(Member)
+        .where(Member.organization_id == current_user.organization_id, Member.active == True)  # noqa: E712
+        .order_by(Member.name)
+    ).all()
+
+
+@bp.get("/")
+@login_required
+def members():
+    forms = {m.id: RolesForm(prefix=f"m{m.id}", roles=sorted(m.role_set)) for m in _members()}
+    return render_template(
+        "organization/members.html",
+        members=_members(),
+        invite=InviteForm(prefix="invite"),
+        role_forms=forms,
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.post("/members")
+@login_required
+def invite():
+    form = InviteForm(prefix="invite")
+    db = get_db()
+    if form.validate_on_submit():
+        try:
+            member, raw = invite_member(
+                db,
+                current_user.member,
+                form.email.data,
+                form.name.data,
+                form.roles.data,
+                form.locale.data,
+            )
+            db.commit()
+        except MarketError as err:
+            db.rollback()
+            apply_to_form(form, err)
+        else:
+            link = current_app.config["BASE_URL"] + url_for("account.reset", token=raw)
+            send_mail(
+                member.email,
+                gettext("You are invited to Junkan"),
+                gettext(
+                    "%(name)s invites you to join %(org)s on Junkan. "
+                    "Choose your password within seven days:\n%(link)s",
+                    name=current_user.name,
+                    org=current_user.org.name_ja,
+                    link=link,
+                ),
+            )
+            flash(gettext("Invitation sent to %(email)s.", email=member.email), "success")
+            return redirect(url_for("organization.members"))
+    forms = {m.id: RolesForm(prefix=f"m{m.id}", roles=sorted(m.role_set)) for m in _members()}
+    return (
+        render_template(
+            "organization/members.html",
+            members=_members(),
+            invite=form,
+            role_forms=forms,
+            confirm=ConfirmForm(),
+        ),
+        422,
+    )
+
+
+@bp.post("/members/<int:member_id>/roles")
+@login_required
+def roles(member_id: int):
+    form = RolesForm(prefix=f"m{member_id}")
+    db = get_db()
+    if not form.validate_on_submit():
+        flash(gettext("Choose at least one role."), "error")
+        return redirect(url_for("organization.members")), 303
+    try:
+        change_roles(db, current_user.member, member_id, form.roles.data)
+        db.commit()
+        flash(gettext("Roles saved."), "success")
+    except MarketError as err:
+        db.rollback()
+        from web.i18n import translate_error
+
+        flash(translate_error(err), "error")
+    return redirect(url_for("organization.members"))
+
+
+@bp.post("/members/<int:member_id>/remove")
+@login_required
+def remove(member_id: int):
+    db = get_db()
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("organization.members"))
+    try:
+        remove_member(db, current_user.member, member_id)
+        db.commit()
+        flash(gettext("The member is removed."), "success")
+    except MarketError as err:
+        db.rollback()
+        from web.i18n import translate_error
+
+        flash(translate_error(err), "error")
+    return redirect(url_for("organization.members"))
