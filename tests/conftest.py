@@ -54,7 +54,6 @@ def _empty_tables(engine) -> None:
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
-            conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
 @pytest.fixture()
@@ -78,14 +77,17 @@ def app(database_url, tmp_path):
 
 @pytest.fixture()
 def db(app):
-    with app.app_context():
-        with Session(app.extensions["junkan.engine"], expire_on_commit=False) as session:
-            yield session
+    """A session of the test's own (no app context is kept pushed: requests get their own)."""
+    with Session(app.extensions["junkan.engine"], expire_on_commit=False) as session:
+        yield session
 
 
 @pytest.fixture()
 def client(app):
-    return app.test_client()
+    """A test client whose browser asks for English (Japanese is the site default)."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return test_client
 
 
 @pytest.fixture()

@@ -37,8 +37,8 @@ def demo() -> None:
 @with_appcontext
 def demo_load() -> None:
     """Load the demo story (idempotent: does nothing when it is already there)."""
-    from web.demo import load_demo
     from web.db import get_db
+    from web.demo import load_demo
 
     created = load_demo(get_db(), echo=click.echo)
     click.echo("demo data loaded" if created else "demo data already present")

@@ -2,11 +2,10 @@
 
 from collections.abc import Callable
 from functools import wraps
+from typing import TypeVar
 
 from flask import Blueprint, g, request
 from flask_babel import gettext
-from typing import TypeVar
-
 from pydantic import BaseModel, ValidationError
 
 from web.auth import api_member

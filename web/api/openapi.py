@@ -1,10 +1,10 @@
 """OpenAPI 3 document built by apispec from the API views' YAML docstrings and pydantic models."""
 
+from typing import TypeVar
+
 from apispec import APISpec
 from apispec.yaml_utils import load_operations_from_docstring
 from flask import current_app, jsonify
-from typing import TypeVar
-
 from pydantic import BaseModel
 
 from web.api import api_bp

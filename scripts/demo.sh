@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# RUN: install, migrate the SQLite database under instance/, load demo data, serve on :5000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/junkan db upgrade
+.venv/bin/junkan demo load
+exec .venv/bin/junkan serve --host 127.0.0.1 --port "${PORT:-5000}"

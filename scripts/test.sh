@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# TEST: install what the suite needs, lint, then run the whole suite on SQLite and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian's Chromium and its driver for the browser tests (never a browser download).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# The local PostgreSQL server (trust auth, database "test").
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+
+bash scripts/setup.sh test
+.venv/bin/ruff check .
+
+echo "== test suite on SQLite =="
+.venv/bin/python -m pytest "$@"
+echo "== test suite on PostgreSQL =="
+TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test" .venv/bin/python -m pytest "$@"

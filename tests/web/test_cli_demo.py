@@ -1,0 +1,40 @@
+"""CLI: migrations, idempotent demo data with the documented logins."""
+
+from click.testing import CliRunner
+from sqlmodel import Session, create_engine, func, select
+from werkzeug.security import check_password_hash
+
+from market.models import Member, Organization
+from market.participants import check_corporate_number
+from web.cli import main
+from web.demo import DEMO_LOGINS, DEMO_PASSWORD
+
+
+def test_db_upgrade_and_demo_load_twice(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LOG_JSON", "0")
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    first = runner.invoke(main, ["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "demo data loaded" in first.output
+    engine = create_engine(url)
+    with Session(engine) as db:
+        orgs = db.exec(select(Organization)).all()
+        members = db.exec(select(func.count()).select_from(Member)).one()
+    second = runner.invoke(main, ["demo", "load"])
+    assert "already present" in second.output
+    with Session(engine) as db:
+        assert db.exec(select(func.count()).select_from(Member)).one() == members
+        for email, _ in DEMO_LOGINS:
+            member = db.exec(select(Member).where(Member.email == email)).one()
+            assert check_password_hash(member.password_hash, DEMO_PASSWORD)
+        recycler = db.exec(select(Member).where(Member.email == "recycler@demo.junkan.jp")).one()
+        assert {"admin", "signatory"} <= recycler.role_set
+    assert len(orgs) >= 12
+    assert {o.kind for o in orgs} == {"recycler", "manufacturer", "agency", "standards_body", "operator"}
+    assert len({o.prefecture for o in orgs if o.prefecture}) >= 8
+    for org in orgs:
+        if org.corporate_number:
+            assert check_corporate_number(org.corporate_number)
