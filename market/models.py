@@ -108,3 +108,4 @@ class AuditEntry(SQLModel, table=True):
     target_type: str = Field(max_length=40)
     target_id: int | None = None
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
