@@ -33,3 +33,8 @@ class Conflict(MarketError):
 
 class TooManyAttempts(MarketError):
     status = 429
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation where it is used later (gettext_noop)."""
+    return message

@@ -1,0 +1,881 @@
+"""Matching core: candidate pairs, volume allocation and score explanations (pure, no database).
+
+Units: tonnes are ``Decimal`` with three places in the domain and integer kilograms inside the
+solvers; prices are integer yen per tonne; months are integers ``year * 12 + month - 1``.
+
+The allocation maximises total surplus ``sum(x_ij * (limit_j - ask_i - transport_ij))`` subject to
+listing availability, request need and the listing's minimum per contract (``x_ij == 0`` or
+``x_ij >= minimum_i``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+import numpy as np
+
+EARTH_RADIUS_KM = 6371.0088
+KG_PER_TONNE = 1000
+
+# ----------------------------------------------------------------------------------------------
+# Distances and transport
+# ----------------------------------------------------------------------------------------------
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km by the haversine formula (R = 6371.0088 km)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def great_circle_km_array(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Vectorised haversine distance in km over numpy arrays (broadcasting)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+TransportMode = Literal["road", "road+sea", "sea"]
+
+
+@dataclass(frozen=True)
+class TransportRates:
+    """Freight rates in yen per tonne-km over great-circle distance.
+
+    Rule (one place, used by the engine and the explanations):
+    - both ends are ports: ``sea`` rate for the whole distance (mode ``sea``);
+    - otherwise ``road`` rate up to ``sea_threshold_km`` and the ``sea`` rate for the km beyond
+      it (long hauls in Japan move on coastal RORO ferries; mode ``road+sea``), so the cost is
+      continuous and never decreases with distance;
+    - the cost per tonne is rounded half-up to whole yen.
+    """
+
+    road_jpy_per_t_km: float = 25.0
+    sea_jpy_per_t_km: float = 6.0
+    sea_threshold_km: float = 500.0
+
+    def cost_per_t(self, km: float, both_ports: bool = False) -> tuple[int, TransportMode]:
+        """Transport cost in whole yen per tonne and the mode for one distance."""
+        cost, sea = self.cost_per_t_array(np.array([km]), np.array([both_ports]))
+        mode: TransportMode = "sea" if both_ports else ("road+sea" if sea[0] else "road")
+        return int(cost[0]), mode
+
+    def cost_per_t_array(
+        self, km: np.ndarray, both_ports: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised cost (int64 yen/t, half-up) and a flag "some of the way by sea"."""
+        km = np.asarray(km, dtype=np.float64)
+        both_ports = np.asarray(both_ports, dtype=bool)
+        road_km = np.minimum(km, self.sea_threshold_km)
+        mixed = self.road_jpy_per_t_km * road_km + self.sea_jpy_per_t_km * (km - road_km)
+        raw = np.where(both_ports, self.sea_jpy_per_t_km * km, mixed)
+        cost = np.floor(raw + 0.5).astype(np.int64)
+        return cost, both_ports | (km > self.sea_threshold_km)
+
+
+# ----------------------------------------------------------------------------------------------
+# Plain inputs
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SupplySide:
+    """An open supply listing as plain values (tonnes a month, yen per tonne, month indices)."""
+
+    id: int
+    material: str
+    grade_id: int
+    available_t: Decimal
+    minimum_t: Decimal
+    available_from: int
+    max_term_months: int
+    lat: float
+    lon: float
+    ask_jpy_per_t: int
+    is_port: bool = False
+
+    @property
+    def period_end(self) -> int:
+        """First month after the listing's period ``[available_from, available_from+max_term)``."""
+        return self.available_from + self.max_term_months
+
+
+@dataclass(frozen=True)
+class DemandSide:
+    """An open offtake request as plain values; the limit price is private to the buyer."""
+
+    id: int
+    material: str
+    acceptable_grade_ids: frozenset[int]
+    need_t: Decimal
+    start_month: int
+    term_months: int
+    lat: float
+    lon: float
+    limit_jpy_per_t: int
+    is_port: bool = False
+
+    @property
+    def period_end(self) -> int:
+        """First month after the request's period ``[start_month, start_month+term)``."""
+        return self.start_month + self.term_months
+
+
+def month_index(year: int, month: int) -> int:
+    """Month as one integer: ``year * 12 + month - 1``."""
+    return year * 12 + month - 1
+
+
+def tonnes_to_kg(tonnes: Decimal) -> int:
+    """Whole kilograms in a tonnage, rounded down (never more than offered)."""
+    return int((Decimal(tonnes) * KG_PER_TONNE).to_integral_value(rounding=ROUND_DOWN))
+
+
+def kg_to_tonnes(kg: int) -> Decimal:
+    """Exact ``Decimal`` tonnes with three places for whole kilograms."""
+    return (Decimal(int(kg)) / KG_PER_TONNE).quantize(Decimal("0.001"))
+
+
+@dataclass(frozen=True, eq=False)
+class Capacities:
+    """Integer-kilogram arrays indexed like the supplies / demands given to the engine."""
+
+    avail_kg: np.ndarray
+    need_kg: np.ndarray
+    minimum_kg: np.ndarray
+
+
+def capacities(supplies: Sequence[SupplySide], demands: Sequence[DemandSide]) -> Capacities:
+    """Availability, need and per-contract minimum in whole kg (rounded down)."""
+    return Capacities(
+        avail_kg=np.array([tonnes_to_kg(s.available_t) for s in supplies], dtype=np.int64),
+        need_kg=np.array([tonnes_to_kg(d.need_t) for d in demands], dtype=np.int64),
+        minimum_kg=np.array([tonnes_to_kg(s.minimum_t) for s in supplies], dtype=np.int64),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Candidate pairs
+# ----------------------------------------------------------------------------------------------
+
+GradeAcceptance = Mapping[int, Iterable[int]] | Callable[[DemandSide, int], bool] | None
+
+
+@dataclass(frozen=True, eq=False)
+class Edges:
+    """Compatible (listing, request) pairs as parallel numpy arrays, sorted by (supply, demand).
+
+    ``supply``/``demand`` index the sequences given to :func:`candidate_edges`;
+    ``unit_surplus_jpy = limit - ask - transport`` and ``transport_jpy`` are yen per tonne.
+    """
+
+    supply: np.ndarray
+    demand: np.ndarray
+    unit_surplus_jpy: np.ndarray
+    transport_jpy: np.ndarray
+    distance_km: np.ndarray
+    by_sea: np.ndarray
+    overlap_months: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.supply.shape[0])
+
+
+def _accepted_grades(
+    demands: Sequence[DemandSide], grade_ok: GradeAcceptance, grades_by_material: dict[str, Any]
+) -> list[Iterable[int]]:
+    if grade_ok is None:
+        return [d.acceptable_grade_ids for d in demands]
+    if callable(grade_ok):
+        check = grade_ok
+        return [[g for g in grades_by_material.get(d.material, ()) if check(d, g)] for d in demands]
+    return [grade_ok.get(d.id, ()) for d in demands]
+
+
+def candidate_edges(
+    supplies: Sequence[SupplySide],
+    demands: Sequence[DemandSide],
+    grade_ok: GradeAcceptance = None,
+    rates: TransportRates | None = None,
+) -> Edges:
+    """Compatible pairs with a positive surplus per tonne, found by (material, grade) groups.
+
+    A pair is compatible when the material is the same, the listing's grade is acceptable to
+    the request (``grade_ok``: None = ``DemandSide.acceptable_grade_ids``; a mapping request id
+    -> grade ids; or a callable ``(demand, grade_id) -> bool`` asked once per grade of the
+    material), the periods overlap, the listing's availability and the request's need are both
+    at least the listing's minimum, and ``limit - ask - transport > 0``.
+    """
+    rates = rates or TransportRates()
+    n_s, n_d = len(supplies), len(demands)
+    if n_s == 0 or n_d == 0:
+        return _empty_edges()
+
+    # Listings grouped by (material, grade), sorted by start month inside each group.
+    group_of_key: dict[tuple[str, int], int] = {}
+    grades_by_material: dict[str, dict[int, None]] = {}
+    s_group = np.empty(n_s, dtype=np.int64)
+    for i, s in enumerate(supplies):
+        key = (s.material, s.grade_id)
+        g = group_of_key.setdefault(key, len(group_of_key))
+        s_group[i] = g
+        grades_by_material.setdefault(s.material, {})[s.grade_id] = None
+    s_start = np.fromiter((s.available_from for s in supplies), np.int64, n_s)
+    s_term = np.fromiter((s.max_term_months for s in supplies), np.int64, n_s)
+    s_end = s_start + s_term
+    caps = capacities(supplies, demands)
+    n_groups = len(group_of_key)
+    d_start = np.fromiter((d.start_month for d in demands), np.int64, n_d)
+    d_end = d_start + np.fromiter((d.term_months for d in demands), np.int64, n_d)
+    # Sort key group * stride + month (shifted to >= 0); stride exceeds every month value used.
+    shift = min(int(s_start.min()), int(d_start.min()))
+    span = max(int(s_end.max()), int(d_end.max())) - shift + 1
+    stride = span + 1
+    sort_key = s_group * stride + (s_start - shift)
+    order = np.argsort(sort_key, kind="stable")
+    sorted_key = sort_key[order]
+    max_term = np.zeros(n_groups, dtype=np.int64)
+    np.maximum.at(max_term, s_group, s_term)
+
+    # (request, group) pairs to look at.
+    accepted = _accepted_grades(demands, grade_ok, grades_by_material)
+    pair_d: list[int] = []
+    pair_g: list[int] = []
+    for j, (d, grades) in enumerate(zip(demands, accepted, strict=True)):
+        for grade in set(grades):
+            g = group_of_key.get((d.material, grade))
+            if g is not None:
+                pair_d.append(j)
+                pair_g.append(g)
+    if not pair_d:
+        return _empty_edges()
+    pd_ = np.array(pair_d, dtype=np.int64)
+    pg = np.array(pair_g, dtype=np.int64)
+
+    # A listing can overlap [d_start, d_end) only if d_start - max_term < s_start < d_end:
+    # one contiguous run of the group's sorted listings, found by binary search.
+    base = pg * stride
+    lo_month = np.clip(d_start[pd_] - max_term[pg] + 1 - shift, 0, span)
+    hi_month = np.clip(d_end[pd_] - shift, 0, span)
+    lo = np.searchsorted(sorted_key, base + lo_month, "left")
+    hi = np.searchsorted(sorted_key, base + hi_month, "left")
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return _empty_edges()
+    e_d = np.repeat(pd_, counts)
+    run_start = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    e_s = order[run_start + np.arange(total, dtype=np.int64)]
+
+    # Exact overlap, minimums and price before the (costlier) distance.
+    s_ask = np.fromiter((s.ask_jpy_per_t for s in supplies), np.int64, n_s)
+    d_limit = np.fromiter((d.limit_jpy_per_t for d in demands), np.int64, n_d)
+    overlap = np.minimum(s_end[e_s], d_end[e_d]) - np.maximum(s_start[e_s], d_start[e_d])
+    keep = (
+        (overlap > 0)
+        & (caps.avail_kg[e_s] >= caps.minimum_kg[e_s])
+        & (caps.need_kg[e_d] >= caps.minimum_kg[e_s])
+        & (caps.avail_kg[e_s] > 0)
+        & (d_limit[e_d] > s_ask[e_s])
+    )
+    e_s, e_d, overlap = e_s[keep], e_d[keep], overlap[keep]
+
+    s_lat = np.fromiter((s.lat for s in supplies), np.float64, n_s)
+    s_lon = np.fromiter((s.lon for s in supplies), np.float64, n_s)
+    d_lat = np.fromiter((d.lat for d in demands), np.float64, n_d)
+    d_lon = np.fromiter((d.lon for d in demands), np.float64, n_d)
+    s_port = np.fromiter((s.is_port for s in supplies), bool, n_s)
+    d_port = np.fromiter((d.is_port for d in demands), bool, n_d)
+    km = great_circle_km_array(s_lat[e_s], s_lon[e_s], d_lat[e_d], d_lon[e_d])
+    transport, by_sea = rates.cost_per_t_array(km, s_port[e_s] & d_port[e_d])
+    surplus = d_limit[e_d] - s_ask[e_s] - transport
+    keep = surplus > 0
+    e_s, e_d, overlap = e_s[keep], e_d[keep], overlap[keep]
+    final = np.lexsort((e_d, e_s))
+    return Edges(
+        supply=e_s[final],
+        demand=e_d[final],
+        unit_surplus_jpy=surplus[keep][final],
+        transport_jpy=transport[keep][final],
+        distance_km=km[keep][final],
+        by_sea=by_sea[keep][final],
+        overlap_months=overlap[final],
+    )
+
+
+def _empty_edges() -> Edges:
+    i64 = np.zeros(0, dtype=np.int64)
+    return Edges(i64, i64.copy(), i64.copy(), i64.copy(), np.zeros(0), np.zeros(0, bool), i64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Allocation
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Allocation:
+    """Monthly kilograms per edge and the achieved surplus.
+
+    ``surplus_jpy`` is ``sum(kg * unit_surplus) / 1000`` rounded half-up to whole yen;
+    ``lp_bound_jpy`` is the LP relaxation optimum (ignores minimums, an upper bound) when known;
+    ``gap = (lp_bound - surplus) / lp_bound``.
+    """
+
+    kg: np.ndarray
+    surplus_jpy: int
+    lp_bound_jpy: float | None
+    gap: float | None
+    solver_seconds: float
+    rounding_iterations: int
+    method: str
+    dropped_edges: int = 0
+    forced_edges: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def tonnes(self, k: int) -> Decimal:
+        """Tonnes a month on edge ``k`` as an exact three-place ``Decimal``."""
+        return kg_to_tonnes(int(self.kg[k]))
+
+
+@dataclass(frozen=True)
+class AllocatedPair:
+    """One positive allocation, ready to become a ``Match`` row."""
+
+    supply_index: int
+    demand_index: int
+    tonnes: Decimal
+    unit_surplus_jpy: int
+    transport_jpy: int
+    distance_km: float
+    by_sea: bool
+
+
+def allocated_pairs(edges: Edges, allocation: Allocation) -> list[AllocatedPair]:
+    """The edges with a positive allocation, in edge order."""
+    ks = np.flatnonzero(allocation.kg > 0)
+    return [
+        AllocatedPair(
+            supply_index=int(edges.supply[k]),
+            demand_index=int(edges.demand[k]),
+            tonnes=kg_to_tonnes(int(allocation.kg[k])),
+            unit_surplus_jpy=int(edges.unit_surplus_jpy[k]),
+            transport_jpy=int(edges.transport_jpy[k]),
+            distance_km=float(edges.distance_km[k]),
+            by_sea=bool(edges.by_sea[k]),
+        )
+        for k in ks.tolist()
+    ]
+
+
+def surplus_jpy(edges: Edges, kg: np.ndarray) -> int:
+    """Total surplus in whole yen: ``sum(kg * yen per tonne) / 1000``, half-up once at the total."""
+    milli = int(np.dot(np.asarray(kg, dtype=np.int64), edges.unit_surplus_jpy.astype(np.int64)))
+    return int((Decimal(milli) / KG_PER_TONNE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _gap(bound: float, achieved: int) -> float:
+    return 0.0 if bound <= 0 else max(0.0, (bound - achieved) / bound)
+
+
+def _as_kg(values: np.ndarray | Sequence[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
+def _trim_to_capacity(kg: np.ndarray, rows: np.ndarray, cap: np.ndarray, order: np.ndarray) -> None:
+    """Reduce flows (lowest priority first) on rows whose sum exceeds the capacity, in place."""
+    used = np.bincount(rows, weights=kg, minlength=cap.shape[0]).astype(np.int64)
+    for r in np.flatnonzero(used > cap).tolist():
+        excess = int(used[r] - cap[r])
+        for k in order[rows[order] == r][::-1].tolist():
+            cut = min(excess, int(kg[k]))
+            kg[k] -= cut
+            excess -= cut
+            if excess == 0:
+                break
+
+
+def _augment(
+    edges: Edges,
+    kg: np.ndarray,
+    avail: np.ndarray,
+    need: np.ndarray,
+    minimum: np.ndarray,
+) -> None:
+    """Greedy top-up on residual capacity by descending unit surplus, respecting minimums."""
+    res_a = avail - np.bincount(edges.supply, weights=kg, minlength=avail.shape[0]).astype(np.int64)
+    res_d = need - np.bincount(edges.demand, weights=kg, minlength=need.shape[0]).astype(np.int64)
+    s, d = edges.supply, edges.demand
+    useful = (res_a[s] > 0) & (res_d[d] > 0)
+    useful &= (kg > 0) | ((res_a[s] >= minimum[s]) & (res_d[d] >= minimum[s]))
+    ks = np.flatnonzero(useful)
+    if ks.size == 0:
+        return
+    ks = ks[np.argsort(-edges.unit_surplus_jpy[ks], kind="stable")]
+    ra, rd = res_a.tolist(), res_d.tolist()
+    mins = minimum.tolist()
+    for k, i, j in zip(ks.tolist(), s[ks].tolist(), d[ks].tolist(), strict=True):
+        add = min(ra[i], rd[j])
+        if add <= 0 or int(kg[k]) + add < mins[i]:
+            continue
+        kg[k] += add
+        ra[i] -= add
+        rd[j] -= add
+
+
+@dataclass
+class _BlockResult:
+    kg: np.ndarray
+    lp_bound: float
+    rounds: int
+    dropped: int
+    forced: int
+    zeroed: int
+
+
+def _solve_block(
+    cost: np.ndarray,
+    s: np.ndarray,
+    d: np.ndarray,
+    avail: np.ndarray,
+    need: np.ndarray,
+    mins_e: np.ndarray,
+    max_rounds: int,
+    force_up_share: float,
+    time_limit_s: float,
+) -> _BlockResult:
+    """LP + rounding on one independent block; ``s``/``d`` are local row indices."""
+    import highspy
+
+    n, n_s, n_d = cost.shape[0], avail.shape[0], need.shape[0]
+    upper = np.minimum(avail[s], need[d]).astype(np.float64)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = n_s + n_d
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.col_cost_ = cost.astype(np.float64) / KG_PER_TONNE  # yen per kg
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = upper
+    lp.row_lower_ = np.full(n_s + n_d, -highspy.kHighsInf)
+    lp.row_upper_ = np.concatenate([avail, need]).astype(np.float64)
+    # Each column has exactly two ones: its listing row and its request row.
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
+    lp.a_matrix_.index_ = np.column_stack([s, n_s + d]).ravel().astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(2 * n)
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", "simplex")
+    h.setOptionValue("presolve", "off")  # measured faster on these transportation LPs
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.passModel(lp)
+
+    def run() -> np.ndarray:
+        h.run()
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS did not reach an optimum: {h.modelStatusToString(status)}")
+        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        return np.floor(x + 1e-6).astype(np.int64).clip(min=0)
+
+    kg = run()
+    lp_bound = float(h.getInfo().objective_function_value)
+    rounds = dropped = forced = zeroed = 0
+    forced_s = np.zeros(n_s, dtype=np.int64)  # kg of lower bounds already set, per row
+    forced_d = np.zeros(n_d, dtype=np.int64)
+    while True:
+        short = (kg > 0) & (kg < mins_e)
+        if not short.any():
+            break
+        if rounds >= max_rounds:
+            zeroed = int(short.sum())
+            kg[short] = 0
+            break
+        rounds += 1
+        idx = np.flatnonzero(short)
+        up: list[int] = []
+        cand = idx[kg[idx] >= force_up_share * mins_e[idx]]
+        cand = cand[np.argsort(-(kg[cand] / mins_e[cand]), kind="stable")]
+        for k, i, j, m in zip(
+            cand.tolist(), s[cand].tolist(), d[cand].tolist(), mins_e[cand].tolist(), strict=True
+        ):
+            # Lower bounds never add up beyond a row's capacity, so the LP stays feasible.
+            if forced_s[i] + m <= avail[i] and forced_d[j] + m <= need[j]:
+                forced_s[i] += m
+                forced_d[j] += m
+                up.append(k)
+        up_idx = np.array(up, dtype=np.int64)
+        down_idx = np.setdiff1d(idx, up_idx)
+        if up_idx.size:
+            forced += up_idx.size
+            lower = mins_e[up_idx].astype(np.float64)
+            h.changeColsBounds(up_idx.size, up_idx.astype(np.int32), lower, upper[up_idx])
+        if down_idx.size:
+            dropped += down_idx.size
+            zeros = np.zeros(down_idx.size)
+            h.changeColsBounds(down_idx.size, down_idx.astype(np.int32), zeros, zeros)
+        kg = run()
+    return _BlockResult(kg, lp_bound, rounds, dropped, forced, zeroed)
+
+
+def _blocks(edges: Edges, n_s: int, n_d: int, max_block_edges: int) -> list[np.ndarray]:
+    """Edge indices of independent blocks (connected components, small ones packed together)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(edges)
+    graph = sp.coo_matrix(
+        (np.ones(n), (edges.supply, n_s + edges.demand)), shape=(n_s + n_d, n_s + n_d)
+    )
+    _, label = connected_components(graph, directed=False)
+    comp = label[edges.supply]
+    order = np.argsort(comp, kind="stable")
+    bounds = np.flatnonzero(np.diff(comp[order])) + 1
+    parts = np.split(order, bounds)
+    parts.sort(key=len, reverse=True)
+    blocks: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    pending_size = 0
+    for part in parts:
+        if pending_size + len(part) > max_block_edges and pending:
+            blocks.append(np.concatenate(pending))
+            pending, pending_size = [], 0
+        pending.append(part)
+        pending_size += len(part)
+    if pending:
+        blocks.append(np.concatenate(pending))
+    return blocks
+
+
+def solve_allocation(
+    edges: Edges,
+    avail: np.ndarray | Sequence[int],
+    need: np.ndarray | Sequence[int],
+    minimum: np.ndarray | Sequence[int],
+    max_rounds: int = 20,
+    force_up_share: float = 0.25,
+    time_limit_s: float = 60.0,
+    max_block_edges: int = 20_000,
+) -> Allocation:
+    """Surplus-maximising kg per edge: HiGHS LP per independent block, then rounding for minimums.
+
+    The bipartite graph is split into connected components (independent LPs, solved one by one
+    with HiGHS dual simplex; small ones packed together). Each LP is a transportation problem:
+    with integer kg data its simplex vertex is integral, floored to whole kg.
+
+    Rounding rule for the per-contract minimum, per block: while some edge carries
+    ``0 < kg < minimum``, each such edge is either forced up (lower bound = minimum) when it
+    carries at least ``force_up_share`` of its minimum and the forced lower bounds of its listing
+    and request still fit their capacities, or forbidden (upper bound 0); the LP is re-solved
+    warm-started. After ``max_rounds`` rounds any flow still short is set to 0. Finally residual
+    capacity is topped up greedily (descending unit surplus, only in amounts meeting the
+    minimum), and any row above its capacity is trimmed, so availability and need are never
+    exceeded.
+    """
+    t0 = time.perf_counter()
+    avail, need, minimum = _as_kg(avail), _as_kg(need), _as_kg(minimum)
+    n = len(edges)
+    if n == 0:
+        return Allocation(np.zeros(0, np.int64), 0, 0.0, 0.0, time.perf_counter() - t0, 0, "lp")
+    n_s, n_d = avail.shape[0], need.shape[0]
+    s, d = edges.supply.astype(np.int64), edges.demand.astype(np.int64)
+    mins_e = minimum[s]
+    kg = np.zeros(n, dtype=np.int64)
+    lp_bound = 0.0
+    rounds = dropped = forced = zeroed = 0
+    for block in _blocks(edges, n_s, n_d, max_block_edges):
+        rows_s, s_loc = np.unique(s[block], return_inverse=True)
+        rows_d, d_loc = np.unique(d[block], return_inverse=True)
+        r = _solve_block(
+            edges.unit_surplus_jpy[block],
+            s_loc,
+            d_loc,
+            avail[rows_s],
+            need[rows_d],
+            mins_e[block],
+            max_rounds,
+            force_up_share,
+            time_limit_s,
+        )
+        kg[block] = r.kg
+        lp_bound += r.lp_bound
+        rounds = max(rounds, r.rounds)
+        dropped += r.dropped
+        forced += r.forced
+        zeroed += r.zeroed
+
+    priority = np.argsort(edges.unit_surplus_jpy, kind="stable")[::-1]
+    _trim_to_capacity(kg, s, avail, priority)
+    _trim_to_capacity(kg, d, need, priority)
+    kg[(kg > 0) & (kg < mins_e)] = 0
+    if rounds:
+        _augment(edges, kg, avail, need, minimum)
+    achieved = surplus_jpy(edges, kg)
+    notes = (f"{zeroed} short flows zeroed after {max_rounds} rounds",) if zeroed else ()
+    return Allocation(
+        kg=kg,
+        surplus_jpy=achieved,
+        lp_bound_jpy=lp_bound,
+        gap=_gap(lp_bound, achieved),
+        solver_seconds=time.perf_counter() - t0,
+        rounding_iterations=rounds,
+        method="lp+rounding" if rounds else "lp",
+        dropped_edges=dropped,
+        forced_edges=forced,
+        notes=notes,
+    )
+
+
+def greedy_allocation(
+    edges: Edges,
+    avail: np.ndarray | Sequence[int],
+    need: np.ndarray | Sequence[int],
+    minimum: np.ndarray | Sequence[int],
+) -> Allocation:
+    """Baseline: edges by descending unit surplus, each as full as possible if at its minimum."""
+    t0 = time.perf_counter()
+    avail, need, minimum = _as_kg(avail), _as_kg(need), _as_kg(minimum)
+    kg = np.zeros(len(edges), dtype=np.int64)
+    order = np.argsort(-edges.unit_surplus_jpy, kind="stable")
+    ra, rd, mins = avail.tolist(), need.tolist(), minimum.tolist()
+    out = [0] * len(edges)
+    for k, i, j in zip(
+        order.tolist(), edges.supply[order].tolist(), edges.demand[order].tolist(), strict=True
+    ):
+        q = min(ra[i], rd[j])
+        if q > 0 and q >= mins[i]:
+            out[k] = q
+            ra[i] -= q
+            rd[j] -= q
+    kg[:] = out
+    achieved = surplus_jpy(edges, kg)
+    return Allocation(kg, achieved, None, None, time.perf_counter() - t0, 0, "greedy")
+
+
+def networkx_allocation(
+    edges: Edges,
+    avail: np.ndarray | Sequence[int],
+    need: np.ndarray | Sequence[int],
+    minimum: np.ndarray | Sequence[int] | None = None,
+) -> Allocation:
+    """Reference min-cost flow (networkx network simplex) in integer kg; IGNORES minimums.
+
+    Graph: source -> listing (capacity avail kg) -> request (weight -unit surplus, yen/t) ->
+    sink (capacity need kg), plus a zero-cost source -> sink bypass so that unprofitable volume
+    need not flow. Exact for the LP without minimums; slow, meant for small instances only.
+    ``minimum`` is accepted for a uniform signature and not used.
+    """
+    import networkx as nx
+
+    t0 = time.perf_counter()
+    avail, need = _as_kg(avail), _as_kg(need)
+    g = nx.DiGraph()
+    used_s = np.unique(edges.supply).tolist()
+    used_d = np.unique(edges.demand).tolist()
+    flow_total = min(int(avail[used_s].sum()), int(need[used_d].sum())) if len(edges) else 0
+    g.add_node("src", demand=-flow_total)
+    g.add_node("sink", demand=flow_total)
+    g.add_edge("src", "sink", capacity=flow_total, weight=0)
+    g.add_edges_from(("src", ("s", i), {"capacity": int(avail[i]), "weight": 0}) for i in used_s)
+    g.add_edges_from((("d", j), "sink", {"capacity": int(need[j]), "weight": 0}) for j in used_d)
+    g.add_edges_from(
+        (("s", i), ("d", j), {"weight": -w})
+        for i, j, w in zip(
+            edges.supply.tolist(),
+            edges.demand.tolist(),
+            edges.unit_surplus_jpy.tolist(),
+            strict=True,
+        )
+    )
+    flow = nx.min_cost_flow(g)
+    kg = np.array(
+        [
+            flow[("s", i)][("d", j)]
+            for i, j in zip(edges.supply.tolist(), edges.demand.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    achieved = surplus_jpy(edges, kg)
+    return Allocation(kg, achieved, None, None, time.perf_counter() - t0, 0, "networkx")
+
+
+# ----------------------------------------------------------------------------------------------
+# Explanations
+# ----------------------------------------------------------------------------------------------
+
+#: Weights of the score parts (sum 100). Each part is a value in 0..1.
+SCORE_WEIGHTS: dict[str, int] = {
+    "price_spread": 40,
+    "transport": 15,
+    "grade_margin": 15,
+    "data_quality": 10,
+    "term_fit": 20,
+}
+#: Spread of 20 % of the landed cost (ask + transport) or more scores the full price part.
+FULL_SPREAD_SHARE = 0.20
+#: Transport at 25 % of the landed cost or more scores zero on the transport part.
+ZERO_TRANSPORT_SHARE = 0.25
+#: Spread bands shown instead of the private price, as share of the landed cost:
+#: (name, lower bound inclusive, representative share used for a redacted score).
+SPREAD_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("narrow", 0.0, 0.025),
+    ("medium", 0.05, 0.10),
+    ("wide", 0.15, 0.20),
+)
+
+
+def spread_band(spread_jpy: int, landed_jpy: int) -> str:
+    """Coarse band of a positive spread relative to the landed cost: narrow/medium/wide."""
+    share = spread_jpy / landed_jpy if landed_jpy > 0 else 1.0
+    name = SPREAD_BANDS[0][0]
+    for band, lower, _ in SPREAD_BANDS:
+        if share >= lower:
+            name = band
+    return name
+
+
+def _price_part(share: float) -> float:
+    return max(0.0, min(1.0, share / FULL_SPREAD_SHARE))
+
+
+@dataclass(frozen=True)
+class EdgeExplanation:
+    """Full score breakdown of one pair (both prices inside: never shown as is to either side)."""
+
+    ask_jpy_per_t: int
+    limit_jpy_per_t: int
+    transport_jpy_per_t: int
+    distance_km: float
+    transport_mode: TransportMode
+    spread_jpy_per_t: int
+    overlap_months: int
+    term_months: int
+    grade_margin: float
+    data_quality_level: int
+    parts: dict[str, float]
+    score: int
+
+    @property
+    def landed_jpy_per_t(self) -> int:
+        """Ask plus transport, yen per tonne."""
+        return self.ask_jpy_per_t + self.transport_jpy_per_t
+
+
+def _score(parts: Mapping[str, float]) -> int:
+    total = Decimal(str(sum(SCORE_WEIGHTS[k] * parts[k] for k in SCORE_WEIGHTS)))
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def explain_edge(
+    supply: SupplySide,
+    demand: DemandSide,
+    rates: TransportRates | None = None,
+    grade_margin: float = 0.0,
+    data_quality_level: int = 1,
+) -> EdgeExplanation:
+    """Score parts (each 0..1) and total score 0-100 for one pair, weights in SCORE_WEIGHTS.
+
+    price_spread: spread / (20 % of landed cost), capped at 1; transport: 1 - transport share of
+    the landed cost / 25 %; grade_margin: given by the caller (0..1); data_quality: level 1-4 ->
+    0, 1/3, 2/3, 1; term_fit: overlap months / requested term.
+    """
+    rates = rates or TransportRates()
+    if not 1 <= data_quality_level <= 4:
+        raise ValueError("data quality level must be 1..4")
+    km = great_circle_km(supply.lat, supply.lon, demand.lat, demand.lon)
+    transport, mode = rates.cost_per_t(km, supply.is_port and demand.is_port)
+    landed = supply.ask_jpy_per_t + transport
+    spread = demand.limit_jpy_per_t - landed
+    overlap = max(
+        0,
+        min(supply.period_end, demand.period_end) - max(supply.available_from, demand.start_month),
+    )
+    parts = {
+        "price_spread": _price_part(spread / landed if landed > 0 else 1.0),
+        "transport": max(0.0, 1.0 - (transport / landed if landed else 0.0) / ZERO_TRANSPORT_SHARE),
+        "grade_margin": max(0.0, min(1.0, float(grade_margin))),
+        "data_quality": (data_quality_level - 1) / 3,
+        "term_fit": min(1.0, overlap / demand.term_months) if demand.term_months > 0 else 0.0,
+    }
+    return EdgeExplanation(
+        ask_jpy_per_t=supply.ask_jpy_per_t,
+        limit_jpy_per_t=demand.limit_jpy_per_t,
+        transport_jpy_per_t=transport,
+        distance_km=km,
+        transport_mode=mode,
+        spread_jpy_per_t=spread,
+        overlap_months=overlap,
+        term_months=demand.term_months,
+        grade_margin=parts["grade_margin"],
+        data_quality_level=data_quality_level,
+        parts=parts,
+        score=_score(parts),
+    )
+
+
+def _common_view(e: EdgeExplanation) -> dict[str, Any]:
+    return {
+        "transport": {
+            "jpy_per_t": e.transport_jpy_per_t,
+            "km": round(e.distance_km, 1),
+            "mode": e.transport_mode,
+            "score": round(e.parts["transport"], 3),
+        },
+        "grade_margin": {"score": round(e.parts["grade_margin"], 3)},
+        "data_quality": {"level": e.data_quality_level, "score": round(e.parts["data_quality"], 3)},
+        "term_fit": {
+            "overlap_months": e.overlap_months,
+            "requested_months": e.term_months,
+            "score": round(e.parts["term_fit"], 3),
+        },
+        "weights": dict(SCORE_WEIGHTS),
+    }
+
+
+def _banded_view(e: EdgeExplanation) -> dict[str, Any]:
+    """Price part as a band; the total uses the band's representative share (no exact leak)."""
+    band = spread_band(e.spread_jpy_per_t, e.landed_jpy_per_t)
+    representative = next(rep for name, _, rep in SPREAD_BANDS if name == band)
+    parts = dict(e.parts, price_spread=_price_part(representative))
+    view = _common_view(e)
+    view["price_spread"] = {"positive": e.spread_jpy_per_t > 0, "band": band}
+    view["score"] = _score(parts)
+    view["score_is_indicative"] = True
+    return view
+
+
+def explain_for_seller(e: EdgeExplanation) -> dict[str, Any]:
+    """Seller's view: own ask and transport, the spread only as positive + band; no buyer limit."""
+    view = _banded_view(e)
+    view["ask_jpy_per_t"] = e.ask_jpy_per_t
+    return view
+
+
+def explain_for_buyer(e: EdgeExplanation, ask_is_public: bool = True) -> dict[str, Any]:
+    """Buyer's view: own limit, exact spread and the ask if public; otherwise bands only."""
+    if not ask_is_public:
+        view = _banded_view(e)
+        view["limit_jpy_per_t"] = e.limit_jpy_per_t
+        return view
+    view = _common_view(e)
+    view["price_spread"] = {
+        "jpy_per_t": e.spread_jpy_per_t,
+        "band": spread_band(e.spread_jpy_per_t, e.landed_jpy_per_t),
+        "score": round(e.parts["price_spread"], 3),
+    }
+    view["ask_jpy_per_t"] = e.ask_jpy_per_t
+    view["limit_jpy_per_t"] = e.limit_jpy_per_t
+    view["score"] = e.score
+    view["score_is_indicative"] = False
+    return view
