@@ -1,0 +1,251 @@
+"""Search of listings and requests: filters, sort, pagination with a constant query count.
+
+SQL does the cheap filters (material, grade, prefecture, volume, data quality, start); the
+price for a month (index-linked prices) and the distance are computed in Python on the
+filtered rows, so a page costs the same few queries whatever its size.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from sqlmodel import Session, col, select
+
+from market.allocation import great_circle_km
+from market.errors import ValidationFailed
+from market.geography import BY_CODE
+from market.indices import evaluate, formula_of, latest_values
+from market.listings import can_see_listing
+from market.models import ListingStatus, OfftakeRequest, Organization, SupplyListing
+from quality.models import GradeStandard, StandardVersion
+
+SORTS = ("newest", "price", "volume", "distance")
+
+
+@dataclass
+class ListingFilters:
+    material: str = ""
+    grade: str = ""
+    prefecture: str = ""
+    near: str = ""
+    radius_km: float | None = None
+    min_monthly_t: Decimal | None = None
+    max_price: int | None = None
+    price_month: date | None = None
+    min_dq: int | None = None
+    start_by: date | None = None
+    sort: str = "newest"
+
+    def as_args(self) -> dict[str, str]:
+        """The filters as query-string arguments (for saved searches and links)."""
+        out: dict[str, str] = {}
+        for key, value in vars(self).items():
+            if value in (None, "") or (key == "sort" and value == "newest"):
+                continue
+            out[key] = value.strftime("%Y-%m") if isinstance(value, date) else str(value)
+        return out
+
+
+RequestFilters = ListingFilters  # the same filter keys; max_price is ignored for requests
+
+
+def _month(value: str, name: str) -> date:
+    try:
+        year, month = (int(p) for p in value.split("-")[:2])
+        return date(year, month, 1)
+    except ValueError:
+        raise ValidationFailed("Enter a month as YYYY-MM.", field=name) from None
+
+
+def _number(value: str, name: str, kind=Decimal):
+    try:
+        number = kind(value)
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed("Enter a number.", field=name) from None
+    if number < 0:
+        raise ValidationFailed("The value must be at least %(n)s.", field=name, n=0)
+    return number
+
+
+def parse_listing_filters(args: Mapping[str, str]) -> ListingFilters:
+    """Filters from query-string arguments; ValidationFailed names the wrong one."""
+    f = ListingFilters()
+    get = lambda k: (args.get(k) or "").strip()  # noqa: E731
+    f.material = get("material")
+    f.grade = get("grade")
+    f.prefecture = get("prefecture")
+    if f.prefecture and f.prefecture not in BY_CODE:
+        raise ValidationFailed("Unknown prefecture code.", field="prefecture")
+    f.near = get("near")
+    if f.near and f.near not in BY_CODE:
+        raise ValidationFailed("Unknown prefecture code.", field="near")
+    if get("radius_km"):
+        f.radius_km = float(_number(get("radius_km"), "radius_km"))
+        if not f.near:
+            raise ValidationFailed("Choose the place to measure the distance from.", field="near")
+    if get("min_monthly_t"):
+        f.min_monthly_t = _number(get("min_monthly_t"), "min_monthly_t")
+    if get("max_price"):
+        f.max_price = int(_number(get("max_price"), "max_price", int))
+    if get("price_month"):
+        f.price_month = _month(get("price_month"), "price_month")
+    if get("min_dq"):
+        f.min_dq = int(_number(get("min_dq"), "min_dq", int))
+        if not 1 <= f.min_dq <= 4:
+            raise ValidationFailed("The data-quality level lies between 1 and 4.", field="min_dq")
+    if get("start_by"):
+        f.start_by = _month(get("start_by"), "start_by")
+    f.sort = get("sort") or "newest"
+    if f.sort not in SORTS:
+        raise ValidationFailed("Choose one of the allowed values.", field="sort")
+    if f.sort == "distance" and not f.near:
+        raise ValidationFailed("Choose the place to measure the distance from.", field="near")
+    return f
+
+
+parse_request_filters = parse_listing_filters
+
+
+@dataclass
+class ListingRow:
+    listing: SupplyListing
+    org: Organization
+    standard: GradeStandard
+    version: StandardVersion
+    price_jpy_per_t: int | None
+    distance_km: float | None
+
+
+@dataclass
+class RequestRow:
+    request: OfftakeRequest
+    org: Organization
+    standard: GradeStandard
+    version: StandardVersion
+    distance_km: float | None
+
+
+@dataclass
+class SearchPage:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+
+def _grade_filter(query, model, session: Session, code: str):
+    ids = (
+        select(StandardVersion.id)
+        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+        .where(GradeStandard.code == code)
+    )
+    return query.where(col(model.standard_version_id).in_(ids))
+
+
+def _distance(f: ListingFilters, lat: float, lon: float) -> float | None:
+    if not f.near:
+        return None
+    p = BY_CODE[f.near]
+    return great_circle_km(p.lat, p.lon, lat, lon)
+
+
+def search_listings(
+    session: Session,
+    viewer_org_id: int | None,
+    f: ListingFilters,
+    page: int = 1,
+    per_page: int = 25,
+    today: date | None = None,
+) -> SearchPage:
+    """Open listings the viewer may see, filtered and sorted; four queries per page."""
+    today = today or date.today()
+    query = (
+        select(SupplyListing, Organization, StandardVersion, GradeStandard)
+        .join(Organization, Organization.id == SupplyListing.organization_id)
+        .join(StandardVersion, StandardVersion.id == SupplyListing.standard_version_id)
+        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+        .where(SupplyListing.status == ListingStatus.OPEN, SupplyListing.expires_on >= today)
+    )
+    if f.material:
+        query = query.where(SupplyListing.material_code == f.material)
+    if f.grade:
+        query = _grade_filter(query, SupplyListing, session, f.grade)
+    if f.prefecture:
+        query = query.where(SupplyListing.origin_prefecture == f.prefecture)
+    if f.min_monthly_t is not None:
+        min_kg = int(f.min_monthly_t * 1000)
+        query = query.where(SupplyListing.monthly_kg - SupplyListing.committed_kg >= min_kg)
+    if f.min_dq is not None:
+        query = query.where(SupplyListing.data_quality_level >= f.min_dq)
+    if f.start_by is not None:
+        query = query.where(SupplyListing.available_from <= f.start_by)
+    rows = session.exec(
+        query.order_by(col(SupplyListing.created_at).desc(), SupplyListing.id)
+    ).all()
+    rows = [r for r in rows if can_see_listing(r[0], viewer_org_id)]
+    month = f.price_month or today.replace(day=1)
+    values = latest_values(session, {r[0].index_id for r in rows if r[0].index_id}, month)
+    items: list[ListingRow] = []
+    for listing, org, version, standard in rows:
+        formula = formula_of(listing)
+        price = evaluate(formula, values.get(formula.index_id) if formula.index_id else None)
+        if f.max_price is not None and (price is None or price > f.max_price):
+            continue
+        distance = _distance(f, listing.lat, listing.lon)
+        if f.radius_km is not None and distance is not None and distance > f.radius_km:
+            continue
+        items.append(ListingRow(listing, org, standard, version, price, distance))
+    if f.sort == "price":
+        items.sort(key=lambda r: (r.price_jpy_per_t is None, r.price_jpy_per_t or 0))
+    elif f.sort == "volume":
+        items.sort(key=lambda r: -r.listing.available_kg)
+    elif f.sort == "distance":
+        items.sort(key=lambda r: r.distance_km or 0.0)
+    start = (page - 1) * per_page
+    return SearchPage(items[start : start + per_page], len(items), page, per_page)
+
+
+def search_requests(
+    session: Session,
+    viewer_org_id: int | None,
+    f: ListingFilters,
+    page: int = 1,
+    per_page: int = 25,
+    today: date | None = None,
+) -> SearchPage:
+    """Open requests, filtered and sorted (their maximum prices stay private)."""
+    today = today or date.today()
+    query = (
+        select(OfftakeRequest, Organization, StandardVersion, GradeStandard)
+        .join(Organization, Organization.id == OfftakeRequest.organization_id)
+        .join(StandardVersion, StandardVersion.id == OfftakeRequest.standard_version_id)
+        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+        .where(OfftakeRequest.status == ListingStatus.OPEN, OfftakeRequest.expires_on >= today)
+    )
+    if f.material:
+        query = query.where(OfftakeRequest.material_code == f.material)
+    if f.grade:
+        query = _grade_filter(query, OfftakeRequest, session, f.grade)
+    if f.prefecture:
+        query = query.where(OfftakeRequest.delivery_prefecture == f.prefecture)
+    if f.min_monthly_t is not None:
+        min_kg = int(f.min_monthly_t * 1000)
+        query = query.where(OfftakeRequest.monthly_kg - OfftakeRequest.filled_kg >= min_kg)
+    if f.start_by is not None:
+        query = query.where(OfftakeRequest.start_month <= f.start_by)
+    rows = session.exec(
+        query.order_by(col(OfftakeRequest.created_at).desc(), OfftakeRequest.id)
+    ).all()
+    items: list[RequestRow] = []
+    for request, org, version, standard in rows:
+        distance = _distance(f, request.lat, request.lon)
+        if f.radius_km is not None and distance is not None and distance > f.radius_km:
+            continue
+        items.append(RequestRow(request, org, standard, version, distance))
+    if f.sort == "volume":
+        items.sort(key=lambda r: -r.request.open_kg)
+    elif f.sort == "distance":
+        items.sort(key=lambda r: r.distance_km or 0.0)
+    start = (page - 1) * per_page
+    return SearchPage(items[start : start + per_page], len(items), page, per_page)
