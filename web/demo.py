@@ -365,10 +365,44 @@ def load_participants(session: Session) -> dict[str, Organization]:
 
 
 def load_demo(session: Session, echo: Callable[[str], None] = print) -> bool:
-    """Load every demo section; True when anything was created."""
-    if session.exec(select(Member.id).where(Member.email == "operator@demo.junkan.jp")).first():
-        return False
-    echo("participants …")
-    load_participants(session)
+    """Load every demo section; each is idempotent. True when anything was created."""
+    from datetime import date
+
+    from web.demo_market import load_market_demo
+    from web.demo_quality import load_quality_demo
+
+    created = False
+    if not session.exec(select(Member.id).where(Member.email == "operator@demo.junkan.jp")).first():
+        echo("participants …")
+        load_participants(session)
+        session.commit()
+        created = True
+    orgs = _orgs_by_key(session)
+    echo("quality catalogue, rPET consultation, assays, certificate …")
+    load_quality_demo(session, orgs)
     session.commit()
-    return True
+    echo("price indices, listings, requests …")
+    if load_market_demo(session, orgs, date.today()):
+        created = True
+        session.commit()
+        _matching_run(session, echo)
+    return created
+
+
+def _orgs_by_key(session: Session) -> dict[str, Organization]:
+    by_name = {o.name_en: o for o in session.exec(select(Organization))}
+    return {key: by_name[en] for key, _kind, _ja, en, *_rest in ORGANIZATIONS if en in by_name}
+
+
+def _matching_run(session: Session, echo: Callable[[str], None]) -> None:
+    """Run the market-wide allocation once so both sides see proposals."""
+    from datetime import date
+
+    try:
+        from market.matching import run_market_allocation
+    except ImportError:  # the matching engine is optional for older checkouts
+        return
+    operator = session.exec(select(Member).where(Member.email == "operator@demo.junkan.jp")).one()
+    run = run_market_allocation(session, date.today().replace(day=1), operator.id)
+    session.commit()
+    echo(f"matching run: {run.n_proposals} proposals")
