@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from market.alerts import alert_matching_searches, save_search
 from market.listings import (
     ListingInput,
     PriceInput,
@@ -299,6 +300,13 @@ REQUESTS = [
 ]
 
 
+SAVED_SEARCHES = [
+    ("manufacturer@demo.junkan.jp", "No.2 copper within 600 km of Osaka",
+     {"material": "copper_scrap", "near": "27", "radius_km": "600"}),
+    ("cathode@demo.junkan.jp", "NCM black mass", {"material": "li_ion_black_mass"}),
+]
+
+
 def _index_values(session: Session, operator: Member, today: date) -> None:
     rng = random.Random(2026)
     first = add_months(today.replace(day=1), -23)
@@ -346,6 +354,9 @@ def load_market_demo(session: Session, orgs: dict[str, Organization], today: dat
     operator = session.exec(select(Member).where(Member.email == "operator@demo.junkan.jp")).one()
     _index_values(session, operator, today)
     month = today.replace(day=1)
+    for email, name, args in SAVED_SEARCHES:
+        member = session.exec(select(Member).where(Member.email == email)).one()
+        save_search(session, member, "listings", name, args)
     for key, material, grade, monthly, minimum, offset, term, pref, rule, place, price in LISTINGS:
         _, version = latest_published(session, grade)
         assay = session.exec(
@@ -374,6 +385,8 @@ def load_market_demo(session: Session, orgs: dict[str, Organization], today: dat
             today,
         )
         publish_listing(session, orgs[key].id, listing.id)
+        session.flush()
+        alert_matching_searches(session, listing, today)
     for (
         key,
         material,
