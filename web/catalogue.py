@@ -24,6 +24,15 @@ KEYWORDS = {
     "TooManyAttempts": None,
     "MarketError": None,
     "ContractError": None,
+    "QualityError": None,
+    "InvalidMeasurement": None,
+    "DuplicateParameter": None,
+    "InvalidSpec": None,
+    "InvalidEvidence": None,
+    "UnknownStandard": None,
+    "InvalidAssay": None,
+    "NotPermitted": None,
+    "CertificateRefused": None,
 }
 PACKAGES = ("web", "market", "quality", "contracts")
 CATALOGUE = ROOT / "web" / "translations" / "ja" / "LC_MESSAGES" / "messages.po"

@@ -26,6 +26,13 @@ def db_upgrade(revision: str) -> None:
 
     upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database at {revision}")
+    if revision == "head":
+        from quality.catalogue import seed_catalogue
+        from web.db import get_db
+
+        added = seed_catalogue(get_db())
+        get_db().commit()
+        click.echo(f"quality catalogue: {added} rows added")
 
 
 @main.group()

@@ -19,7 +19,6 @@ from market.listings import (
     create_listing,
     create_request,
     publish_listing,
-    publish_request,
     update_listing,
 )
 from market.models import IndexValue, Notification, PriceIndex, SupplyListing
