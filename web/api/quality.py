@@ -600,3 +600,62 @@ def read_certificate(cert_id: str):
         return problem(404, gettext("Not found"), gettext("No such certificate."))
     return certificate_json(cert, genuine)
 
+
+
+@schema
+class SettlementRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parameter: str = Field(min_length=1, max_length=40)
+    seller: Decimal
+    buyer: Decimal
+    splitting_limit: Decimal
+    umpire: Decimal | None = None
+
+
+@schema
+class SettlementOut(BaseModel):
+    parameter: str
+    difference: str
+    within_splitting_limit: bool
+    settled_value: str
+    umpire_used: bool
+    umpire_fee_payer: str | None
+
+
+@api_bp.post("/assay-settlements")
+@token_required
+def assay_settlement():
+    """Settle a split assay: averaged within the splitting limit, else the umpire decides.
+    ---
+    post:
+      summary: Settle a disputed assay (split-assay rule)
+      security: [{bearer: []}]
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SettlementRequest'}
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/SettlementOut'}
+        '422':
+          description: an umpire assay is required, or a value is invalid
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+    """
+    from quality.catalogue import get_parameter
+    from quality.pricing import settle_assay
+
+    body = parse_body(SettlementRequest)
+    get_parameter(get_db(), body.parameter)
+    settlement = settle_assay(body.seller, body.buyer, body.splitting_limit, body.umpire)
+    return SettlementOut(
+        parameter=body.parameter,
+        difference=_str(abs(body.seller - body.buyer)),
+        within_splitting_limit=not settlement.umpire_used,
+        settled_value=_str(settlement.value),
+        umpire_used=settlement.umpire_used,
+        umpire_fee_payer=settlement.fee_payer.value if settlement.fee_payer else None,
+    ).model_dump()
