@@ -78,3 +78,4 @@ T = {
 'Choose the place to measure the distance from.': '距離の基準となる場所を選んでください。',
 'The data-quality level lies between 1 and 4.': 'データ品質レベルは1〜4です。',
 }
+T["The market-wide matching has new proposals for your organisation."] = "マーケット全体のマッチングで、貴組織への新しい提案があります。"

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from quality.dbtypes import ExactDecimal, UTCDateTime, utcnow
@@ -237,8 +237,9 @@ class MatchRun(SQLModel, table=True):
     n_requests: int = 0
     n_edges: int = 0
     n_proposals: int = 0
-    surplus_jpy: int = 0
-    lp_bound_jpy: int = 0
+    # Market-wide yen a month exceed 32 bits (billions): BIGINT (migration 0004).
+    surplus_jpy: int = Field(default=0, sa_type=BigInteger)
+    lp_bound_jpy: int = Field(default=0, sa_type=BigInteger)
     solver_ms: int = 0
 
 

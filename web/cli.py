@@ -51,6 +51,29 @@ def demo_load() -> None:
     click.echo("demo data loaded" if created else "demo data already present")
 
 
+@main.command("match")
+@click.option("--month", default=None, help="YYYY-MM (default: this month in Asia/Tokyo).")
+@with_appcontext
+def match(month: str | None) -> None:
+    """Run the market-wide matching for a month and print the run's figures."""
+    from market.errors import MarketError
+    from market.matching import parse_month, run_market_allocation
+    from web.db import get_db
+
+    db = get_db()
+    try:
+        run = run_market_allocation(db, parse_month(month))
+    except MarketError as err:
+        raise click.BadParameter(str(err), param_hint="--month") from None
+    db.commit()
+    gap = (run.lp_bound_jpy - run.surplus_jpy) / run.lp_bound_jpy if run.lp_bound_jpy else 0.0
+    click.echo(f"run {run.id} for {run.month:%Y-%m}")
+    click.echo(f"listings {run.n_listings}, requests {run.n_requests}, edges {run.n_edges}")
+    click.echo(f"proposals {run.n_proposals}")
+    click.echo(f"surplus {run.surplus_jpy:,} JPY/month (LP bound {run.lp_bound_jpy:,}, gap {gap:.4%})")
+    click.echo(f"solver {run.solver_ms} ms")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -54,8 +54,8 @@ def upgrade() -> None:
     sa.Column('n_requests', sa.Integer(), nullable=False),
     sa.Column('n_edges', sa.Integer(), nullable=False),
     sa.Column('n_proposals', sa.Integer(), nullable=False),
-    sa.Column('surplus_jpy', sa.Integer(), nullable=False),
-    sa.Column('lp_bound_jpy', sa.Integer(), nullable=False),
+    sa.Column('surplus_jpy', sa.BigInteger(), nullable=False),
+    sa.Column('lp_bound_jpy', sa.BigInteger(), nullable=False),
     sa.Column('solver_ms', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['run_by_member_id'], ['member.id'], ),
     sa.PrimaryKeyConstraint('id')

@@ -97,4 +97,4 @@ def _page_invalid(error: PageArgumentError):
     return problem(400, gettext("Bad request"), gettext("Use page ≥ 1 and 1 ≤ per_page ≤ 100."))
 
 
-from web.api import openapi, participants  # noqa: E402,F401
+from web.api import market, matching, openapi, participants, quality  # noqa: E402,F401

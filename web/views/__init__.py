@@ -7,12 +7,24 @@ from web.forms import ORG_KIND_LABELS, ROLE_LABELS, STATUS_LABELS, prefecture_na
 
 # Main navigation: (endpoint, label); each area adds its entry here.
 NAV_LINKS: list[tuple[str, object]] = [("public.organizations", _l("Organisations"))]
+NAV_LINKS += [
+    ("quality.materials", _l("Materials")),
+    ("quality.standards", _l("Standards")),
+    ("quality.assays", _l("Assays")),
+]
+NAV_LINKS += [
+    ("market.listings", _l("Supply")),
+    ("market.requests", _l("Demand")),
+    ("market.indices", _l("Price indices")),
+]
+
+NAV_LINKS += [("matching.proposals", _l("Proposals")), ("matching.contracts", _l("Contracts"))]
 
 
 def register_views(app: Flask) -> None:
-    from web.views import account, operator, organization, public
+    from web.views import account, market, matching, operator, organization, public, quality
 
-    for module in (public, account, organization, operator):
+    for module in (public, account, organization, operator, quality, market, matching):
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -1,0 +1,983 @@
+"""Matching on the database: compatibility, candidates, market-wide allocation, proposals.
+
+The pure engine lives in :mod:`market.allocation`; this module reads open listings and requests
+as plain columns, evaluates their prices for one month, runs the engine and writes proposals in
+bulk. No Flask here.
+
+Grade margin (score part, 0..1), kept deliberately simple:
+- a listing graded to a *stricter* published version than the request's scores 1.0;
+- a listing of the request's own version scores the headroom of its attached assay: the smallest
+  relative margin to a numeric limit (margin / limit), 10 % headroom or more = 1.0, linear below;
+- 0.0 without an assay, or when the assay does not conform to the grade.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, insert, or_, update
+from sqlmodel import Session, col, func, select
+
+from market.allocation import (
+    FULL_SPREAD_SHARE,
+    SCORE_WEIGHTS,
+    ZERO_TRANSPORT_SHARE,
+    DemandSide,
+    EdgeExplanation,
+    Edges,
+    SupplySide,
+    TransportRates,
+    candidate_edges,
+    capacities,
+    explain_edge,
+    explain_for_buyer,
+    explain_for_seller,
+    kg_to_tonnes,
+    month_index,
+    solve_allocation,
+)
+from market.errors import N_, Conflict, NotFound
+from market.indices import Formula, evaluate, latest_values
+from market.listings import _month, can_see_listing
+from market.models import (
+    ListingStatus,
+    MatchRun,
+    Member,
+    Notification,
+    OfftakeRequest,
+    PriceKind,
+    Proposal,
+    ProposalStatus,
+    SupplyListing,
+)
+from quality.catalogue import spec_of
+from quality.dbtypes import utcnow
+from quality.grading import GradeSpec, LimitKind, Measurement, assess, is_at_least_as_strict
+from quality.models import Assay, AssayResult, GradeStandard, StandardVersion, VersionStatus
+
+#: Relative headroom to a limit that scores the full grade-margin part.
+FULL_GRADE_HEADROOM = 0.10
+ACCEPT = "accept"
+DECLINE = "decline"
+
+# Plain columns read for the engine (no ORM objects on the hot path).
+_LISTING_COLS = (
+    SupplyListing.id,
+    SupplyListing.organization_id,
+    SupplyListing.visibility,
+    SupplyListing.invited_org_ids,
+    SupplyListing.material_code,
+    SupplyListing.standard_version_id,
+    SupplyListing.monthly_kg,
+    SupplyListing.committed_kg,
+    SupplyListing.min_kg_per_contract,
+    SupplyListing.available_from,
+    SupplyListing.max_term_months,
+    SupplyListing.lat,
+    SupplyListing.lon,
+    SupplyListing.origin_port,
+    SupplyListing.price_kind,
+    SupplyListing.fixed_price_jpy_per_t,
+    SupplyListing.index_id,
+    SupplyListing.index_factor,
+    SupplyListing.premium_jpy_per_t,
+    SupplyListing.floor_jpy_per_t,
+    SupplyListing.cap_jpy_per_t,
+    SupplyListing.data_quality_level,
+    SupplyListing.assay_id,
+)
+_REQUEST_COLS = (
+    OfftakeRequest.id,
+    OfftakeRequest.organization_id,
+    OfftakeRequest.material_code,
+    OfftakeRequest.standard_version_id,
+    OfftakeRequest.accept_stricter,
+    OfftakeRequest.monthly_kg,
+    OfftakeRequest.filled_kg,
+    OfftakeRequest.start_month,
+    OfftakeRequest.term_months,
+    OfftakeRequest.lat,
+    OfftakeRequest.lon,
+    OfftakeRequest.price_kind,
+    OfftakeRequest.max_price_jpy_per_t,
+    OfftakeRequest.index_id,
+    OfftakeRequest.index_factor,
+    OfftakeRequest.premium_jpy_per_t,
+)
+
+
+def first_of_month(month: date) -> date:
+    return month.replace(day=1)
+
+
+def current_month() -> date:
+    """This calendar month in Asia/Tokyo (a contract month is a Tokyo month)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Tokyo")).date().replace(day=1)
+
+
+def parse_month(value: object) -> date:
+    """'YYYY-MM' (or a date) as the month's first day; empty → the current month."""
+    if value in (None, ""):
+        return current_month()
+    return _month(value, "month")
+
+
+def month_number(d: date) -> int:
+    """A date's month as ``market.allocation.month_index``."""
+    return month_index(d.year, d.month)
+
+
+def _tonnes(kg: int) -> Decimal:
+    return kg_to_tonnes(kg)
+
+
+# ----------------------------------------------------------------------------------------------
+# Grades
+# ----------------------------------------------------------------------------------------------
+
+
+class SpecCache:
+    """Specs of grade versions, loaded in one query per material set (no per-pair queries)."""
+
+    def __init__(self) -> None:
+        self.specs: dict[int, GradeSpec] = {}
+        self.material: dict[int, str] = {}
+        self.published: dict[str, list[int]] = {}
+        self._loaded_materials: set[str] = set()
+
+    def load(self, session: Session, materials: Iterable[str], version_ids: Iterable[int] = ()):
+        materials = set(materials) - self._loaded_materials
+        extra = set(version_ids) - set(self.specs)
+        if not materials and not extra:
+            return self
+        cond = []
+        if materials:
+            cond.append(
+                and_(
+                    col(GradeStandard.material_code).in_(materials),
+                    StandardVersion.status == VersionStatus.PUBLISHED,
+                )
+            )
+        if extra:
+            cond.append(col(StandardVersion.id).in_(extra))
+        rows = session.exec(
+            select(StandardVersion, GradeStandard)
+            .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+            .where(or_(*cond))
+        ).all()
+        for version, standard in rows:
+            if version.id not in self.specs:
+                self.specs[version.id] = spec_of(version, standard)
+                self.material[version.id] = standard.material_code
+            if version.status == VersionStatus.PUBLISHED and standard.material_code in materials:
+                self.published.setdefault(standard.material_code, []).append(version.id)
+        self._loaded_materials |= materials
+        return self
+
+    def acceptable(self, material: str, version_id: int, accept_stricter: bool) -> set[int]:
+        """The request's own version, plus published stricter ones of the same material."""
+        out = {version_id}
+        reference = self.specs.get(version_id)
+        if accept_stricter and reference is not None:
+            for vid in self.published.get(material, ()):
+                if vid != version_id and is_at_least_as_strict(self.specs[vid], reference):
+                    out.add(vid)
+        return out
+
+
+def grade_acceptance(session: Session, requests: Sequence[Any]) -> dict[int, set[int]]:
+    """Request id -> acceptable grade version ids (same version, or stricter when allowed).
+
+    ``requests`` are OfftakeRequest objects or rows with ``id``, ``material_code``,
+    ``standard_version_id`` and ``accept_stricter``.
+    """
+    return _acceptance(session, requests, SpecCache())
+
+
+def _acceptance(session: Session, requests: Sequence[Any], cache: SpecCache) -> dict[int, set]:
+    cache.load(
+        session,
+        {r.material_code for r in requests},
+        {r.standard_version_id for r in requests},
+    )
+    memo: dict[tuple[str, int, bool], set[int]] = {}
+    out: dict[int, set[int]] = {}
+    for r in requests:
+        key = (r.material_code, r.standard_version_id, bool(r.accept_stricter))
+        if key not in memo:
+            memo[key] = cache.acceptable(*key)
+        out[r.id] = set(memo[key])
+    return out
+
+
+def _assay_margin(spec: GradeSpec, measurements: list[Measurement], inspections: dict) -> float:
+    """Grade-margin part from an assay: smallest relative headroom, scaled (see module doc)."""
+    try:
+        assessment = assess(spec, measurements, inspections)
+    except Exception:  # an assay that cannot be assessed gives no margin
+        return 0.0
+    if not assessment.accepted:
+        return 0.0
+    shares: list[float] = []
+    for limit, result in zip(spec.limits, assessment.limits, strict=True):
+        if limit.kind is LimitKind.NONE_DETECTED or result.margin is None:
+            continue
+        bound = limit.max if limit.max is not None else limit.min
+        if bound is None or bound == 0:
+            continue
+        shares.append(float(result.margin / abs(bound)))
+    if not shares:
+        return 1.0
+    return max(0.0, min(1.0, min(shares) / FULL_GRADE_HEADROOM))
+
+
+def grade_margins(
+    session: Session, pairs: Sequence[tuple[int | None, int, int]], cache: SpecCache
+) -> list[float]:
+    """Grade-margin part per (assay id, listing version, request version), in bulk."""
+    need = {(a, lv) for a, lv, rv in pairs if lv == rv and a is not None}
+    assay_ids = {a for a, _ in need}
+    by_assay: dict[int, list[Measurement]] = {}
+    inspections: dict[int, dict] = {}
+    if assay_ids:
+        cache.load(session, (), {lv for _, lv in need})
+        for assay_id, parameter, value, uncertainty in session.exec(
+            select(
+                AssayResult.assay_id,
+                AssayResult.parameter,
+                AssayResult.value,
+                AssayResult.uncertainty,
+            ).where(col(AssayResult.assay_id).in_(assay_ids))
+        ):
+            by_assay.setdefault(assay_id, []).append(Measurement(parameter, value, uncertainty))
+        for assay_id, evidence in session.exec(
+            select(Assay.id, Assay.evidence_json).where(col(Assay.id).in_(assay_ids))
+        ):
+            data = json.loads(evidence or "{}").get("inspections") or {}
+            inspections[assay_id] = {k: bool(v) for k, v in data.items()}
+    memo: dict[tuple[int, int], float] = {}
+    out: list[float] = []
+    for assay_id, lv, rv in pairs:
+        if lv != rv:
+            out.append(1.0)
+        elif assay_id is None or lv not in cache.specs:
+            out.append(0.0)
+        else:
+            key = (assay_id, lv)
+            if key not in memo:
+                memo[key] = _assay_margin(
+                    cache.specs[lv], by_assay.get(assay_id, []), inspections.get(assay_id, {})
+                )
+            out.append(memo[key])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading the market
+# ----------------------------------------------------------------------------------------------
+
+
+def _formula(row: Any, listing: bool) -> Formula:
+    if listing:
+        return Formula(
+            row.price_kind,
+            row.fixed_price_jpy_per_t,
+            row.index_id,
+            row.index_factor,
+            row.premium_jpy_per_t,
+            row.floor_jpy_per_t,
+            row.cap_jpy_per_t,
+        )
+    return Formula(
+        row.price_kind,
+        row.max_price_jpy_per_t,
+        row.index_id,
+        row.index_factor,
+        row.premium_jpy_per_t,
+    )
+
+
+def _price(row: Any, listing: bool, values: dict[int, int]) -> int | None:
+    if row.price_kind == PriceKind.FIXED:
+        return row.fixed_price_jpy_per_t if listing else row.max_price_jpy_per_t
+    return evaluate(_formula(row, listing), values.get(row.index_id))
+
+
+def supply_of(row: Any, ask: int) -> SupplySide:
+    return SupplySide(
+        id=row.id,
+        material=row.material_code,
+        grade_id=row.standard_version_id,
+        available_t=_tonnes(row.monthly_kg - row.committed_kg),
+        minimum_t=_tonnes(row.min_kg_per_contract),
+        available_from=month_number(row.available_from),
+        max_term_months=row.max_term_months,
+        lat=row.lat,
+        lon=row.lon,
+        ask_jpy_per_t=ask,
+        is_port=bool(row.origin_port),
+    )
+
+
+def demand_of(row: Any, limit: int, grades: Iterable[int]) -> DemandSide:
+    return DemandSide(
+        id=row.id,
+        material=row.material_code,
+        acceptable_grade_ids=frozenset(grades),
+        need_t=_tonnes(row.monthly_kg - row.filled_kg),
+        start_month=month_number(row.start_month),
+        term_months=row.term_months,
+        lat=row.lat,
+        lon=row.lon,
+        limit_jpy_per_t=limit,
+    )
+
+
+@dataclass
+class Market:
+    supplies: list[SupplySide]
+    demands: list[DemandSide]
+    listings: list[Any]  # rows aligned with supplies
+    requests: list[Any]  # rows aligned with demands
+    specs: SpecCache
+
+
+def _read_market(session: Session, month: date, today: date | None = None) -> Market:
+    month = first_of_month(month)
+    today = today or date.today()
+    m = month_number(month)
+    listing_rows = session.exec(
+        select(*_LISTING_COLS)
+        .where(
+            SupplyListing.status == ListingStatus.OPEN,
+            col(SupplyListing.expires_on) >= today,
+            SupplyListing.committed_kg < SupplyListing.monthly_kg,
+        )
+        .order_by(SupplyListing.id)
+    ).all()
+    request_rows = session.exec(
+        select(*_REQUEST_COLS)
+        .where(
+            OfftakeRequest.status == ListingStatus.OPEN,
+            col(OfftakeRequest.expires_on) >= today,
+            OfftakeRequest.filled_kg < OfftakeRequest.monthly_kg,
+        )
+        .order_by(OfftakeRequest.id)
+    ).all()
+    index_ids = {r.index_id for r in listing_rows if r.index_id is not None}
+    index_ids |= {r.index_id for r in request_rows if r.index_id is not None}
+    values = latest_values(session, index_ids, month)
+
+    supplies: list[SupplySide] = []
+    listings: list[Any] = []
+    for row in listing_rows:
+        if month_number(row.available_from) + row.max_term_months <= m:
+            continue  # the listing's period is over
+        ask = _price(row, True, values)
+        if ask is None:
+            continue
+        supplies.append(supply_of(row, ask))
+        listings.append(row)
+
+    kept: list[tuple[Any, int]] = []
+    for row in request_rows:
+        if month_number(row.start_month) + row.term_months <= m:
+            continue
+        limit = _price(row, False, values)
+        if limit is None:
+            continue
+        kept.append((row, limit))
+    cache = SpecCache()
+    accepted = _acceptance(session, [r for r, _ in kept], cache)
+    demands = [demand_of(r, limit, accepted[r.id]) for r, limit in kept]
+    return Market(supplies, demands, listings, [r for r, _ in kept], cache)
+
+
+def load_sides(
+    session: Session, month: date, today: date | None = None
+) -> tuple[list[SupplySide], list[DemandSide], list[Any], list[Any]]:
+    """Open, unexpired listings and requests as engine inputs, prices evaluated for ``month``.
+
+    Returns ``(supplies, demands, listings, requests)``; the last two are the database rows
+    (plain columns) aligned with the first two. Index-linked prices use the latest index value
+    at or before the month (one query); items without a price for the month are skipped.
+    Available = monthly − committed; need = monthly − filled.
+    """
+    market = _read_market(session, month, today)
+    return market.supplies, market.demands, market.listings, market.requests
+
+
+# ----------------------------------------------------------------------------------------------
+# Scores (vectorised twin of allocation.explain_edge for many pairs)
+# ----------------------------------------------------------------------------------------------
+
+
+def score_parts(
+    ask: np.ndarray,
+    limit: np.ndarray,
+    transport: np.ndarray,
+    overlap: np.ndarray,
+    term: np.ndarray,
+    grade_margin: np.ndarray,
+    dq_level: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Score parts and total score per pair, by the formulas of ``explain_edge``."""
+    ask, limit, transport = (np.asarray(a, dtype=np.int64) for a in (ask, limit, transport))
+    landed = ask + transport
+    spread = limit - landed
+    safe = np.where(landed > 0, landed, 1).astype(np.float64)
+    share = np.where(landed > 0, spread / safe, 1.0)
+    term = np.asarray(term, dtype=np.float64)
+    parts = {
+        "price_spread": np.clip(share / FULL_SPREAD_SHARE, 0.0, 1.0),
+        "transport": np.maximum(
+            0.0, 1.0 - np.where(landed > 0, transport / safe, 0.0) / ZERO_TRANSPORT_SHARE
+        ),
+        "grade_margin": np.clip(np.asarray(grade_margin, dtype=np.float64), 0.0, 1.0),
+        "data_quality": (np.asarray(dq_level, dtype=np.float64) - 1) / 3,
+        "term_fit": np.where(
+            term > 0, np.minimum(1.0, np.asarray(overlap) / np.where(term > 0, term, 1)), 0.0
+        ),
+    }
+    total = np.zeros(landed.shape[0], dtype=np.float64)
+    for key, weight in SCORE_WEIGHTS.items():
+        total = total + weight * parts[key]
+    return parts, np.floor(total + 0.5).astype(np.int64)
+
+
+def explanation_of(proposal: Proposal, term_months: int) -> EdgeExplanation:
+    """The score breakdown of a stored proposal (prices as of its run)."""
+    parts, score = score_parts(
+        np.array([proposal.ask_jpy_per_t]),
+        np.array([proposal.limit_jpy_per_t]),
+        np.array([proposal.transport_jpy_per_t]),
+        np.array([proposal.overlap_months]),
+        np.array([term_months]),
+        np.array([proposal.grade_margin]),
+        np.array([proposal.data_quality_level]),
+    )
+    landed = proposal.ask_jpy_per_t + proposal.transport_jpy_per_t
+    return EdgeExplanation(
+        ask_jpy_per_t=proposal.ask_jpy_per_t,
+        limit_jpy_per_t=proposal.limit_jpy_per_t,
+        transport_jpy_per_t=proposal.transport_jpy_per_t,
+        distance_km=proposal.distance_km,
+        # requests have no port, so sea transport is always the mixed road+sea rule
+        transport_mode="road+sea" if proposal.by_sea else "road",
+        spread_jpy_per_t=proposal.limit_jpy_per_t - landed,
+        overlap_months=proposal.overlap_months,
+        term_months=term_months,
+        grade_margin=float(parts["grade_margin"][0]),
+        data_quality_level=proposal.data_quality_level,
+        parts={k: float(v[0]) for k, v in parts.items()},
+        score=int(score[0]),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Candidates for one request
+# ----------------------------------------------------------------------------------------------
+
+
+def candidates_for_request(
+    session: Session,
+    request_id: int,
+    viewer_org_id: int,
+    month: date,
+    today: date | None = None,
+    rates: TransportRates | None = None,
+) -> list[dict[str, Any]]:
+    """Compatible listings for the viewer's own request, best score first, with explanations.
+
+    Compatible: same material, grade acceptable, periods overlap, available ≥ the listing's
+    minimum ≤ the request's open need, listing visible to the viewer. Listings above the
+    request's limit stay in the list (``price_ok`` false) so the buyer sees the whole market.
+    """
+    request = session.get(OfftakeRequest, request_id)
+    if request is None or request.organization_id != viewer_org_id:
+        raise NotFound("No such request.")
+    month = first_of_month(month)
+    today = today or date.today()
+    cache = SpecCache()
+    grades = _acceptance(session, [request], cache)[request.id]
+    listings = session.exec(
+        select(SupplyListing).where(
+            SupplyListing.material_code == request.material_code,
+            col(SupplyListing.standard_version_id).in_(grades),
+            SupplyListing.status == ListingStatus.OPEN,
+            col(SupplyListing.expires_on) >= today,
+        )
+    ).all()
+    index_ids = {x.index_id for x in (*listings, request) if x.index_id is not None}
+    values = latest_values(session, index_ids, month)
+    limit = _price(request, False, values)
+    if limit is None:
+        return []
+    need_kg = request.monthly_kg - request.filled_kg
+    demand = demand_of(request, limit, grades)
+    kept: list[tuple[SupplyListing, SupplySide]] = []
+    for listing in listings:
+        if not can_see_listing(listing, viewer_org_id):
+            continue
+        available = listing.monthly_kg - listing.committed_kg
+        if available < listing.min_kg_per_contract or need_kg < listing.min_kg_per_contract:
+            continue
+        if available <= 0:
+            continue
+        ask = _price(listing, True, values)
+        if ask is None:
+            continue
+        supply = supply_of(listing, ask)
+        overlap = min(supply.period_end, demand.period_end) - max(
+            supply.available_from, demand.start_month
+        )
+        if overlap <= 0:
+            continue
+        kept.append((listing, supply))
+    margins = grade_margins(
+        session,
+        [(x.assay_id, x.standard_version_id, request.standard_version_id) for x, _ in kept],
+        cache,
+    )
+    out: list[dict[str, Any]] = []
+    for (listing, supply), margin in zip(kept, margins, strict=True):
+        e = explain_edge(
+            supply, demand, rates, margin, max(1, min(4, listing.data_quality_level or 1))
+        )
+        out.append(
+            {
+                "listing_id": listing.id,
+                "organization_id": listing.organization_id,
+                "title": listing.title,
+                "grade_version_id": listing.standard_version_id,
+                "stricter_grade": listing.standard_version_id != request.standard_version_id,
+                "available_t": str(_tonnes(listing.monthly_kg - listing.committed_kg)),
+                "minimum_t": str(_tonnes(listing.min_kg_per_contract)),
+                "incoterm": listing.incoterm,
+                "incoterm_place": listing.incoterm_place,
+                "price_ok": e.spread_jpy_per_t > 0,
+                "score": e.score,
+                "explanation": explain_for_buyer(e, ask_is_public=True),
+            }
+        )
+    out.sort(key=lambda c: (-c["score"], c["listing_id"]))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Market-wide allocation
+# ----------------------------------------------------------------------------------------------
+
+
+def _pending(session: Session) -> list[tuple[int, int, int]]:
+    """(listing, request, kg) of open proposals one side has already accepted (kept on re-run)."""
+    return list(
+        session.exec(
+            select(Proposal.listing_id, Proposal.request_id, Proposal.monthly_kg).where(
+                Proposal.status == ProposalStatus.PROPOSED,
+                or_(Proposal.seller_decision == ACCEPT, Proposal.buyer_decision == ACCEPT),
+            )
+        ).all()
+    )
+
+
+def _without_pairs(edges: Edges, keep: np.ndarray) -> Edges:
+    return Edges(
+        supply=edges.supply[keep],
+        demand=edges.demand[keep],
+        unit_surplus_jpy=edges.unit_surplus_jpy[keep],
+        transport_jpy=edges.transport_jpy[keep],
+        distance_km=edges.distance_km[keep],
+        by_sea=edges.by_sea[keep],
+        overlap_months=edges.overlap_months[keep],
+    )
+
+
+def _notify_new_proposals(session: Session, run_id: int, org_ids: set[int]) -> None:
+    """One in-app notification per trading member of each organisation with new proposals."""
+    members = session.exec(
+        select(Member.id, Member.roles).where(
+            col(Member.organization_id).in_(org_ids),
+            Member.active == True,  # noqa: E712
+        )
+    ).all()
+    rows = [
+        {
+            "member_id": member_id,
+            "message": N_("The market-wide matching has new proposals for your organisation."),
+            "params": "{}",
+            "link": "/proposals",
+            "dedupe_key": f"matchrun:{run_id}",
+            "created_at": utcnow(),
+        }
+        for member_id, roles in members
+        if {"admin", "trader", "signatory"} & set(roles.split())
+    ]
+    if rows:
+        session.execute(insert(Notification), rows)
+
+
+def _visible_edges(edges: Edges, listings: Sequence[Any], requests: Sequence[Any]) -> Edges:
+    """Drop pairs whose listing is for invited organisations only and the buyer is not one."""
+    private = {
+        i: frozenset(int(x) for x in row.invited_org_ids.split())
+        for i, row in enumerate(listings)
+        if row.visibility == "invited"
+    }
+    if not private or not len(edges):
+        return edges
+    supply = edges.supply.tolist()
+    demand = edges.demand.tolist()
+    keep = np.array(
+        [
+            s not in private or requests[d].organization_id in private[s]
+            for s, d in zip(supply, demand, strict=True)
+        ],
+        dtype=bool,
+    )
+    return edges if keep.all() else _without_pairs(edges, keep)
+
+
+def run_market_allocation(
+    session: Session,
+    month: date,
+    run_by_member_id: int | None = None,
+    today: date | None = None,
+    rates: TransportRates | None = None,
+    timings: dict[str, float] | None = None,
+) -> MatchRun:
+    """Read the open market, allocate volume for ``month`` and write proposals (flushes).
+
+    ``timings`` (optional dict) receives seconds per stage: read, candidates, solve, write.
+
+    Earlier proposals still open with no decision are superseded. Proposals one side has
+    already accepted stay open: their volume is reserved and their pair is not proposed again.
+    Accepted proposals have committed their volume, so a re-run never duplicates them.
+    """
+    t0 = time.perf_counter()
+    month = first_of_month(month)
+    now = utcnow()
+    market = _read_market(session, month, today)
+    t_read = time.perf_counter()
+    supplies, demands = market.supplies, market.demands
+    caps = capacities(supplies, demands)
+    avail, need = caps.avail_kg.copy(), caps.need_kg.copy()
+
+    pending = _pending(session)
+    if pending:
+        s_pos = {s.id: i for i, s in enumerate(supplies)}
+        d_pos = {d.id: j for j, d in enumerate(demands)}
+        for listing_id, request_id, kg in pending:
+            if listing_id in s_pos:
+                avail[s_pos[listing_id]] -= kg
+            if request_id in d_pos:
+                need[d_pos[request_id]] -= kg
+        np.clip(avail, 0, None, out=avail)
+        np.clip(need, 0, None, out=need)
+        supplies = [
+            s if avail[i] == caps.avail_kg[i] else _with_available(s, int(avail[i]))
+            for i, s in enumerate(supplies)
+        ]
+        demands = [
+            d if need[j] == caps.need_kg[j] else _with_need(d, int(need[j]))
+            for j, d in enumerate(demands)
+        ]
+
+    t_cand0 = time.perf_counter()
+    edges = candidate_edges(supplies, demands, rates=rates)
+    if pending and len(edges):
+        pairs = {(lid, rid) for lid, rid, _ in pending}
+        s_ids = np.array([s.id for s in supplies], dtype=np.int64)
+        d_ids = np.array([d.id for d in demands], dtype=np.int64)
+        keep = np.array(
+            [
+                (a, b) not in pairs
+                for a, b in zip(
+                    s_ids[edges.supply].tolist(), d_ids[edges.demand].tolist(), strict=True
+                )
+            ],
+            dtype=bool,
+        )
+        if not keep.all():
+            edges = _without_pairs(edges, keep)
+    edges = _visible_edges(edges, market.listings, market.requests)
+    t_solve0 = time.perf_counter()
+    allocation = solve_allocation(edges, avail, need, caps.minimum_kg)
+    t_write0 = time.perf_counter()
+
+    run = MatchRun(month=month, run_by_member_id=run_by_member_id, started_at=now)
+    session.add(run)
+    session.flush()
+    session.execute(
+        update(Proposal)
+        .where(
+            Proposal.status == ProposalStatus.PROPOSED,
+            col(Proposal.seller_decision).is_(None),
+            col(Proposal.buyer_decision).is_(None),
+        )
+        .values(status=ProposalStatus.SUPERSEDED, decided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+    chosen = np.flatnonzero(allocation.kg > 0)
+    rows = _proposal_rows(session, run.id, market, edges, allocation.kg, chosen, now)
+    if rows:
+        session.execute(insert(Proposal), rows)
+        orgs = {market.listings[int(edges.supply[k])].organization_id for k in chosen}
+        orgs |= {market.requests[int(edges.demand[k])].organization_id for k in chosen}
+        _notify_new_proposals(session, run.id, orgs)
+
+    run.n_listings = len(supplies)
+    run.n_requests = len(demands)
+    run.n_edges = len(edges)
+    run.n_proposals = len(rows)
+    run.surplus_jpy = int(allocation.surplus_jpy)
+    run.lp_bound_jpy = int(round(allocation.lp_bound_jpy or 0))
+    run.solver_ms = int(round(allocation.solver_seconds * 1000))
+    run.finished_at = utcnow()
+    session.add(run)
+    session.flush()
+    if timings is not None:
+        end = time.perf_counter()
+        timings.update(
+            read=t_read - t0 + (t_cand0 - t_read),
+            candidates=t_solve0 - t_cand0,
+            solve=t_write0 - t_solve0,
+            write=end - t_write0,
+            total=end - t0,
+        )
+    return run
+
+
+def _with_available(s: SupplySide, kg: int) -> SupplySide:
+    from dataclasses import replace
+
+    return replace(s, available_t=_tonnes(kg))
+
+
+def _with_need(d: DemandSide, kg: int) -> DemandSide:
+    from dataclasses import replace
+
+    return replace(d, need_t=_tonnes(kg))
+
+
+def _proposal_rows(
+    session: Session,
+    run_id: int,
+    market: Market,
+    edges: Edges,
+    kg: np.ndarray,
+    chosen: np.ndarray,
+    now: Any,
+) -> list[dict[str, Any]]:
+    if chosen.size == 0:
+        return []
+    si = edges.supply[chosen]
+    di = edges.demand[chosen]
+    ask = np.fromiter((s.ask_jpy_per_t for s in market.supplies), np.int64)[si]
+    limit = np.fromiter((d.limit_jpy_per_t for d in market.demands), np.int64)[di]
+    term = np.fromiter((d.term_months for d in market.demands), np.int64)[di]
+    dq = np.fromiter(
+        (max(1, min(4, r.data_quality_level or 1)) for r in market.listings), np.int64
+    )[si]
+    listings, requests = market.listings, market.requests
+    margins = grade_margins(
+        session,
+        [
+            (listings[i].assay_id, listings[i].standard_version_id, requests[j].standard_version_id)
+            for i, j in zip(si.tolist(), di.tolist(), strict=True)
+        ],
+        market.specs,
+    )
+    transport = edges.transport_jpy[chosen]
+    overlap = edges.overlap_months[chosen]
+    _, score = score_parts(ask, limit, transport, overlap, term, np.array(margins), dq)
+    s_ids = np.fromiter((s.id for s in market.supplies), np.int64)[si]
+    d_ids = np.fromiter((d.id for d in market.demands), np.int64)[di]
+    columns = zip(
+        s_ids.tolist(),
+        d_ids.tolist(),
+        kg[chosen].tolist(),
+        ask.tolist(),
+        limit.tolist(),
+        transport.tolist(),
+        edges.distance_km[chosen].round(3).tolist(),
+        edges.by_sea[chosen].tolist(),
+        overlap.tolist(),
+        margins,
+        dq.tolist(),
+        score.tolist(),
+        strict=True,
+    )
+    return [
+        {
+            "run_id": run_id,
+            "listing_id": lid,
+            "request_id": rid,
+            "monthly_kg": q,
+            "status": ProposalStatus.PROPOSED.value,
+            "ask_jpy_per_t": a,
+            "limit_jpy_per_t": lim,
+            "transport_jpy_per_t": t,
+            "distance_km": km,
+            "by_sea": sea,
+            "overlap_months": ov,
+            "grade_margin": gm,
+            "data_quality_level": lvl,
+            "score": sc,
+            "created_at": now,
+        }
+        for lid, rid, q, a, lim, t, km, sea, ov, gm, lvl, sc in columns
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Proposals for the two sides
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProposalRow:
+    proposal: Proposal
+    side: str  # seller | buyer
+    listing: SupplyListing
+    request: OfftakeRequest
+
+
+def proposals_for_org(
+    session: Session, org_id: int, include_superseded: bool = False
+) -> list[ProposalRow]:
+    """The organisation's proposals as seller or buyer (newest first), with its side."""
+    query = (
+        select(Proposal, SupplyListing, OfftakeRequest)
+        .join(SupplyListing, SupplyListing.id == Proposal.listing_id)
+        .join(OfftakeRequest, OfftakeRequest.id == Proposal.request_id)
+        .where(
+            or_(SupplyListing.organization_id == org_id, OfftakeRequest.organization_id == org_id)
+        )
+        .order_by(col(Proposal.id).desc())
+    )
+    if not include_superseded:
+        query = query.where(Proposal.status != ProposalStatus.SUPERSEDED)
+    out = []
+    for proposal, listing, request in session.exec(query).all():
+        side = "seller" if listing.organization_id == org_id else "buyer"
+        out.append(ProposalRow(proposal, side, listing, request))
+    return out
+
+
+def proposal_view(proposal: Proposal, side: str, term_months: int | None = None) -> dict:
+    """One side's view of a proposal. The seller never sees the buyer's limit price.
+
+    ``term_months`` is the request's term (for the term-fit part); by default the overlap.
+    """
+    e = explanation_of(proposal, term_months or proposal.overlap_months)
+    if side == "seller":
+        explanation = explain_for_seller(e)
+        mine, theirs = proposal.seller_decision, proposal.buyer_decision
+    elif side == "buyer":
+        explanation = explain_for_buyer(e, ask_is_public=True)
+        mine, theirs = proposal.buyer_decision, proposal.seller_decision
+    else:
+        raise ValueError("side is seller or buyer")
+    return {
+        "id": proposal.id,
+        "run_id": proposal.run_id,
+        "side": side,
+        "status": proposal.status,
+        "listing_id": proposal.listing_id,
+        "request_id": proposal.request_id,
+        "monthly_t": str(_tonnes(proposal.monthly_kg)),
+        "overlap_months": proposal.overlap_months,
+        "my_decision": mine,
+        "other_decision": theirs,
+        "created_at": proposal.created_at.isoformat() if proposal.created_at else None,
+        "explanation": explanation,
+    }
+
+
+@dataclass
+class Decision:
+    proposal: Proposal
+    side: str
+    completed: bool  # this decision made both sides accept
+
+
+def decide(session: Session, org_id: int, proposal_id: int, accept: bool) -> Decision:
+    """Record one side's decision with conditional UPDATEs (safe when both decide at once)."""
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound("No such proposal.")
+    seller = session.exec(
+        select(SupplyListing.organization_id).where(SupplyListing.id == proposal.listing_id)
+    ).first()
+    buyer = session.exec(
+        select(OfftakeRequest.organization_id).where(OfftakeRequest.id == proposal.request_id)
+    ).first()
+    if org_id not in (seller, buyer):
+        raise NotFound("No such proposal.")
+    side = "seller" if seller == org_id else "buyer"
+    column = Proposal.seller_decision if side == "seller" else Proposal.buyer_decision
+    if proposal.status != ProposalStatus.PROPOSED:
+        raise Conflict("This proposal is no longer open.")
+    now = utcnow()
+    decision = ACCEPT if accept else DECLINE
+    values: dict[str, Any] = {column.key: decision}
+    if not accept:
+        values.update(status=ProposalStatus.DECLINED, decided_at=now)
+    result = session.execute(
+        update(Proposal)
+        .where(
+            Proposal.id == proposal_id,
+            Proposal.status == ProposalStatus.PROPOSED,
+            col(column).is_(None),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(proposal)
+        if getattr(proposal, column.key) is not None:
+            raise Conflict("Your organisation has already decided on this proposal.")
+        raise Conflict("This proposal is no longer open.")
+    completed = False
+    if accept:
+        done = session.execute(
+            update(Proposal)
+            .where(
+                Proposal.id == proposal_id,
+                Proposal.status == ProposalStatus.PROPOSED,
+                Proposal.seller_decision == ACCEPT,
+                Proposal.buyer_decision == ACCEPT,
+            )
+            .values(status=ProposalStatus.ACCEPTED, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        completed = done.rowcount == 1
+    session.refresh(proposal)
+    return Decision(proposal, side, completed)
+
+
+def record_decision(session: Session, org_id: int, proposal_id: int, accept: bool) -> Proposal:
+    """A side accepts or declines once; a decline by either side declines the proposal."""
+    return decide(session, org_id, proposal_id, accept).proposal
+
+
+def latest_runs(session: Session, limit: int = 20) -> list[MatchRun]:
+    return list(session.exec(select(MatchRun).order_by(col(MatchRun.id).desc()).limit(limit)).all())
+
+
+def open_proposal_count(session: Session) -> int:
+    return session.exec(
+        select(func.count()).select_from(Proposal).where(Proposal.status == ProposalStatus.PROPOSED)
+    ).one()

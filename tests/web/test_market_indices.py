@@ -1,0 +1,122 @@
+"""Price index pages: values table, server-rendered SVG chart, operator entry and CSV import."""
+
+import io
+import re
+from datetime import date
+
+import pytest
+from factories import login, make_member, make_org
+from sqlmodel import select
+
+from market.models import IndexValue, PriceIndex
+
+
+@pytest.fixture()
+def copper(db):
+    index = PriceIndex(
+        code="CU-SCRAP-JP",
+        name_en="Copper scrap",
+        name_ja="銅スクラップ",
+        material_code="copper_scrap",
+    )
+    db.add(index)
+    db.commit()
+    for month, value in ((1, 1_000_000), (2, 1_050_000), (3, 980_000)):
+        db.add(IndexValue(index_id=index.id, month=date(2026, month, 1), value_jpy_per_t=value))
+    db.commit()
+    return index
+
+
+@pytest.fixture()
+def operator(db):
+    return make_member(db, make_org(db, kind="operator", prefecture="13"))
+
+
+def values(db, index) -> dict[str, int]:
+    db.expire_all()
+    rows = db.exec(select(IndexValue).where(IndexValue.index_id == index.id)).all()
+    return {r.month.strftime("%Y-%m"): r.value_jpy_per_t for r in rows}
+
+
+def test_index_list_shows_the_latest_value(client, copper):
+    page = client.get("/indices").get_data(as_text=True)
+    assert "CU-SCRAP-JP" in page and "¥980,000" in page
+
+
+def test_index_page_renders_an_svg_line_chart_without_inline_styles_or_scripts(client, copper):
+    r = client.get("/indices/CU-SCRAP-JP")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200
+    polyline = re.search(r'<polyline points="([^"]+)"', page)
+    assert polyline is not None
+    points = [tuple(map(float, p.split(","))) for p in polyline.group(1).split()]
+    assert len(points) == 3
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    assert xs == sorted(xs)  # months left to right
+    assert ys[1] < ys[0] < ys[2]  # February highest (smallest y), March lowest
+    assert page.count("<circle") == 3 and "2026-02: ¥1,050,000" in page
+    assert "style=" not in page and "<script" not in page
+    assert "Enter a value" not in page  # operator-only forms
+
+
+def test_index_page_without_values_has_no_chart(client, db):
+    db.add(PriceIndex(code="PET-JP", name_en="PET", name_ja="PET", material_code="pet"))
+    db.commit()
+    page = client.get("/indices/PET-JP").get_data(as_text=True)
+    assert "<svg" not in page and "No values yet." in page
+    assert client.get("/indices/NOPE").status_code == 404
+
+
+def test_operator_enters_a_value(client, db, copper, operator):
+    login(client, operator.email)
+    assert "Enter a value" in client.get("/indices/CU-SCRAP-JP").get_data(as_text=True)
+    r = client.post("/indices/CU-SCRAP-JP/values", data={"month": "2026-04", "value": "1010000"})
+    assert r.status_code == 302
+    assert values(db, copper)["2026-04"] == 1_010_000
+    r = client.post("/indices/CU-SCRAP-JP/values", data={"month": "2026-05", "value": "-5"})
+    assert r.status_code == 422
+    assert "Enter a positive whole number of yen." in r.get_data(as_text=True)
+    assert "2026-05" not in values(db, copper)
+
+
+def test_other_members_cannot_enter_values(client, db, copper):
+    member = make_member(db, make_org(db, kind="recycler"))
+    login(client, member.email)
+    r = client.post("/indices/CU-SCRAP-JP/values", data={"month": "2026-04", "value": "1"})
+    assert r.status_code == 403
+    assert "2026-04" not in values(db, copper)
+
+
+def _upload(client, text: str):
+    return client.post(
+        "/indices/CU-SCRAP-JP/import",
+        data={"file": (io.BytesIO(text.encode()), "values.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_csv_import_with_errors_lists_each_row_and_saves_nothing(client, db, copper, operator):
+    login(client, operator.email)
+    r = _upload(client, "month,value\n2026-04,1020000\n2026-13,5\n2026-06,abc\n2026-04,1\n")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "The file has errors in 3 rows; nothing was saved." in page
+    rows = re.findall(
+        r"<tr><td>(\d+)</td><td>(\w*)</td><td class=\"error\">([^<]+)</td></tr>", page
+    )
+    assert rows == [
+        ("3", "month", "Enter a month as YYYY-MM."),
+        ("4", "value", "Enter a positive whole number of yen."),
+        ("5", "month", "This month appears twice."),
+    ]
+    assert set(values(db, copper)) == {"2026-01", "2026-02", "2026-03"}
+
+
+def test_csv_import_saves_every_row(client, db, copper, operator):
+    login(client, operator.email)
+    r = _upload(client, 'month,value\n2026-04,1020000\n2026-05,"1,030,000"\n')
+    assert r.status_code == 302
+    assert values(db, copper)["2026-05"] == 1_030_000
+    r = client.get("/indices/CU-SCRAP-JP")
+    assert r.get_data(as_text=True).count("<circle") == 5
+    assert _upload(client, "").status_code == 422

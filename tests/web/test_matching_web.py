@@ -1,0 +1,169 @@
+"""Matching pages and API: own requests and proposals only, operator-only runs, decisions."""
+
+from datetime import date
+
+import pytest
+from factories import login, make_member, make_org
+from sqlmodel import func, select
+
+from contracts.models import OfftakeContract
+from market.models import MatchRun, OfftakeRequest, Proposal, SupplyListing
+from quality.catalogue import latest_published, seed_catalogue
+
+LIMIT = 87_654
+
+
+@pytest.fixture()
+def world(db):
+    seed_catalogue(db)
+    version = latest_published(db, "HDPE-NAT-B")[1].id
+    recycler = make_org(db, kind="recycler")
+    maker = make_org(db, kind="manufacturer", lat=35.45, lon=139.64)
+    other = make_org(db, kind="manufacturer")
+    operator = make_org(db, kind="operator")
+    listing = SupplyListing(
+        organization_id=recycler.id, status="open", title="HDPE bales", material_code="hdpe",
+        standard_version_id=version, monthly_kg=100_000, min_kg_per_contract=20_000,
+        available_from=date(2027, 1, 1), max_term_months=12, lat=35.86, lon=139.65,
+        incoterm="FCA", incoterm_place="Saitama yard", price_kind="fixed",
+        fixed_price_jpy_per_t=70_000, data_quality_level=1, expires_on=date(2099, 1, 1),
+    )
+    req = OfftakeRequest(
+        organization_id=maker.id, status="open", title="HDPE for crates", material_code="hdpe",
+        standard_version_id=version, monthly_kg=60_000, start_month=date(2027, 3, 1),
+        term_months=6, delivery_place="Yokohama", lat=35.45, lon=139.64, price_kind="fixed",
+        max_price_jpy_per_t=LIMIT, expires_on=date(2099, 1, 1),
+    )
+    db.add(listing)
+    db.add(req)
+    db.commit()
+    return {
+        "db": db,
+        "listing": listing,
+        "request": req,
+        "seller": make_member(db, recycler, roles="admin signatory"),
+        "buyer": make_member(db, maker, roles="admin trader"),
+        "other": make_member(db, other, roles="admin signatory"),
+        "operator": make_member(db, operator, roles="admin"),
+    }
+
+
+def _run(client, api_token, w) -> int:
+    r = client.post("/api/v1/matching/runs", json={"month": "2027-01"},
+                    headers=api_token(w["operator"].email))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def test_only_the_operator_runs_the_matching(client, api_token, world):
+    r = client.post("/api/v1/matching/runs", json={"month": "2027-01"},
+                    headers=api_token(world["buyer"].email))
+    assert r.status_code == 403
+    assert r.content_type == "application/problem+json"
+    r = client.post("/api/v1/matching/runs", json={"month": "Jan"},
+                    headers=api_token(world["operator"].email))
+    assert r.status_code == 422
+    r = client.post("/api/v1/matching/runs", json={"month": "2027-01"},
+                    headers=api_token(world["operator"].email))
+    body = r.get_json()
+    assert r.status_code == 201
+    assert (body["month"], body["n_listings"], body["n_requests"], body["n_proposals"]) == (
+        "2027-01", 1, 1, 1)
+    assert body["surplus_jpy"] > 0
+
+
+def test_candidates_api_is_for_the_requests_own_organisation(client, api_token, world):
+    url = f"/api/v1/requests/{world['request'].id}/candidates?month=2027-01"
+    r = client.get(url, headers=api_token(world["buyer"].email))
+    assert r.status_code == 200
+    [item] = r.get_json()["items"]
+    assert item["listing_id"] == world["listing"].id and item["price_ok"] is True
+    assert item["explanation"]["limit_jpy_per_t"] == LIMIT
+    assert client.get(url, headers=api_token(world["other"].email)).status_code == 404
+    assert client.get(url, headers=api_token(world["seller"].email)).status_code == 404
+    bad = client.get(url.replace("2027-01", "soon"), headers=api_token(world["buyer"].email))
+    assert bad.status_code == 422
+
+
+def test_proposal_api_views_accept_flow_and_contract_draft(client, api_token, world):
+    _run(client, api_token, world)
+    seller, buyer = api_token(world["seller"].email), api_token(world["buyer"].email)
+    other = api_token(world["other"].email)
+    r = client.get("/api/v1/proposals", headers=seller)
+    [mine] = r.get_json()["items"]
+    assert mine["side"] == "seller" and str(LIMIT) not in r.get_data(as_text=True)
+    assert client.get("/api/v1/proposals", headers=other).get_json()["items"] == []
+    pid = mine["id"]
+    assert client.post(f"/api/v1/proposals/{pid}/accept", headers=other).status_code == 404
+
+    r = client.post(f"/api/v1/proposals/{pid}/accept", headers=seller)
+    assert r.status_code == 200 and r.get_json()["contract_id"] is None
+    assert r.get_json()["proposal"]["my_decision"] == "accept"
+    assert client.post(f"/api/v1/proposals/{pid}/accept", headers=seller).status_code == 409
+    r = client.post(f"/api/v1/proposals/{pid}/accept", headers=buyer)
+    assert r.status_code == 200
+    contract_id = r.get_json()["contract_id"]
+    assert contract_id and r.get_json()["proposal"]["status"] == "accepted"
+
+    [draft] = client.get("/api/v1/contracts", headers=buyer).get_json()["items"]
+    assert draft["id"] == contract_id and draft["side"] == "buyer"
+    assert draft["terms"]["monthly_t"] == "60.000" and draft["terms"]["start_month"] == "2027-03"
+    assert client.get("/api/v1/contracts", headers=other).get_json()["items"] == []
+    assert len(client.get("/api/v1/contracts", headers=seller).get_json()["items"]) == 1
+
+
+def test_decline_api(client, api_token, world):
+    _run(client, api_token, world)
+    buyer = api_token(world["buyer"].email)
+    pid = client.get("/api/v1/proposals", headers=buyer).get_json()["items"][0]["id"]
+    r = client.post(f"/api/v1/proposals/{pid}/decline", headers=buyer)
+    assert r.status_code == 200 and r.get_json()["proposal"]["status"] == "declined"
+    r = client.post(f"/api/v1/proposals/{pid}/accept", headers=api_token(world["seller"].email))
+    assert r.status_code == 409
+
+
+def test_openapi_lists_the_matching_paths(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for path in ("/requests/{request_id}/candidates", "/proposals",
+                 "/proposals/{proposal_id}/accept", "/matching/runs", "/contracts"):
+        assert path in paths
+
+
+def test_pages_candidates_proposals_and_contracts(client, world):
+    db = world["db"]
+    login(client, world["other"].email)
+    assert client.get(f"/requests/{world['request'].id}/candidates").status_code == 404
+    assert client.get("/operator/matching").status_code == 403
+    client.post("/logout")
+
+    login(client, world["operator"].email)
+    assert client.get("/operator/matching").status_code == 200
+    r = client.post("/operator/matching", data={"month": "2027-01"})
+    assert r.status_code == 302
+    assert db.exec(select(func.count()).select_from(MatchRun)).one() == 1
+    assert "2027-01" in client.get("/operator/matching").get_data(as_text=True)
+    client.post("/logout")
+
+    login(client, world["buyer"].email)
+    page = client.get(f"/requests/{world['request'].id}/candidates?month=2027-01")
+    assert page.status_code == 200 and "HDPE bales" in page.get_data(as_text=True)
+    text = client.get("/proposals").get_data(as_text=True)
+    pid = db.exec(select(Proposal.id)).one()
+    assert f"/proposals/{pid}/accept" in text
+    assert client.post(f"/proposals/{pid}/accept").status_code == 302
+    client.post("/logout")
+
+    login(client, world["seller"].email)
+    text = client.get("/proposals").get_data(as_text=True)
+    assert str(LIMIT) not in text and f"{LIMIT:,}" not in text
+    r = client.post(f"/proposals/{pid}/accept")
+    contract = db.exec(select(OfftakeContract)).one()
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/contracts/{contract.id}")
+    assert "60.000" in client.get("/contracts").get_data(as_text=True)
+    assert client.get(f"/contracts/{contract.id}").status_code == 200
+    client.post("/logout")
+
+    login(client, world["other"].email)
+    assert client.get(f"/contracts/{contract.id}").status_code == 404
+    assert client.post(f"/proposals/{pid}/decline").status_code == 302  # flashed error only
+    assert db.get(Proposal, pid).status == "accepted"

@@ -1,0 +1,164 @@
+"""Matching pages: candidates for a request, proposals, the operator's run, contract drafts."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Optional, Regexp
+
+from contracts.drafting import accept_proposal, decline_proposal, drafts_for_org, own_contract
+from market.allocation import SCORE_WEIGHTS
+from market.errors import MarketError
+from market.listings import kg_to_tonnes, own_request
+from market.matching import (
+    candidates_for_request,
+    current_month,
+    latest_runs,
+    parse_month,
+    proposal_view,
+    proposals_for_org,
+    run_market_allocation,
+)
+from market.participants import record_audit
+from web.auth import operator_required
+from web.db import get_db
+from web.i18n import translate_error
+
+bp = Blueprint("matching", __name__)
+
+PART_LABELS = {
+    "price_spread": _l("Price spread"),
+    "transport": _l("Transport"),
+    "grade_margin": _l("Grade margin"),
+    "data_quality": _l("Data quality"),
+    "term_fit": _l("Term fit"),
+}
+BAND_LABELS = {"narrow": _l("narrow"), "medium": _l("medium"), "wide": _l("wide")}
+SIDE_LABELS = {"seller": _l("Seller"), "buyer": _l("Buyer")}
+PROPOSAL_STATUS_LABELS = {
+    "proposed": _l("Proposed"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Declined"),
+    "superseded": _l("Superseded"),
+}
+DECISION_LABELS = {"accept": _l("Accepted"), "decline": _l("Declined"), None: _l("Open")}
+
+
+class DecisionForm(FlaskForm):
+    """CSRF only: the proposal and the decision are in the URL."""
+
+
+class RunForm(FlaskForm):
+    month = StringField(
+        _l("Month (YYYY-MM)"),
+        validators=[Optional(), Regexp(r"^\d{4}-\d{2}$", message=_l("Enter a month as YYYY-MM."))],
+    )
+
+
+def _labels() -> dict:
+    return {
+        "part_labels": {k: str(v) for k, v in PART_LABELS.items()},
+        "band_labels": {k: str(v) for k, v in BAND_LABELS.items()},
+        "side_labels": {k: str(v) for k, v in SIDE_LABELS.items()},
+        "proposal_status_labels": {k: str(v) for k, v in PROPOSAL_STATUS_LABELS.items()},
+        "decision_labels": {k: str(v) for k, v in DECISION_LABELS.items()},
+        "weights": SCORE_WEIGHTS,
+        "tonnes": kg_to_tonnes,
+    }
+
+
+@bp.get("/requests/<int:request_id>/candidates")
+@login_required
+def candidates(request_id: int):
+    db = get_db()
+    req = own_request(db, current_user.org.id, request_id)  # NotFound for other organisations
+    try:
+        month = parse_month(request.args.get("month"))
+    except MarketError as err:
+        flash(translate_error(err), "error")
+        month = current_month()
+    items = candidates_for_request(db, request_id, current_user.org.id, month)
+    return render_template(
+        "matching/candidates.html", req=req, items=items, month=month, **_labels()
+    )
+
+
+@bp.get("/proposals")
+@login_required
+def proposals():
+    rows = proposals_for_org(get_db(), current_user.org.id)
+    views = [
+        (row, proposal_view(row.proposal, row.side, row.request.term_months)) for row in rows
+    ]
+    return render_template(
+        "matching/proposals.html", views=views, form=DecisionForm(), **_labels()
+    )
+
+
+@bp.post("/proposals/<int:proposal_id>/<any(accept, decline):decision>")
+@login_required
+def decide(proposal_id: int, decision: str):
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_db()
+    try:
+        if decision == "accept":
+            contract = accept_proposal(db, current_user.member, proposal_id)
+            db.commit()
+            if contract is not None:
+                flash(gettext("Both sides accepted: contract draft %(id)s created.",
+                              id=contract.id), "success")
+                return redirect(url_for("matching.contract", contract_id=contract.id))
+            flash(gettext("Accepted. Waiting for the other side."), "success")
+        else:
+            decline_proposal(db, current_user.member, proposal_id)
+            db.commit()
+            flash(gettext("Proposal declined."), "success")
+    except MarketError as err:
+        db.rollback()
+        flash(translate_error(err), "error")
+    return redirect(url_for("matching.proposals"))
+
+
+@bp.route("/operator/matching", methods=["GET", "POST"])
+@operator_required
+def operator_matching():
+    db = get_db()
+    form = RunForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                run = run_market_allocation(
+                    db, parse_month(form.month.data), run_by_member_id=current_user.member.id
+                )
+                record_audit(db, current_user.member, "matching.run", "matchrun", run.id,
+                             {"month": run.month.isoformat(), "proposals": run.n_proposals})
+                db.commit()
+                flash(gettext("Matching run %(id)s wrote %(n)s proposals.",
+                              id=run.id, n=run.n_proposals), "success")
+                return redirect(url_for("matching.operator_matching"))
+            except MarketError as err:
+                db.rollback()
+                flash(translate_error(err), "error")
+        else:
+            flash(gettext("The input is not valid"), "error")
+    elif not form.month.data:
+        form.month.data = current_month().strftime("%Y-%m")
+    return render_template("matching/operator.html", form=form, runs=latest_runs(db))
+
+
+@bp.get("/contracts")
+@login_required
+def contracts():
+    drafts = drafts_for_org(get_db(), current_user.org.id)
+    return render_template("matching/contracts.html", drafts=drafts, **_labels())
+
+
+@bp.get("/contracts/<int:contract_id>")
+@login_required
+def contract(contract_id: int):
+    c, terms = own_contract(get_db(), current_user.org.id, contract_id)
+    return render_template("matching/contract.html", c=c, terms=terms, **_labels())
