@@ -607,3 +607,10 @@ def can_see_listing(listing: SupplyListing, org_id: int | None) -> bool:
     if listing.status != ListingStatus.OPEN:
         return False
     return listing.visibility == "public" or (org_id is not None and org_id in listing.invited)
+
+
+def can_see_request(request: OfftakeRequest | None, org_id: int | None) -> bool:
+    """Open requests are visible to every member; drafts and closed ones to their owner only."""
+    if request is None:
+        return False
+    return request.organization_id == org_id or request.status == ListingStatus.OPEN

@@ -20,6 +20,7 @@ from market.listings import (
     PriceInput,
     RequestInput,
     can_see_listing,
+    can_see_request,
     close_listing,
     close_request,
     create_listing,
@@ -33,7 +34,6 @@ from market.listings import (
     update_request,
 )
 from market.models import (
-    ListingStatus,
     Notification,
     OfftakeRequest,
     Organization,
@@ -484,13 +484,6 @@ def _one_request_json(item: OfftakeRequest) -> dict:
     )
 
 
-def visible_request(item: OfftakeRequest | None, org_id: int | None) -> bool:
-    """Open requests are visible to every member; drafts and closed ones to their owner only."""
-    if item is None:
-        return False
-    return item.organization_id == org_id or item.status == ListingStatus.OPEN
-
-
 # ---------------------------------------------------------------------------------------------
 # Listings
 
@@ -879,7 +872,7 @@ def request_(request_id: int):
               schema: {$ref: '#/components/schemas/Problem'}
     """
     item = get_db().get(OfftakeRequest, request_id)
-    if not visible_request(item, g.caller.org.id):
+    if not can_see_request(item, g.caller.org.id):
         raise NotFound("No such request.")
     return _one_request_json(item)
 

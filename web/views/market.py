@@ -38,6 +38,7 @@ from market.listings import (
     PriceInput,
     RequestInput,
     can_see_listing,
+    can_see_request,
     close_listing,
     close_request,
     create_listing,
@@ -69,7 +70,7 @@ from market.search import (
 )
 from quality.models import Assay, GradeStandard, Material, StandardVersion
 from web.alerting import alert_saved_searches
-from web.api.market import parse_month, visible_request
+from web.api.market import parse_month
 from web.auth import operator_required, role_required
 from web.db import get_db
 from web.errors import apply_to_form
@@ -644,7 +645,7 @@ def _formulas(items: list) -> dict[int, str]:
 def request_detail(request_id: int):
     db = get_db()
     item = db.get(OfftakeRequest, request_id)
-    if not visible_request(item, current_user.org.id):
+    if not can_see_request(item, current_user.org.id):
         abort(404)
     own = item.organization_id == current_user.org.id
     return render_template(
