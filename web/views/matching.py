@@ -5,6 +5,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlmodel import col, select
 from wtforms import StringField
 from wtforms.validators import Optional, Regexp
 
@@ -21,6 +22,7 @@ from market.matching import (
     proposals_for_org,
     run_market_allocation,
 )
+from market.models import Organization
 from market.participants import record_audit
 from web.auth import operator_required
 from web.db import get_db
@@ -92,8 +94,13 @@ def proposals():
     views = [
         (row, proposal_view(row.proposal, row.side, row.request.term_months)) for row in rows
     ]
+    org_ids = {r.listing.organization_id for r in rows} | {r.request.organization_id for r in rows}
+    orgs = {
+        o.id: o
+        for o in get_db().exec(select(Organization).where(col(Organization.id).in_(org_ids)))
+    }
     return render_template(
-        "matching/proposals.html", views=views, form=DecisionForm(), **_labels()
+        "matching/proposals.html", views=views, orgs=orgs, form=DecisionForm(), **_labels()
     )
 
 
