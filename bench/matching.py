@@ -113,7 +113,7 @@ def _bench_chain(session: Session, material: str, codes: list[str]) -> list[int]
     return ids
 
 
-def load_instance(session: Session, instance: Instance) -> None:
+def load_instance(session: Session, instance: Instance, with_minimums: bool = True) -> None:
     """Bulk-insert organisations, open listings and open requests of the instance."""
     grade = map_grades(session, instance)
     n_s, n_d = len(instance.supplies), len(instance.demands)
@@ -144,7 +144,7 @@ def load_instance(session: Session, instance: Instance) -> None:
                 "standard_version_id": grade[s.grade_id],
                 "monthly_kg": tonnes_to_kg(s.available_t),
                 "committed_kg": 0,
-                "min_kg_per_contract": tonnes_to_kg(s.minimum_t),
+                "min_kg_per_contract": tonnes_to_kg(s.minimum_t) if with_minimums else 1,
                 "available_from": _month_date(s.available_from),
                 "max_term_months": s.max_term_months,
                 "origin_port": place if s.is_port else None,
@@ -194,7 +194,9 @@ def load_instance(session: Session, instance: Instance) -> None:
     session.commit()
 
 
-def run(n_listings: int, n_requests: int, url: str, seed: int) -> dict[str, Any]:
+def run(
+    n_listings: int, n_requests: int, url: str, seed: int, with_minimums: bool = True
+) -> dict[str, Any]:
     upgrade(url)
     engine = make_engine(url)
     month = _month_date(FIRST_MONTH)
@@ -202,7 +204,7 @@ def run(n_listings: int, n_requests: int, url: str, seed: int) -> dict[str, Any]
         seed_catalogue(session)
         session.commit()
         t = time.perf_counter()
-        load_instance(session, generate_instance(n_listings, n_requests, seed))
+        load_instance(session, generate_instance(n_listings, n_requests, seed), with_minimums)
         load_s = time.perf_counter() - t
 
     # One-time imports of the solver libraries stay outside the timings (a server has them).
@@ -285,12 +287,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--without-minimums",
+        action="store_true",
+        help="1 kg minimum per contract: the allocation must then equal the LP optimum",
+    )
     args = parser.parse_args(argv)
     if args.database_url:
         url = normalise_database_url(args.database_url)
     else:
         url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='junkan-bench-')) / 'bench.db'}"
-    result = run(args.listings, args.requests, url, args.seed)
+    result = run(args.listings, args.requests, url, args.seed, not args.without_minimums)
     print_table(result)
     print(json.dumps(result))
     return 0
