@@ -79,3 +79,13 @@ T = {
 'The data-quality level lies between 1 and 4.': 'データ品質レベルは1〜4です。',
 }
 T["The market-wide matching has new proposals for your organisation."] = "マーケット全体のマッチングで、貴組織への新しい提案があります。"
+T.update({
+    "Start a contract draft": "契約ドラフトを作成",
+    "The draft carries this listing's grade, price formula and Incoterms. Nothing is reserved until both sides agree.": "ドラフトにはこのリスティングのグレード・価格式・インコタームズが入ります。双方が合意するまで数量は確保されません。",
+    "Start month (YYYY-MM)": "開始月（YYYY-MM）",
+    "Term in months": "期間（月数）",
+    "Offer one of my listings": "自社のリスティングで応じる",
+    "Starts a contract draft with your listing's grade, price formula and Incoterms over the overlapping months. The buyer's ceiling stays private; nothing is reserved until both sides agree.": "自社リスティングのグレード・価格式・インコタームズで、期間が重なる月の契約ドラフトを作成します。買い手の上限価格は非公開のままです。双方が合意するまで数量は確保されません。",
+    "From my listing": "使用する自社リスティング",
+    "Contract draft %(id)s created.": "契約ドラフト %(id)s を作成しました。",
+})

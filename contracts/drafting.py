@@ -189,7 +189,11 @@ def draft_from_listing(
     start_month: object,
     term_months: object,
 ) -> OfftakeContract:
-    """A manufacturer starts a draft straight from a visible open listing (commits volume)."""
+    """A manufacturer starts a draft straight from a visible open listing.
+
+    A one-sided draft reserves nothing: the volume must be available now, and it is committed
+    only when both sides have agreed (accepted proposal, or signed contract).
+    """
     org = _require_dealer(session, member, OrgKind.MANUFACTURER)
     listing = session.get(SupplyListing, listing_id)
     if listing is None or not can_see_listing(listing, org.id) or listing.organization_id == org.id:
@@ -203,7 +207,7 @@ def draft_from_listing(
         listing.available_from,
         add_months(first_of_month(listing.available_from), listing.max_term_months),
     )
-    commit_volume(session, listing.id, kg)
+    _check_available(listing, kg)
     return _create(session, member, listing, None, org.id, kg, start, term)
 
 
@@ -220,7 +224,7 @@ def draft_from_request(
 
     The terms carry the listing's grade and price formula (the buyer's limit stays private);
     the grade must be acceptable to the request. Without a start/term the draft covers the
-    overlap of the two periods. Commits volume on the listing and fills the request.
+    overlap of the two periods. Reserves nothing until both sides have agreed.
     """
     org = _require_dealer(session, member, OrgKind.RECYCLER)
     request = session.get(OfftakeRequest, request_id)
@@ -253,9 +257,15 @@ def draft_from_request(
         start, term = lo, month_number(hi) - month_number(lo)
     else:
         start, term = _period(start_month, term_months, lo, hi)
-    commit_volume(session, listing.id, kg)
-    fill_request(session, request.id, kg)
+    _check_available(listing, kg)
+    if kg > request.open_kg:
+        raise Conflict("The request does not need that much volume any more.", field="monthly_t")
     return _create(session, member, listing, request, request.organization_id, kg, start, term)
+
+
+def _check_available(listing: SupplyListing, kg: int) -> None:
+    if kg > listing.available_kg:
+        raise Conflict("Not enough volume is available on this listing.", field="monthly_t")
 
 
 def drafts_for_org(session: Session, org_id: int) -> list[tuple[OfftakeContract, ContractTerms]]:

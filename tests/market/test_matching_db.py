@@ -16,6 +16,7 @@ from contracts.drafting import (
 )
 from contracts.models import ContractTerms, OfftakeContract
 from market.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from market.listings import commit_volume
 from market.matching import (
     candidates_for_request,
     grade_acceptance,
@@ -348,8 +349,8 @@ def test_a_proposal_that_can_no_longer_be_honoured_writes_nothing(mk):
     listing, request, p = _one_proposal(mk)
     accept_proposal(db, mk["seller"], p.id)
     db.commit()
-    # meanwhile the seller's volume went to a direct draft
-    draft_from_listing(db, mk["buyer2"], listing.id, "50", "2027-01", 6)
+    # meanwhile the seller's volume was committed to another contract
+    commit_volume(db, listing.id, 50_000)
     db.commit()
     with pytest.raises(Conflict, match="no longer be honoured"):
         accept_proposal(db, mk["buyer"], p.id)
@@ -357,10 +358,10 @@ def test_a_proposal_that_can_no_longer_be_honoured_writes_nothing(mk):
     db.refresh(request)
     assert request.filled_kg == 0
     assert db.get(Proposal, p.id).status == "proposed"
-    assert count(db, OfftakeContract) == 1
+    assert count(db, OfftakeContract) == 0
 
 
-def test_draft_from_listing_commits_volume_and_checks_the_period(mk):
+def test_draft_from_listing_checks_volume_and_period_but_reserves_nothing(mk):
     db, v = mk["db"], mk["v"]
     listing = add_listing(db, mk["recycler"], v["HDPE-NAT-B"])
     contract = draft_from_listing(db, mk["buyer"], listing.id, "40", "2027-02", 10)
@@ -373,13 +374,13 @@ def test_draft_from_listing_commits_volume_and_checks_the_period(mk):
     )
     assert contract.request_id is None
     db.refresh(listing)
-    assert listing.committed_kg == 40_000
+    assert listing.committed_kg == 0  # a one-sided draft reserves nothing
     with pytest.raises(ValidationFailed):
         draft_from_listing(db, mk["buyer"], listing.id, "20", "2027-06", 12)  # past Dec
     with pytest.raises(ValidationFailed):
         draft_from_listing(db, mk["buyer"], listing.id, "10", "2027-02", 3)  # below minimum
     with pytest.raises(Conflict):
-        draft_from_listing(db, mk["buyer"], listing.id, "70", "2027-02", 3)  # only 60 t left
+        draft_from_listing(db, mk["buyer"], listing.id, "101", "2027-02", 3)  # only 100 t
     with pytest.raises(PermissionDenied):
         draft_from_listing(db, mk["seller2"], listing.id, "20", "2027-02", 3)  # a recycler
 
@@ -398,7 +399,9 @@ def test_draft_from_request_uses_an_own_acceptable_listing(mk):
     terms = db.exec(select(ContractTerms).where(ContractTerms.contract_id == contract.id)).one()
     assert (terms.start_month, terms.term_months) == (date(2027, 3, 1), 6)
     db.refresh(request)
-    assert request.filled_kg == 30_000
+    assert request.filled_kg == 0  # reserved only once both sides agree
+    with pytest.raises(Conflict, match="does not need that much"):
+        draft_from_request(db, mk["seller2"], request.id, other.id, "61")  # it needs 60 t
 
 
 def test_invited_only_listing_is_never_proposed_to_an_uninvited_buyer(mk):

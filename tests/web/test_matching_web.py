@@ -167,3 +167,43 @@ def test_pages_candidates_proposals_and_contracts(client, world):
     assert client.get(f"/contracts/{contract.id}").status_code == 404
     assert client.post(f"/proposals/{pid}/decline").status_code == 302  # flashed error only
     assert db.get(Proposal, pid).status == "accepted"
+
+
+def test_manufacturer_starts_a_draft_from_a_listing_page_and_nothing_is_reserved(client, world):
+    db = world["db"]
+    login(client, world["buyer"].email)
+    page = client.get(f"/listings/{world['listing'].id}").get_data(as_text=True)
+    assert "Start a contract draft" in page
+    r = client.post(f"/listings/{world['listing'].id}/draft",
+                    data={"monthly_t": "25", "start_month": "2027-02", "term_months": "6"})
+    assert r.status_code == 302 and "/contracts/" in r.headers["Location"]
+    contract = db.exec(select(OfftakeContract)).one()
+    assert (contract.buyer_org_id, contract.listing_id) == (world["buyer"].organization_id,
+                                                           world["listing"].id)
+    db.refresh(world["listing"])
+    assert world["listing"].committed_kg == 0
+    r = client.post(f"/listings/{world['listing'].id}/draft",
+                    data={"monthly_t": "5", "start_month": "2027-02", "term_months": "6"},
+                    follow_redirects=True)
+    assert "minimum" in r.get_data(as_text=True)
+    assert db.exec(select(func.count()).select_from(OfftakeContract)).one() == 1
+
+
+def test_recycler_offers_an_own_listing_to_a_request_through_the_api(client, api_token, world):
+    headers = api_token(world["seller"].email)
+    body = {"listing_id": world["listing"].id, "monthly_t": "30"}
+    r = client.post(f"/api/v1/requests/{world['request'].id}/drafts", json=body, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    draft = r.get_json()
+    assert draft["terms"]["monthly_t"] == "30.000"
+    assert str(LIMIT) not in r.get_data(as_text=True)  # the buyer's ceiling stays private
+    r = client.post(f"/api/v1/requests/{world['request'].id}/drafts",
+                    json={**body, "monthly_t": "61"}, headers=headers)
+    assert r.status_code == 409  # the request needs 60 t
+    other = api_token(world["other"].email)  # a manufacturer cannot answer a request
+    r = client.post(f"/api/v1/requests/{world['request'].id}/drafts", json=body, headers=other)
+    assert r.status_code == 403
+    r = client.post(f"/api/v1/listings/{world['listing'].id}/drafts",
+                    json={"monthly_t": "25", "start_month": "2027-02", "term_months": 6,
+                          "price": 1}, headers=api_token(world["buyer"].email))
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "price"

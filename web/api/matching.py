@@ -5,8 +5,15 @@ Each side sees its own view of a proposal: a seller never sees the buyer's limit
 
 from flask import g, request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
 
-from contracts.drafting import accept_proposal, decline_proposal, drafts_for_org
+from contracts.drafting import (
+    accept_proposal,
+    decline_proposal,
+    draft_from_listing,
+    draft_from_request,
+    drafts_for_org,
+)
 from contracts.models import ContractTerms, OfftakeContract
 from market.listings import kg_to_tonnes
 from market.matching import (
@@ -311,8 +318,14 @@ def create_run():
     require_operator(db, g.caller.member)
     body = parse_body(MatchRunIn) if request.get_data() else MatchRunIn()
     run = run_market_allocation(db, parse_month(body.month), run_by_member_id=g.caller.member.id)
-    record_audit(db, g.caller.member, "matching.run", "matchrun", run.id,
-                 {"month": run.month.isoformat(), "proposals": run.n_proposals})
+    record_audit(
+        db,
+        g.caller.member,
+        "matching.run",
+        "matchrun",
+        run.id,
+        {"month": run.month.isoformat(), "proposals": run.n_proposals},
+    )
     db.commit()
     return run_json(run), 201
 
@@ -336,3 +349,111 @@ def my_contracts():
     """
     org_id = g.caller.org.id
     return {"items": [contract_json(c, t, org_id) for c, t in drafts_for_org(get_db(), org_id)]}
+
+
+@schema
+class DraftFromListingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    monthly_t: str = Field(description="tonnes a month, kg precision", max_length=20)
+    start_month: str = Field(description="YYYY-MM", max_length=7)
+    term_months: int = Field(ge=1, le=120)
+
+
+@schema
+class DraftFromRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listing_id: int = Field(description="one of the caller's own open listings")
+    monthly_t: str = Field(max_length=20)
+    start_month: str | None = Field(default=None, max_length=7)
+    term_months: int | None = Field(default=None, ge=1, le=120)
+
+
+def _draft_json(contract: OfftakeContract) -> dict:
+    terms = (
+        get_db()
+        .exec(
+            select(ContractTerms)
+            .where(ContractTerms.contract_id == contract.id)
+            .order_by(col(ContractTerms.version).desc())
+        )
+        .first()
+    )
+    return contract_json(contract, terms, g.caller.org.id)
+
+
+@api_bp.post("/listings/<int:listing_id>/drafts")
+@token_required
+def draft_from_listing_api(listing_id: int):
+    """A manufacturer starts a contract draft straight from a listing (reserves nothing).
+    ---
+    post:
+      summary: Start a contract draft from a listing
+      security: [{bearer: []}]
+      parameters:
+        - {name: listing_id, in: path, required: true, schema: {type: integer}}
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/DraftFromListingIn'}
+      responses:
+        '201':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ContractDraftOut'}
+        '403': {description: not a verified manufacturer with a dealing role}
+        '404': {description: no such visible listing}
+        '409': {description: the listing is not open or lacks the volume}
+        '422':
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+    """
+    body = parse_body(DraftFromListingIn)
+    db = get_db()
+    contract = draft_from_listing(
+        db, g.caller.member, listing_id, body.monthly_t, body.start_month, body.term_months
+    )
+    db.commit()
+    return _draft_json(contract), 201
+
+
+@api_bp.post("/requests/<int:request_id>/drafts")
+@token_required
+def draft_from_request_api(request_id: int):
+    """A recycler answers a request from one of its own listings (reserves nothing).
+    ---
+    post:
+      summary: Start a contract draft from a request
+      security: [{bearer: []}]
+      parameters:
+        - {name: request_id, in: path, required: true, schema: {type: integer}}
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/DraftFromRequestIn'}
+      responses:
+        '201':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ContractDraftOut'}
+        '403': {description: not a verified recycler with a dealing role}
+        '404': {description: no such open request or own listing}
+        '409': {description: not enough volume}
+        '422':
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+    """
+    body = parse_body(DraftFromRequestIn)
+    db = get_db()
+    contract = draft_from_request(
+        db,
+        g.caller.member,
+        request_id,
+        body.listing_id,
+        body.monthly_t,
+        body.start_month,
+        body.term_months,
+    )
+    db.commit()
+    return _draft_json(contract), 201

@@ -648,8 +648,20 @@ def request_detail(request_id: int):
     if not can_see_request(item, current_user.org.id):
         abort(404)
     own = item.organization_id == current_user.org.id
+    my_listings = []
+    if not own and current_user.org.kind == "recycler":
+        my_listings = db.exec(
+            select(SupplyListing)
+            .where(
+                SupplyListing.organization_id == current_user.org.id,
+                SupplyListing.status == ListingStatus.OPEN,
+                SupplyListing.material_code == item.material_code,
+            )
+            .order_by(SupplyListing.id)
+        ).all()
     return render_template(
         "market/request.html",
+        my_listings=my_listings,
         item=item,
         org=db.get(Organization, item.organization_id),
         grade=_grade_labels({item.standard_version_id}).get(item.standard_version_id, ""),

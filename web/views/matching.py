@@ -6,10 +6,17 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlmodel import col, select
-from wtforms import StringField
-from wtforms.validators import Optional, Regexp
+from wtforms import IntegerField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from contracts.drafting import accept_proposal, decline_proposal, drafts_for_org, own_contract
+from contracts.drafting import (
+    accept_proposal,
+    decline_proposal,
+    draft_from_listing,
+    draft_from_request,
+    drafts_for_org,
+    own_contract,
+)
 from market.allocation import SCORE_WEIGHTS
 from market.errors import MarketError
 from market.listings import kg_to_tonnes, own_request
@@ -52,6 +59,25 @@ class DecisionForm(FlaskForm):
     """CSRF only: the proposal and the decision are in the URL."""
 
 
+class DraftFromListingForm(FlaskForm):
+    monthly_t = StringField(_l("Tonnes per month"), validators=[DataRequired(), Length(max=20)])
+    start_month = StringField(
+        _l("Start month (YYYY-MM)"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^\d{4}-\d{2}$", message=_l("Enter a month as YYYY-MM.")),
+        ],
+    )
+    term_months = IntegerField(
+        _l("Term in months"), validators=[DataRequired(), NumberRange(min=1, max=120)]
+    )
+
+
+class DraftFromRequestForm(FlaskForm):
+    listing_id = IntegerField(_l("From my listing"), validators=[DataRequired()])
+    monthly_t = StringField(_l("Tonnes per month"), validators=[DataRequired(), Length(max=20)])
+
+
 class RunForm(FlaskForm):
     month = StringField(
         _l("Month (YYYY-MM)"),
@@ -91,9 +117,7 @@ def candidates(request_id: int):
 @login_required
 def proposals():
     rows = proposals_for_org(get_db(), current_user.org.id)
-    views = [
-        (row, proposal_view(row.proposal, row.side, row.request.term_months)) for row in rows
-    ]
+    views = [(row, proposal_view(row.proposal, row.side, row.request.term_months)) for row in rows]
     org_ids = {r.listing.organization_id for r in rows} | {r.request.organization_id for r in rows}
     orgs = {
         o.id: o
@@ -116,8 +140,10 @@ def decide(proposal_id: int, decision: str):
             contract = accept_proposal(db, current_user.member, proposal_id)
             db.commit()
             if contract is not None:
-                flash(gettext("Both sides accepted: contract draft %(id)s created.",
-                              id=contract.id), "success")
+                flash(
+                    gettext("Both sides accepted: contract draft %(id)s created.", id=contract.id),
+                    "success",
+                )
                 return redirect(url_for("matching.contract", contract_id=contract.id))
             flash(gettext("Accepted. Waiting for the other side."), "success")
         else:
@@ -141,11 +167,21 @@ def operator_matching():
                 run = run_market_allocation(
                     db, parse_month(form.month.data), run_by_member_id=current_user.member.id
                 )
-                record_audit(db, current_user.member, "matching.run", "matchrun", run.id,
-                             {"month": run.month.isoformat(), "proposals": run.n_proposals})
+                record_audit(
+                    db,
+                    current_user.member,
+                    "matching.run",
+                    "matchrun",
+                    run.id,
+                    {"month": run.month.isoformat(), "proposals": run.n_proposals},
+                )
                 db.commit()
-                flash(gettext("Matching run %(id)s wrote %(n)s proposals.",
-                              id=run.id, n=run.n_proposals), "success")
+                flash(
+                    gettext(
+                        "Matching run %(id)s wrote %(n)s proposals.", id=run.id, n=run.n_proposals
+                    ),
+                    "success",
+                )
                 return redirect(url_for("matching.operator_matching"))
             except MarketError as err:
                 db.rollback()
@@ -169,3 +205,60 @@ def contracts():
 def contract(contract_id: int):
     c, terms = own_contract(get_db(), current_user.org.id, contract_id)
     return render_template("matching/contract.html", c=c, terms=terms, **_labels())
+
+
+def _form_error(form: FlaskForm) -> str:
+    field, messages = next(iter(form.errors.items()))
+    label = getattr(form, field).label.text if hasattr(form, field) else field
+    return f"{label}: {messages[0]}"
+
+
+@bp.post("/listings/<int:listing_id>/draft")
+@login_required
+def draft_from_listing_view(listing_id: int):
+    """A manufacturer starts a contract draft from a listing (nothing is reserved yet)."""
+    form = DraftFromListingForm()
+    back = redirect(url_for("market.listing", listing_id=listing_id))
+    if not form.validate_on_submit():
+        flash(_form_error(form), "error")
+        return back
+    db = get_db()
+    try:
+        contract = draft_from_listing(
+            db,
+            current_user.member,
+            listing_id,
+            form.monthly_t.data,
+            form.start_month.data,
+            form.term_months.data,
+        )
+        db.commit()
+    except MarketError as err:
+        db.rollback()
+        flash(translate_error(err), "error")
+        return back
+    flash(gettext("Contract draft %(id)s created.", id=contract.id), "success")
+    return redirect(url_for("matching.contract", contract_id=contract.id))
+
+
+@bp.post("/requests/<int:request_id>/draft")
+@login_required
+def draft_from_request_view(request_id: int):
+    """A recycler answers a request from one of its own listings (nothing is reserved yet)."""
+    form = DraftFromRequestForm()
+    back = redirect(url_for("market.request_detail", request_id=request_id))
+    if not form.validate_on_submit():
+        flash(_form_error(form), "error")
+        return back
+    db = get_db()
+    try:
+        contract = draft_from_request(
+            db, current_user.member, request_id, form.listing_id.data, form.monthly_t.data
+        )
+        db.commit()
+    except MarketError as err:
+        db.rollback()
+        flash(translate_error(err), "error")
+        return back
+    flash(gettext("Contract draft %(id)s created.", id=contract.id), "success")
+    return redirect(url_for("matching.contract", contract_id=contract.id))
