@@ -218,6 +218,37 @@ LISTINGS = [
     ),
 ]
 
+LISTINGS += [
+    ("hiroshima_metal", "stainless_scrap", "ISRI-18-8", "150", "30", 1, 24, "34", "FCA",
+     "Dejima yard, Hiroshima", ("fixed", 212_000)),
+    ("hiroshima_metal", "aluminium_scrap", "ISRI-TABOO", "80", "20", 1, 12, "34", "FCA",
+     "Dejima yard, Hiroshima", ("index", "AL-SCRAP-JP", "1.01", 0, None)),
+    ("hiroshima_metal", "aluminium_scrap", "ISRI-TELIC", "60", "20", 2, 12, "34", "FCA",
+     "Dejima yard, Hiroshima", ("index", "AL-SCRAP-JP", "0.78", 0, None)),
+    ("niigata_resource", "ferrous_scrap", "JP-FE-H1", "1200", "300", 1, 24, "15", "FOB",
+     "Niigata East port", ("index", "FE-H2-JP", "1.00", 2500, None)),
+    ("niigata_resource", "copper_scrap", "ISRI-BIRCH-CLIFF", "45", "15", 2, 18, "15", "FCA",
+     "Niigata yard", ("index", "CU-SCRAP-JP", "0.93", 0, 880_000)),
+    ("niigata_resource", "ferrous_scrap", "JIS-G2401-LCU", "600", "200", 1, 24, "15", "FOB",
+     "Niigata East port", ("index", "FE-H2-JP", "1.00", 5000, None)),
+    ("chiba_recycle", "ferrous_scrap", "JP-FE-H3", "900", "300", 1, 12, "12", "FAS",
+     "Chiba port, Shinminato", ("index", "FE-H2-JP", "0.97", 0, None)),
+    ("chiba_recycle", "aluminium_scrap", "EU-EOW-AL", "120", "40", 1, 24, "12", "FCA",
+     "Chiba plant", ("index", "AL-SCRAP-JP", "0.92", 0, None)),
+    ("chiba_recycle", "hdpe", "HDPE-NAT-C", "70", "20", 1, 12, "12", "FCA", "Chiba plant",
+     ("fixed", 52_000)),
+    ("chiba_recycle", "pet", "RPET-FLAKE-A", "40", "10", 1, 12, "12", "FCA", "Chiba plant",
+     ("index", "RPET-FLAKE-JP", "0.98", 0, None)),
+    ("kyushu_battery", "li_ion_black_mass", "BM-NCM-US", "25", "5", 1, 24, "40", "FOB",
+     "Hibiki port, Kitakyushu", ("index", "BM-NCM-JP", "0.90", 0, None)),
+    ("sendai_escrap", "copper_scrap", "EU-EOW-CU", "30", "10", 1, 12, "04", "FCA",
+     "Sendai port yard", ("index", "CU-SCRAP-JP", "0.86", 0, None)),
+    ("tokai_alu", "aluminium_scrap", "ISRI-TABOO", "90", "30", 2, 24, "23", "FCA",
+     "Toyota plant", ("index", "AL-SCRAP-JP", "1.00", 2000, None)),
+    ("hokkaido_fe", "ferrous_scrap", "JP-FE-H4", "400", "100", 1, 12, "01", "FOB",
+     "Tomakomai port", ("index", "FE-H2-JP", "0.90", 0, None)),
+]
+
 REQUESTS = [
     (
         "naniwa_wire",
@@ -304,6 +335,34 @@ SAVED_SEARCHES = [
     ("manufacturer@demo.junkan.jp", "No.2 copper within 600 km of Osaka",
      {"material": "copper_scrap", "near": "27", "radius_km": "600"}),
     ("cathode@demo.junkan.jp", "NCM black mass", {"material": "li_ion_black_mass"}),
+]
+
+
+REQUESTS += [
+    ("kitakyushu_steel", "ferrous_scrap", "JP-FE-H2", "3000", 1, 36, "40",
+     "DAP Tobata melt shop, Kitakyushu", ("index", "FE-H2-JP", "1.00", 8000),
+     "EAF charge for rebar; low-carbon steel for public works.", "JP-GREEN"),
+    ("kitakyushu_steel", "ferrous_scrap", "JIS-G2401-LCU", "800", 2, 24, "40",
+     "DAP Tobata melt shop, Kitakyushu", ("index", "FE-H2-JP", "1.00", 12000),
+     "Low-copper charge for wire rod.", ""),
+    ("nagoya_stainless", "stainless_scrap", "ISRI-18-8", "400", 1, 36, "23",
+     "DAP Shiomi works, Nagoya", ("fixed", 228_000), "304 slab melting.", ""),
+    ("shizuoka_molding", "hdpe", "HDPE-NAT-B", "90", 1, 24, "22", "DAP Shimizu plant",
+     ("fixed", 74_000), "Recycled-content pallets and crates.", "JP-GREEN"),
+    ("shizuoka_molding", "pet", "RPET-FLAKE-A", "30", 2, 12, "22", "DAP Shimizu plant",
+     ("fixed", 118_000), "Strapping band.", ""),
+    ("naniwa_wire", "copper_scrap", "EU-EOW-CU", "100", 2, 24, "27", "DAP Sakai works, Osaka",
+     ("index", "CU-SCRAP-JP", "0.95", 0), "Second source for the rod mill.", ""),
+    ("chubu_auto", "aluminium_scrap", "ISRI-TABOO", "120", 2, 24, "23",
+     "DAP Kariya die-casting plant", ("index", "AL-SCRAP-JP", "1.04", 0),
+     "Low-copper alloy for EV battery housings.", "EU-ELV"),
+    ("setouchi_cell", "li_ion_black_mass", "BM-NCM-US", "20", 2, 24, "33",
+     "DAP Mizushima cathode plant, Okayama", ("fixed", 420_000),
+     "Cobalt-rich feed for pilot line.", "EU-BATT-2031"),
+    ("nagoya_stainless", "stainless_scrap", "ISRI-18-8", "150", 3, 24, "23",
+     "DAP Shiomi works, Nagoya", ("fixed", 222_000), "Second melt shop from spring.", ""),
+    ("hokuriku_bottle", "pet", "RPET-FLAKE-A", "60", 4, 24, "16", "DAP Iwase, Toyama",
+     ("fixed", 125_000), "New bottle line; food-contact rPET.", "EU-PPWR-2030"),
 ]
 
 

@@ -33,7 +33,8 @@ def test_wire_maker_and_copper_yard_find_each_other_and_agree(live_server, page,
     expect(rows.filter(has_text="ISRI-BIRCH-CLIFF").first).to_contain_text("120")
 
     page.get_by_role("link", name="Proposals").click()
-    proposal = page.locator("section.proposal", has_text="Sai-no-Kuni Metal Recycling").first
+    proposal = page.locator("section.proposal", has_text="ISRI-BIRCH-CLIFF from Kawaguchi yard")
+    expect(proposal).to_contain_text("Sai-no-Kuni Metal Recycling")
     expect(proposal).to_contain_text("Naniwa Electric Wire")
     expect(proposal).to_contain_text("Price spread")
     proposal.get_by_role("button", name="Accept").click()
@@ -42,7 +43,7 @@ def test_wire_maker_and_copper_yard_find_each_other_and_agree(live_server, page,
     page.get_by_role("button", name="Log out").click()
     log_in(page, live_server, "recycler@demo.junkan.jp")
     page.goto(live_server + "/proposals")
-    proposal = page.locator("section.proposal", has_text="Naniwa Electric Wire").first
+    proposal = page.locator("section.proposal", has_text="ISRI-BIRCH-CLIFF from Kawaguchi yard")
     expect(proposal).not_to_contain_text("Your ceiling")
     proposal.get_by_role("button", name="Accept").click()
     expect(page.locator(".flash")).to_contain_text("contract draft")
