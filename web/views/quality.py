@@ -118,6 +118,21 @@ RULE_NAMES = {
     "guarded": _l("Guarded (the uncertainty counts against the claimant)"),
 }
 
+# What a lot's evidence lacks for the next data-quality level (non-parameter items).
+EVIDENCE_LABELS = {
+    "polymer": _l("polymer declared"),
+    "source": _l("source declared (PCR or PIR)"),
+    "form": _l("form declared (flake, pellet, bale …)"),
+    "colour": _l("colour declared"),
+    "composition": _l("declared composition"),
+    "lab_assay": _l("a lab assay"),
+    "lab_accredited": _l("an accredited laboratory"),
+    "method_stated": _l("the test method"),
+    "third_party_inspected": _l("third-party inspection"),
+    "radioactivity_checked": _l("radioactivity check"),
+    "identification_method": _l("identification by IR or DSC"),
+}
+
 
 @bp.context_processor
 def _labels() -> dict:
@@ -690,6 +705,9 @@ def assay(assay_id: int):
         assay=item,
         results=results_of(db, item),
         params=parameters_by_code(db),
+        material=db.exec(select(Material).where(Material.code == item.material_code)).first(),
+        evidence_labels=EVIDENCE_LABELS,
+        name=_name,
         choices=choices,
         selected=selected,
         report=report,
