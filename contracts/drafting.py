@@ -15,13 +15,13 @@ from sqlmodel import Session, col, or_, select
 from contracts.models import ContractStatus, ContractTerms, OfftakeContract
 from market.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from market.listings import (
-    _month,
-    _term,
     add_months,
     can_see_listing,
     commit_volume,
     fill_request,
     kg_to_tonnes,
+    parse_month,
+    parse_term,
     tonnes_to_kg,
 )
 from market.matching import decide, first_of_month, grade_acceptance, month_number
@@ -160,8 +160,8 @@ def _period(
     start_value: object, term_value: object, from_month: date, until: date
 ) -> tuple[date, int]:
     """Start month and term inside ``[from_month, until)``."""
-    start = _month(start_value, "start_month")
-    term = _term(term_value, "term_months")
+    start = parse_month(start_value, "start_month")
+    term = parse_term(term_value, "term_months")
     if start < first_of_month(from_month) or add_months(start, term) > until:
         raise ValidationFailed(
             "The contract period lies outside the listing's or request's period.",

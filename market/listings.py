@@ -90,7 +90,7 @@ def _yen(
     return int(amount)
 
 
-def _month(value: object, field_name: str) -> date:
+def parse_month(value: object, field_name: str = "month") -> date:
     """A month as the first day (accepts dates and 'YYYY-MM' / 'YYYY-MM-DD' strings)."""
     if isinstance(value, date):
         return value.replace(day=1)
@@ -245,7 +245,7 @@ class ListingInput:
     title: str = ""
 
 
-def _term(value: object, field_name: str) -> int:
+def parse_term(value: object, field_name: str) -> int:
     try:
         months = int(str(value).strip())
     except ValueError:
@@ -283,8 +283,8 @@ def _listing_fields(session: Session, org: Organization, data: ListingInput, tod
         raise ValidationFailed(
             "The minimum per contract exceeds the monthly volume.", field="min_t_per_contract"
         )
-    start = _month(data.available_from, "available_from")
-    term = _term(data.max_term_months, "max_term_months")
+    start = parse_month(data.available_from, "available_from")
+    term = parse_term(data.max_term_months, "max_term_months")
     pref, lat, lon = _place(data.origin_prefecture, data.lat, data.lon, "origin_prefecture")
     incoterm, place = _incoterm(data.incoterm, data.incoterm_place)
     price = validate_price(session, data.price, "fixed_price")
@@ -488,14 +488,14 @@ def _request_fields(session: Session, data: RequestInput, today: date) -> dict:
     material = _material(session, data.material)
     version = grade_version(session, data.grade_version_id, material.code)
     monthly = tonnes_to_kg(data.monthly_t, "monthly_t")
-    start = _month(data.start_month, "start_month")
+    start = parse_month(data.start_month, "start_month")
     if data.end_month not in (None, ""):
-        end = _month(data.end_month, "end_month")
+        end = parse_month(data.end_month, "end_month")
         if end <= start:
             raise ValidationFailed("The start lies after the end.", field="end_month")
-        term = _term(months_between(start, end), "end_month")
+        term = parse_term(months_between(start, end), "end_month")
     else:
-        term = _term(data.term_months, "term_months")
+        term = parse_term(data.term_months, "term_months")
     pref, lat, lon = _place(data.delivery_prefecture, data.lat, data.lon, "delivery_prefecture")
     place = (data.delivery_place or "").strip()
     if not place or len(place) > 200:

@@ -45,7 +45,8 @@ from market.allocation import (
 )
 from market.errors import N_, Conflict, NotFound
 from market.indices import Formula, evaluate, latest_values
-from market.listings import _month, can_see_listing
+from market.listings import can_see_listing
+from market.listings import parse_month as parse_month_field
 from market.models import (
     ListingStatus,
     MatchRun,
@@ -129,7 +130,7 @@ def parse_month(value: object) -> date:
     """'YYYY-MM' (or a date) as the month's first day; empty → the current month."""
     if value in (None, ""):
         return current_month()
-    return _month(value, "month")
+    return parse_month_field(value, "month")
 
 
 def month_number(d: date) -> int:

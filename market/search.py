@@ -16,7 +16,7 @@ from market.allocation import great_circle_km
 from market.errors import ValidationFailed
 from market.geography import BY_CODE
 from market.indices import evaluate, formula_of, latest_values
-from market.listings import can_see_listing
+from market.listings import can_see_listing, parse_month
 from market.models import ListingStatus, OfftakeRequest, Organization, SupplyListing
 from quality.models import GradeStandard, StandardVersion
 
@@ -50,14 +50,6 @@ class ListingFilters:
 RequestFilters = ListingFilters  # the same filter keys; max_price is ignored for requests
 
 
-def _month(value: str, name: str) -> date:
-    try:
-        year, month = (int(p) for p in value.split("-")[:2])
-        return date(year, month, 1)
-    except ValueError:
-        raise ValidationFailed("Enter a month as YYYY-MM.", field=name) from None
-
-
 def _number(value: str, name: str, kind=Decimal):
     try:
         number = kind(value)
@@ -89,13 +81,13 @@ def parse_listing_filters(args: Mapping[str, str]) -> ListingFilters:
     if get("max_price"):
         f.max_price = int(_number(get("max_price"), "max_price", int))
     if get("price_month"):
-        f.price_month = _month(get("price_month"), "price_month")
+        f.price_month = parse_month(get("price_month"), "price_month")
     if get("min_dq"):
         f.min_dq = int(_number(get("min_dq"), "min_dq", int))
         if not 1 <= f.min_dq <= 4:
             raise ValidationFailed("The data-quality level lies between 1 and 4.", field="min_dq")
     if get("start_by"):
-        f.start_by = _month(get("start_by"), "start_by")
+        f.start_by = parse_month(get("start_by"), "start_by")
     f.sort = get("sort") or "newest"
     if f.sort not in SORTS:
         raise ValidationFailed("Choose one of the allowed values.", field="sort")

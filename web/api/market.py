@@ -28,6 +28,7 @@ from market.listings import (
     kg_to_tonnes,
     own_listing,
     own_request,
+    parse_month,
     publish_listing,
     publish_request,
     update_listing,
@@ -1072,14 +1073,6 @@ def index_values_view(code: str):
             {"month": month_text(v.month), "value_jpy_per_t": v.value_jpy_per_t} for v in values
         ],
     }
-
-
-def parse_month(text: str, field: str = "month") -> date:
-    try:
-        year, month = (int(p) for p in text.strip().split("-"))
-        return date(year, month, 1)
-    except ValueError:
-        raise ValidationFailed("Enter a month as YYYY-MM.", field=field) from None
 
 
 # ---------------------------------------------------------------------------------------------

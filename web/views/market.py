@@ -46,6 +46,7 @@ from market.listings import (
     kg_to_tonnes,
     own_listing,
     own_request,
+    parse_month,
     publish_listing,
     publish_request,
     update_listing,
@@ -70,7 +71,6 @@ from market.search import (
 )
 from quality.models import Assay, GradeStandard, Material, StandardVersion
 from web.alerting import alert_saved_searches
-from web.api.market import parse_month
 from web.auth import operator_required, role_required
 from web.db import get_db
 from web.errors import apply_to_form
