@@ -93,3 +93,21 @@ def _title(status: int) -> str:
         429: gettext("Too many requests"),
     }
     return titles.get(status, gettext("Something went wrong"))
+
+
+def commit_or_flash(action, success: str | None = None):
+    """Run a domain action in the request's session: commit and flash `success`, or roll back
+    and flash the domain error (translated). Returns the action's result, or None on error."""
+    from flask import flash
+
+    db = get_db()
+    try:
+        result = action()
+        db.commit()
+    except DOMAIN_ERRORS as err:
+        db.rollback()
+        flash(translate_error(err), "error")
+        return None
+    if success:
+        flash(success, "success")
+    return result

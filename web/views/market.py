@@ -73,7 +73,7 @@ from quality.models import Assay, GradeStandard, Material, StandardVersion
 from web.alerting import alert_saved_searches
 from web.auth import operator_required, role_required
 from web.db import get_db
-from web.errors import apply_to_form
+from web.errors import apply_to_form, commit_or_flash
 from web.forms import prefecture_choices
 from web.i18n import translate_error
 from web.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page, paginate
@@ -602,14 +602,10 @@ def publish_listing_view(listing_id: int):
 @bp.post("/listings/<int:listing_id>/close")
 @role_required("trader", "admin")
 def close_listing_view(listing_id: int):
-    db = get_db()
-    try:
-        close_listing(db, current_user.org.id, listing_id)
-        db.commit()
-        flash(gettext("The listing is closed."), "success")
-    except MarketError as err:
-        db.rollback()
-        flash(translate_error(err), "error")
+    commit_or_flash(
+        lambda: close_listing(get_db(), current_user.org.id, listing_id),
+        gettext("The listing is closed."),
+    )
     return redirect(url_for("market.listing", listing_id=listing_id))
 
 
@@ -732,14 +728,10 @@ def publish_request_view(request_id: int):
 @bp.post("/requests/<int:request_id>/close")
 @role_required("trader", "admin")
 def close_request_view(request_id: int):
-    db = get_db()
-    try:
-        close_request(db, current_user.org.id, request_id)
-        db.commit()
-        flash(gettext("The request is closed."), "success")
-    except MarketError as err:
-        db.rollback()
-        flash(translate_error(err), "error")
+    commit_or_flash(
+        lambda: close_request(get_db(), current_user.org.id, request_id),
+        gettext("The request is closed."),
+    )
     return redirect(url_for("market.request_detail", request_id=request_id))
 
 

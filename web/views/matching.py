@@ -33,6 +33,7 @@ from market.models import Organization
 from market.participants import record_audit
 from web.auth import operator_required
 from web.db import get_db
+from web.errors import commit_or_flash
 from web.i18n import translate_error
 
 bp = Blueprint("matching", __name__)
@@ -222,23 +223,17 @@ def draft_from_listing_view(listing_id: int):
     if not form.validate_on_submit():
         flash(_form_error(form), "error")
         return back
-    db = get_db()
-    try:
-        contract = draft_from_listing(
-            db,
+    contract = commit_or_flash(
+        lambda: draft_from_listing(
+            get_db(),
             current_user.member,
             listing_id,
             form.monthly_t.data,
             form.start_month.data,
             form.term_months.data,
         )
-        db.commit()
-    except MarketError as err:
-        db.rollback()
-        flash(translate_error(err), "error")
-        return back
-    flash(gettext("Contract draft %(id)s created.", id=contract.id), "success")
-    return redirect(url_for("matching.contract", contract_id=contract.id))
+    )
+    return _to_draft(contract) or back
 
 
 @bp.post("/requests/<int:request_id>/draft")
@@ -250,15 +245,17 @@ def draft_from_request_view(request_id: int):
     if not form.validate_on_submit():
         flash(_form_error(form), "error")
         return back
-    db = get_db()
-    try:
-        contract = draft_from_request(
-            db, current_user.member, request_id, form.listing_id.data, form.monthly_t.data
+    contract = commit_or_flash(
+        lambda: draft_from_request(
+            get_db(), current_user.member, request_id, form.listing_id.data, form.monthly_t.data
         )
-        db.commit()
-    except MarketError as err:
-        db.rollback()
-        flash(translate_error(err), "error")
-        return back
+    )
+    return _to_draft(contract) or back
+
+
+def _to_draft(contract):
+    """Redirect to a new draft (with a message), or None when none was made."""
+    if contract is None:
+        return None
     flash(gettext("Contract draft %(id)s created.", id=contract.id), "success")
     return redirect(url_for("matching.contract", contract_id=contract.id))

@@ -14,7 +14,7 @@ from market.errors import MarketError
 from market.models import Member, Role
 from market.participants import change_roles, invite_member, remove_member
 from web.db import get_db
-from web.errors import apply_to_form
+from web.errors import apply_to_form, commit_or_flash
 from web.forms import ROLE_LABELS
 from web.mail import send_mail
 
@@ -54,11 +54,15 @@ class ConfirmForm(FlaskForm):
 
 
 def _members():
-    return get_db().exec(
-        select(Member)
-        .where(Member.organization_id == current_user.organization_id, Member.active == True)  # noqa: E712
-        .order_by(Member.name)
-    ).all()
+    return (
+        get_db()
+        .exec(
+            select(Member)
+            .where(Member.organization_id == current_user.organization_id, Member.active == True)  # noqa: E712
+            .order_by(Member.name)
+        )
+        .all()
+    )
 
 
 @bp.get("/")
@@ -129,15 +133,10 @@ def roles(member_id: int):
     if not form.validate_on_submit():
         flash(gettext("Choose at least one role."), "error")
         return redirect(url_for("organization.members")), 303
-    try:
-        change_roles(db, current_user.member, member_id, form.roles.data)
-        db.commit()
-        flash(gettext("Roles saved."), "success")
-    except MarketError as err:
-        db.rollback()
-        from web.i18n import translate_error
-
-        flash(translate_error(err), "error")
+    commit_or_flash(
+        lambda: change_roles(db, current_user.member, member_id, form.roles.data),
+        gettext("Roles saved."),
+    )
     return redirect(url_for("organization.members"))
 
 
@@ -147,13 +146,7 @@ def remove(member_id: int):
     db = get_db()
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("organization.members"))
-    try:
-        remove_member(db, current_user.member, member_id)
-        db.commit()
-        flash(gettext("The member is removed."), "success")
-    except MarketError as err:
-        db.rollback()
-        from web.i18n import translate_error
-
-        flash(translate_error(err), "error")
+    commit_or_flash(
+        lambda: remove_member(db, current_user.member, member_id), gettext("The member is removed.")
+    )
     return redirect(url_for("organization.members"))
