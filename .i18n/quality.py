@@ -54,10 +54,8 @@ T = {
     "Nothing was saved. Correct these rows:": "保存されていません。次の行を修正してください：",
     "Lot and laboratory": "ロットと分析機関",
     "Declared description and inspection": "申告内容と検査",
-    "Parameter codes as in the standards, e.g. cu_pct; decimal numbers with a point.":
-        "項目コードは規格と同じもの（例：cu_pct）、数値は小数点付きの十進数で入力してください。",
-    "A CSV file replaces the rows above. First line: parameter,value,uncertainty,unit":
-        "CSVファイルを指定すると上の行は使われません。1行目：parameter,value,uncertainty,unit",
+    "Parameter codes as in the standards, e.g. cu_pct; decimal numbers with a point.": "項目コードは規格と同じもの（例：cu_pct）、数値は小数点付きの十進数で入力してください。",
+    "A CSV file replaces the rows above. First line: parameter,value,uncertainty,unit": "CSVファイルを指定すると上の行は使われません。1行目：parameter,value,uncertainty,unit",
     "Save the assay": "分析結果を保存",
     "Assays": "分析",
     "Assays of my organisation": "自組織の分析",
@@ -107,12 +105,9 @@ T = {
     "Propose a revision": "改訂を提案",
     "Propose a new standard": "新しい規格を提案",
     "Propose a revision of %(code)s": "%(code)s の改訂を提案",
-    "Your proposal is saved as a draft; a standards body opens the consultation.":
-        "提案は草案として保存されます。意見募集は規格団体が開始します。",
-    "Capital letters, digits and hyphens, e.g. RPET-FLAKE-B.":
-        "英大文字・数字・ハイフン（例：RPET-FLAKE-B）。",
-    "Limits: parameter, kind (min, max, range, none_detected), min, max, action (reject, deduct, downgrade), downgrade_to, schedule. Numbers as text.":
-        "規格値：parameter、kind（min・max・range・none_detected）、min、max、action（reject・deduct・downgrade）、downgrade_to、schedule。数値は文字列で記入します。",
+    "Your proposal is saved as a draft; a standards body opens the consultation.": "提案は草案として保存されます。意見募集は規格団体が開始します。",
+    "Capital letters, digits and hyphens, e.g. RPET-FLAKE-B.": "英大文字・数字・ハイフン（例：RPET-FLAKE-B）。",
+    "Limits: parameter, kind (min, max, range, none_detected), min, max, action (reject, deduct, downgrade), downgrade_to, schedule. Numbers as text.": "規格値：parameter、kind（min・max・range・none_detected）、min、max、action（reject・deduct・downgrade）、downgrade_to、schedule。数値は文字列で記入します。",
     "Save the draft": "草案を保存",
     "Rank": "順位",
     "Latest published version": "最新の公表版",
@@ -126,10 +121,8 @@ T = {
     "No standards match.": "該当する規格はありません。",
     "Verify a certificate": "証明書の確認",
     "No certificate with this id exists.": "このIDの証明書はありません。",
-    "Genuine: this certificate was issued on Junkan and is unchanged.":
-        "真正：この証明書はJunkanで発行され、変更されていません。",
-    "Not genuine: the content of this certificate has been changed.":
-        "真正ではありません：この証明書の内容は変更されています。",
+    "Genuine: this certificate was issued on Junkan and is unchanged.": "真正：この証明書はJunkanで発行され、変更されていません。",
+    "Not genuine: the content of this certificate has been changed.": "真正ではありません：この証明書の内容は変更されています。",
     "Limits": "規格値",
     "Requirement %(code)s is given more than once.": "要件 %(code)s が複数回指定されています。",
     "Send either results or csv.": "results か csv のどちらか一方を送ってください。",
@@ -175,8 +168,7 @@ T = {
     "Polymer identification": "樹脂の同定",
     "Inspected by a third party": "第三者検査済み",
     "Radioactivity checked": "放射線検査済み",
-    "Or upload a CSV file (parameter, value, uncertainty, unit)":
-        "またはCSVファイルをアップロード（parameter, value, uncertainty, unit）",
+    "Or upload a CSV file (parameter, value, uncertainty, unit)": "またはCSVファイルをアップロード（parameter, value, uncertainty, unit）",
     "The CSV file must be UTF-8 text.": "CSVファイルはUTF-8のテキストにしてください。",
     "The assay is saved.": "分析結果を保存しました。",
     "Row %(row)s: %(message)s": "%(row)s行目：%(message)s",
@@ -184,22 +176,16 @@ T = {
     "The certificate is issued.": "証明書を発行しました。",
     "The draft is saved.": "草案を保存しました。",
     "Unknown material %(code)s.": "品目 %(code)s は登録されていません。",
-    "The %(what)s of %(parameter)s must be a decimal number.":
-        "%(parameter)s の %(what)s は十進数で入力してください。",
-    "The %(what)s of %(parameter)s must be zero or more.":
-        "%(parameter)s の %(what)s は0以上にしてください。",
+    "The %(what)s of %(parameter)s must be a decimal number.": "%(parameter)s の %(what)s は十進数で入力してください。",
+    "The %(what)s of %(parameter)s must be zero or more.": "%(parameter)s の %(what)s は0以上にしてください。",
     "Give at least one result.": "分析結果を1つ以上入力してください。",
     "At most %(n)s results.": "分析結果は%(n)s件までです。",
-    "%(parameter)s is computed from its parts; give the parts only.":
-        "%(parameter)s は構成項目から算出されます。構成項目だけを入力してください。",
-    "%(parameter)s is measured in %(unit)s, not %(given)s.":
-        "%(parameter)s の単位は %(unit)s です（%(given)s ではありません）。",
+    "%(parameter)s is computed from its parts; give the parts only.": "%(parameter)s は構成項目から算出されます。構成項目だけを入力してください。",
+    "%(parameter)s is measured in %(unit)s, not %(given)s.": "%(parameter)s の単位は %(unit)s です（%(given)s ではありません）。",
     "The CSV file is empty.": "CSVファイルが空です。",
-    "The first CSV line must name the columns parameter and value.":
-        "CSVの1行目には列名 parameter と value が必要です。",
+    "The first CSV line must name the columns parameter and value.": "CSVの1行目には列名 parameter と value が必要です。",
     "Unknown CSV column %(column)s.": "CSVの列 %(column)s は使えません。",
-    "Line %(line)s has %(found)s fields, the header %(expected)s.":
-        "%(line)s行目の項目数は%(found)sですが、見出し行は%(expected)sです。",
+    "Line %(line)s has %(found)s fields, the header %(expected)s.": "%(line)s行目の項目数は%(found)sですが、見出し行は%(expected)sです。",
     "Tonnes must be a positive number.": "数量（トン）は正の数にしてください。",
     "Tonnes have at most three decimal places.": "数量（トン）の小数は3桁までです。",
     "%(name)s is required.": "%(name)s は必須です。",
@@ -233,20 +219,16 @@ T = {
     "An exclusive flag on %(parameter)s has no bound.": "%(parameter)s の「含まない」指定に対応する境界がありません。",
     "The range of %(parameter)s is empty.": "%(parameter)s の範囲が空です。",
     "A deducting limit on %(parameter)s needs an adjustment schedule.": "%(parameter)s の減額規格値には価格調整表が必要です。",
-    "A downgrade on %(parameter)s needs a target grade, and only a downgrade has one.":
-        "%(parameter)s の格下げには格下げ先が必要で、格下げ以外には指定できません。",
-    "Requirement %(code)s cannot deduct: it has no measured deviation.":
-        "要件 %(code)s は測定値の偏差がないため減額にできません。",
-    "A downgrade on %(code)s needs a target grade, and only a downgrade has one.":
-        "%(code)s の格下げには格下げ先が必要で、格下げ以外には指定できません。",
+    "A downgrade on %(parameter)s needs a target grade, and only a downgrade has one.": "%(parameter)s の格下げには格下げ先が必要で、格下げ以外には指定できません。",
+    "Requirement %(code)s cannot deduct: it has no measured deviation.": "要件 %(code)s は測定値の偏差がないため減額にできません。",
+    "A downgrade on %(code)s needs a target grade, and only a downgrade has one.": "%(code)s の格下げには格下げ先が必要で、格下げ以外には指定できません。",
     "%(code)s must sum two or more distinct parameters.": "%(code)s は異なる2つ以上の項目の合計にしてください。",
     "%(code)s cannot be a part of itself.": "%(code)s を自分自身の構成項目にはできません。",
     "Version and rank of %(code)s start at 1.": "%(code)s の版と順位は1から始まります。",
     "%(code)s lists a requirement twice.": "%(code)s に同じ要件が2回あります。",
     "%(code)s derives a parameter twice.": "%(code)s に同じ算出項目が2回あります。",
     "%(code)s cannot downgrade to itself.": "%(code)s を自分自身に格下げすることはできません。",
-    "The %(what)s of %(parameter)s must be a finite number, zero or more.":
-        "%(parameter)s の %(what)s は0以上の有限の数にしてください。",
+    "The %(what)s of %(parameter)s must be a finite number, zero or more.": "%(parameter)s の %(what)s は0以上の有限の数にしてください。",
     "Results must be measurements.": "分析結果は測定値にしてください。",
     "Grades of different materials cannot be ranked together.": "異なる品目のグレードは一緒に順位付けできません。",
     "%(parameter)s must be a decimal number.": "%(parameter)s は十進数にしてください。",
@@ -269,8 +251,7 @@ T = {
     "Give your reasons in a comment.": "理由を意見欄に記入してください。",
     "A comment has at most %(n)s characters.": "意見は%(n)s文字までです。",
     "Give the effective date.": "適用開始日を入力してください。",
-    "Only a lot that conforms to the grade can be certified (outcome: %(outcome)s).":
-        "証明書を発行できるのはグレードに適合するロットだけです（判定：%(outcome)s）。",
+    "Only a lot that conforms to the grade can be certified (outcome: %(outcome)s).": "証明書を発行できるのはグレードに適合するロットだけです（判定：%(outcome)s）。",
     "The assay is not valid.": "分析結果が正しくありません。",
     "%(count)s rows of results have errors; nothing was saved.": "分析結果の%(count)s行に誤りがあります。何も保存されていません。",
     "Your organisation may not do this.": "あなたの組織はこの操作を行えません。",

@@ -66,8 +66,9 @@ def _month_date(index: int) -> date:
 def map_grades(session: Session, instance: Instance) -> dict[int, int]:
     """Instance grade id -> published StandardVersion id of the seeded catalogue."""
     rows = session.exec(
-        select(GradeStandard.code, GradeStandard.material_code, GradeStandard.rank,
-               StandardVersion.id)
+        select(
+            GradeStandard.code, GradeStandard.material_code, GradeStandard.rank, StandardVersion.id
+        )
         .join(StandardVersion, StandardVersion.standard_id == GradeStandard.id)
         .where(StandardVersion.status == VersionStatus.PUBLISHED)
     ).all()
@@ -96,15 +97,25 @@ def _bench_chain(session: Session, material: str, codes: list[str]) -> list[int]
     """Bench-only published grades, each stricter than the next (contaminant max 1 %, 2 %, …)."""
     ids = []
     for pos, code in enumerate(codes):
-        spec = GradeSpec(f"BENCH-{code}", 1, material, rank=pos + 1,
-                         limits=(Limit("contaminant_pct", "max", max=Decimal(pos + 1)),))
-        standard = GradeStandard(code=spec.code, material_code=material, name_en=code,
-                                 name_ja=code, rank=pos + 1)
+        spec = GradeSpec(
+            f"BENCH-{code}",
+            1,
+            material,
+            rank=pos + 1,
+            limits=(Limit("contaminant_pct", "max", max=Decimal(pos + 1)),),
+        )
+        standard = GradeStandard(
+            code=spec.code, material_code=material, name_en=code, name_ja=code, rank=pos + 1
+        )
         session.add(standard)
         session.flush()
         version = StandardVersion(
-            standard_id=standard.id, number=1, status=VersionStatus.PUBLISHED,
-            spec_json=encode_spec(spec), source="bench", effective_from=SEED_EFFECTIVE,
+            standard_id=standard.id,
+            number=1,
+            status=VersionStatus.PUBLISHED,
+            spec_json=encode_spec(spec),
+            source="bench",
+            effective_from=SEED_EFFECTIVE,
             published_at=SEED_PUBLISHED_AT,
         )
         session.add(version)
@@ -119,9 +130,16 @@ def load_instance(session: Session, instance: Instance, with_minimums: bool = Tr
     n_s, n_d = len(instance.supplies), len(instance.demands)
     n_rec, n_man = max(1, n_s // ITEMS_PER_ORG), max(1, n_d // ITEMS_PER_ORG)
     orgs = [
-        {"kind": kind, "name_ja": f"ベンチ{kind}{i}", "name_en": f"Bench {kind} {i}",
-         "status": "verified", "address": "", "country": "JP"}
-        for kind, n in (("recycler", n_rec), ("manufacturer", n_man)) for i in range(n)
+        {
+            "kind": kind,
+            "name_ja": f"ベンチ{kind}{i}",
+            "name_en": f"Bench {kind} {i}",
+            "status": "verified",
+            "address": "",
+            "country": "JP",
+        }
+        for kind, n in (("recycler", n_rec), ("manufacturer", n_man))
+        for i in range(n)
     ]
     session.execute(insert(Organization), orgs)
     recyclers = session.exec(
@@ -217,8 +235,17 @@ def run(
         match_run = run_market_allocation(session, month, today=TODAY, timings=timings)
         session.commit()
         e2e_s = time.perf_counter() - t
-        figures = {k: getattr(match_run, k) for k in (
-            "n_listings", "n_requests", "n_edges", "n_proposals", "surplus_jpy", "lp_bound_jpy")}
+        figures = {
+            k: getattr(match_run, k)
+            for k in (
+                "n_listings",
+                "n_requests",
+                "n_edges",
+                "n_proposals",
+                "surplus_jpy",
+                "lp_bound_jpy",
+            )
+        }
 
     with Session(engine, expire_on_commit=False) as session:
         supplies, demands, _, _ = load_sides(session, month, today=TODAY)

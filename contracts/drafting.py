@@ -272,9 +272,7 @@ def drafts_for_org(session: Session, org_id: int) -> list[tuple[OfftakeContract,
     """The organisation's contract drafts (as seller or buyer) with their latest terms."""
     contracts = session.exec(
         select(OfftakeContract)
-        .where(
-            or_(OfftakeContract.seller_org_id == org_id, OfftakeContract.buyer_org_id == org_id)
-        )
+        .where(or_(OfftakeContract.seller_org_id == org_id, OfftakeContract.buyer_org_id == org_id))
         .order_by(col(OfftakeContract.id).desc())
     ).all()
     terms = latest_terms(session, [c.id for c in contracts])

@@ -111,7 +111,6 @@ class AuditEntry(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
-
 # ----------------------------------------------------------------------------------------------
 # Trading: listings, requests, price indices, proposals, saved searches, notifications.
 # Mass is stored as integer kilograms, money as integer yen (per tonne where named so).

@@ -44,9 +44,7 @@ def hash_password(password: str) -> str:
 
 def corporate_number_check_digit(base12: str) -> int:
     """Check digit of a 法人番号 from its 12-digit base (National Tax Agency rule)."""
-    total = sum(
-        int(d) * (1 if n % 2 == 1 else 2) for n, d in enumerate(reversed(base12), start=1)
-    )
+    total = sum(int(d) * (1 if n % 2 == 1 else 2) for n, d in enumerate(reversed(base12), start=1))
     return 9 - total % 9
 
 
@@ -54,7 +52,9 @@ def check_corporate_number(value: str) -> str:
     """Return the 13-digit corporate number or raise ValidationFailed."""
     value = value.strip()
     if not re.fullmatch(r"\d{13}", value):
-        raise ValidationFailed("A corporate number has exactly 13 digits.", field="corporate_number")
+        raise ValidationFailed(
+            "A corporate number has exactly 13 digits.", field="corporate_number"
+        )
     if int(value[0]) != corporate_number_check_digit(value[1:]):
         raise ValidationFailed(
             "The check digit of this corporate number is wrong.", field="corporate_number"
@@ -219,7 +219,9 @@ def add_member(
         organization_id=organization.id,
         email=email,
         name=_text(name, "name", 120),
-        password_hash=hash_password(check_password(password) if password else secrets.token_urlsafe(32)),
+        password_hash=hash_password(
+            check_password(password) if password else secrets.token_urlsafe(32)
+        ),
         roles=check_roles(roles),
         locale=_check_locale(locale),
     )

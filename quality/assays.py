@@ -273,8 +273,9 @@ def _evidence(data: Mapping[str, Any], family: str) -> dict[str, Any]:
         "declared": {k: v.strip() for k, v in declared.items() if v.strip()},
         "third_party_inspected": bool(data.get("third_party_inspected", False)),
         "radioactivity_checked": bool(data.get("radioactivity_checked", False)),
-        "identification_method": (str(data.get("identification_method") or "").strip().upper()
-                                  or None),
+        "identification_method": (
+            str(data.get("identification_method") or "").strip().upper() or None
+        ),
     }
     LotEvidence(family, clean["declared"], identification_method=clean["identification_method"])
     return clean
@@ -350,8 +351,9 @@ def check_inspections(
     session: Session, material: str, inspections: Mapping[str, Any]
 ) -> dict[str, bool]:
     """Inspection answers whose codes are requirements of some grade of the material."""
-    known = {r.code for spec in published_specs_of_material(session, material)
-             for r in spec.requirements}
+    known = {
+        r.code for spec in published_specs_of_material(session, material) for r in spec.requirements
+    }
     clean: dict[str, bool] = {}
     for code, passed in inspections.items():
         if code not in known:

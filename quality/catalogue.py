@@ -289,9 +289,7 @@ def versions_of(session: Session, standard: GradeStandard) -> list[StandardVersi
     )
 
 
-def latest_published_version(
-    session: Session, standard: GradeStandard
-) -> StandardVersion | None:
+def latest_published_version(session: Session, standard: GradeStandard) -> StandardVersion | None:
     """The newest published version of a standard (older published ones stay valid)."""
     return session.exec(
         select(StandardVersion)

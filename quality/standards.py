@@ -90,7 +90,9 @@ def _decision_rule(value: str) -> str:
     try:
         return str(DecisionRule(value))
     except ValueError:
-        raise InvalidSpec("Choose the simple or the guarded decision rule.", "decision_rule") from None
+        raise InvalidSpec(
+            "Choose the simple or the guarded decision rule.", "decision_rule"
+        ) from None
 
 
 def _parse_spec_data(spec_data: Any) -> Any:
@@ -112,7 +114,11 @@ def _checked_spec(
     spec_data: Any,
 ) -> GradeSpec:
     spec = build_spec(
-        _parse_spec_data(spec_data), standard_code, number, material, rank,
+        _parse_spec_data(spec_data),
+        standard_code,
+        number,
+        material,
+        rank,
         _decision_rule(decision_rule),
     )
     if not spec.limits and not spec.requirements:
@@ -145,9 +151,7 @@ def propose_standard(
     _require_verified(org_verified)
     code = (code or "").strip().upper()
     if not CODE_PATTERN.fullmatch(code):
-        raise InvalidSpec(
-            "A standard code has 3–40 capital letters, digits and hyphens.", "code"
-        )
+        raise InvalidSpec("A standard code has 3–40 capital letters, digits and hyphens.", "code")
     if session.exec(select(GradeStandard.id).where(GradeStandard.code == code)).first():
         raise InvalidSpec("A standard with code %(code)s already exists.", "code", code=code)
     material = get_material(session, material_code)
@@ -212,7 +216,12 @@ def propose_revision(
     ).one()
     number = (latest or 0) + 1
     spec = _checked_spec(
-        session, standard.code, number, standard.material_code, standard.rank, decision_rule,
+        session,
+        standard.code,
+        number,
+        standard.material_code,
+        standard.rank,
+        decision_rule,
         spec_data,
     )
     return _new_version(session, standard, number, spec, org_id, source, change_note)
@@ -236,8 +245,13 @@ def edit_version(
     if version.proposed_by_org_id != org_id:
         raise NotPermitted("Only the proposing organisation may edit its draft.")
     spec = _checked_spec(
-        session, standard.code, version.number, standard.material_code, standard.rank,
-        decision_rule, spec_data,
+        session,
+        standard.code,
+        version.number,
+        standard.material_code,
+        standard.rank,
+        decision_rule,
+        spec_data,
     )
     version.spec_json = encode_spec(spec)
     version.decision_rule = str(spec.decision_rule)

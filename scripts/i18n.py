@@ -1,6 +1,6 @@
 """Refresh the Japanese catalogue from the sources and list what is untranslated.
 
-    .venv/bin/python scripts/i18n.py            # update messages.po, print missing ids
+.venv/bin/python scripts/i18n.py            # update messages.po, print missing ids
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Apply Japanese translations kept as `T = {msgid: msgstr}` dicts in .i18n/*.py to the catalogue.
 
-    .venv/bin/python scripts/i18n_apply.py .i18n/*.py
+.venv/bin/python scripts/i18n_apply.py .i18n/*.py
 """
 
 import sys

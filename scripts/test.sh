@@ -18,6 +18,7 @@ fi
 
 bash scripts/setup.sh test
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 
 echo "== test suite on SQLite =="
 .venv/bin/python -m pytest "$@"

@@ -70,7 +70,9 @@ def match(month: str | None) -> None:
     click.echo(f"run {run.id} for {run.month:%Y-%m}")
     click.echo(f"listings {run.n_listings}, requests {run.n_requests}, edges {run.n_edges}")
     click.echo(f"proposals {run.n_proposals}")
-    click.echo(f"surplus {run.surplus_jpy:,} JPY/month (LP bound {run.lp_bound_jpy:,}, gap {gap:.4%})")
+    click.echo(
+        f"surplus {run.surplus_jpy:,} JPY/month (LP bound {run.lp_bound_jpy:,}, gap {gap:.4%})"
+    )
     click.echo(f"solver {run.solver_ms} ms")
 
 

@@ -39,23 +39,39 @@ def _rpet_consultation(session: Session, orgs: dict[str, Organization]) -> None:
         if limit["parameter"] == "pvc_ppm":
             limit["max"] = "40"
     version = propose_revision(
-        session, council.id, True, "RPET-FLAKE-A", v1.decision_rule, data,
-        "supplier specifications (several) (approx); council draft", RPET_CHANGE,
+        session,
+        council.id,
+        True,
+        "RPET-FLAKE-A",
+        v1.decision_rule,
+        data,
+        "supplier specifications (several) (approx); council draft",
+        RPET_CHANGE,
     )
     ends = utcnow() + timedelta(days=30)
     open_consultation(session, version, council.kind, ends)
     answers = [
-        ("shonan_plastics", "object",
-         "Cost: reaching 40 ppm needs a second sorting pass, about ¥8,000/t more for recyclers."),
-        ("hokuriku_bottle", "endorse",
-         "Quality: fewer black specks and less yellowing in bottle-to-bottle preforms."),
-        ("yokohama_city", "comment",
-         "Please publish the expected effect on the city's collected PET bale prices."),
+        (
+            "shonan_plastics",
+            "object",
+            "Cost: reaching 40 ppm needs a second sorting pass, about ¥8,000/t more for recyclers.",
+        ),
+        (
+            "hokuriku_bottle",
+            "endorse",
+            "Quality: fewer black specks and less yellowing in bottle-to-bottle preforms.",
+        ),
+        (
+            "yokohama_city",
+            "comment",
+            "Please publish the expected effect on the city's collected PET bale prices.",
+        ),
     ]
     for key, position, comment in answers:
         org = orgs[key]
-        respond(session, version, org.id, org.kind, True, _member_id(session, org), position,
-                comment)
+        respond(
+            session, version, org.id, org.kind, True, _member_id(session, org), position, comment
+        )
 
 
 def _assay(
@@ -96,25 +112,46 @@ def load_quality_demo(session: Session, orgs_by_key: dict[str, Organization]) ->
     _rpet_consultation(session, orgs_by_key)
     yard = orgs_by_key["saitama_copper"]
     copper = _assay(
-        session, yard, "KWG-2026-10-A", "copper_scrap", [("cu_pct", "96.1", "0.2")],
-        "JIS H 1051", "24.500", {"composition": "No.2 copper wire, Cu ≈ 96 %"},
+        session,
+        yard,
+        "KWG-2026-10-A",
+        "copper_scrap",
+        [("cu_pct", "96.1", "0.2")],
+        "JIS H 1051",
+        "24.500",
+        {"composition": "No.2 copper wire, Cu ≈ 96 %"},
     )
     if not certificates_of_assay(session, copper):
         save_inspections(
             session,
             copper,
-            {"no_brass": True, "no_excess_oil": True, "no_insulation": True,
-             "no_burnt_brittle_wire": True},
+            {
+                "no_brass": True,
+                "no_excess_oil": True,
+                "no_insulation": True,
+                "no_burnt_brittle_wire": True,
+            },
         )
         standard, version = latest_published(session, "ISRI-BIRCH-CLIFF")
-        issue_certificate(session, copper, standard, version, yard.id, yard.name_ja,
-                          Decimal("24.500"))
+        issue_certificate(
+            session, copper, standard, version, yard.id, yard.name_ja, Decimal("24.500")
+        )
     battery = orgs_by_key["kyushu_battery"]
     _assay(
-        session, battery, "KBR-BM-2026-041", "li_ion_black_mass",
-        [("ni_pct", "19.8", "0.6"), ("co_pct", "7.2", "0.3"), ("li_pct", "3.6", "0.15"),
-         ("cu_pct", "2.6", "0.1"), ("al_pct", "1.4", "0.1")],
-        "ICP-OES after aqua regia digestion", "18.200", {"composition": "NCM 523/622 black mass"},
+        session,
+        battery,
+        "KBR-BM-2026-041",
+        "li_ion_black_mass",
+        [
+            ("ni_pct", "19.8", "0.6"),
+            ("co_pct", "7.2", "0.3"),
+            ("li_pct", "3.6", "0.15"),
+            ("cu_pct", "2.6", "0.1"),
+            ("al_pct", "1.4", "0.1"),
+        ],
+        "ICP-OES after aqua regia digestion",
+        "18.200",
+        {"composition": "NCM 523/622 black mass"},
         {"dried": True},
     )
     session.flush()

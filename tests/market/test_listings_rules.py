@@ -34,24 +34,46 @@ def market(db):
     recycler = make_org(db, kind="recycler", prefecture="11")
     maker = make_org(db, kind="manufacturer", prefecture="27", lat=34.69, lon=135.52)
     operator = make_member(db, make_org(db, kind="operator"), roles="admin")
-    index = PriceIndex(code="CU-SCRAP-JP", name_en="Copper scrap", name_ja="銅スクラップ",
-                       material_code="copper_scrap")
+    index = PriceIndex(
+        code="CU-SCRAP-JP",
+        name_en="Copper scrap",
+        name_ja="銅スクラップ",
+        material_code="copper_scrap",
+    )
     db.add(index)
     db.commit()
     _, birch = latest_published(db, "ISRI-BIRCH-CLIFF")
     _, eu_cu = latest_published(db, "EU-EOW-CU")
     _, alu = latest_published(db, "ISRI-TAINT-TABOR")
-    return {"recycler": recycler, "maker": maker, "operator": operator, "index": index,
-            "birch": birch, "eu_cu": eu_cu, "alu": alu}
+    return {
+        "recycler": recycler,
+        "maker": maker,
+        "operator": operator,
+        "index": index,
+        "birch": birch,
+        "eu_cu": eu_cu,
+        "alu": alu,
+    }
 
 
 def listing_input(m, **changes) -> ListingInput:
     values = dict(
-        material="copper_scrap", grade_version_id=m["birch"].id, monthly_t="120",
-        min_t_per_contract="40", available_from="2027-01", max_term_months=24,
-        origin_prefecture="11", incoterm="FCA", incoterm_place="Kawaguchi yard",
-        price=PriceInput(kind="index", index_code="CU-SCRAP-JP", factor="0.92",
-                         premium_jpy_per_t=5000, floor_jpy_per_t=900000),
+        material="copper_scrap",
+        grade_version_id=m["birch"].id,
+        monthly_t="120",
+        min_t_per_contract="40",
+        available_from="2027-01",
+        max_term_months=24,
+        origin_prefecture="11",
+        incoterm="FCA",
+        incoterm_place="Kawaguchi yard",
+        price=PriceInput(
+            kind="index",
+            index_code="CU-SCRAP-JP",
+            factor="0.92",
+            premium_jpy_per_t=5000,
+            floor_jpy_per_t=900000,
+        ),
     )
     values.update(changes)
     return ListingInput(**values)
@@ -94,16 +116,29 @@ def test_bad_listing_input_is_refused_and_nothing_written(db, market, changes, f
 
 def test_grade_of_another_material_is_refused(db, market):
     with pytest.raises(ValidationFailed, match="another material"):
-        create_listing(db, market["recycler"].id,
-                       listing_input(market, grade_version_id=market["alu"].id), TODAY)
+        create_listing(
+            db,
+            market["recycler"].id,
+            listing_input(market, grade_version_id=market["alu"].id),
+            TODAY,
+        )
 
 
 @pytest.mark.parametrize(
     ("price", "field", "message"),
     [
         (PriceInput(kind="index", index_code="", factor="0.9"), "index", "needs a price index"),
-        (PriceInput(kind="index", index_code="CU-SCRAP-JP", factor="0.9", floor_jpy_per_t=900000,
-                    cap_jpy_per_t=800000), "floor", "floor lies above the cap"),
+        (
+            PriceInput(
+                kind="index",
+                index_code="CU-SCRAP-JP",
+                factor="0.9",
+                floor_jpy_per_t=900000,
+                cap_jpy_per_t=800000,
+            ),
+            "floor",
+            "floor lies above the cap",
+        ),
         (PriceInput(kind="fixed", fixed_jpy_per_t="-1"), "fixed_price", "more than zero"),
         (PriceInput(kind="index", index_code="NOPE", factor="0.9"), "index", "Unknown price index"),
     ],
@@ -146,8 +181,9 @@ def test_committed_volume_never_exceeds_the_listing(db, market):
     db.refresh(listing)
     assert listing.committed_kg == 120_000 and listing.available_kg == 0
     with pytest.raises(ValidationFailed, match="below the committed 120.000 t"):
-        update_listing(db, market["recycler"].id, listing.id,
-                       listing_input(market, monthly_t="100"), TODAY)
+        update_listing(
+            db, market["recycler"].id, listing.id, listing_input(market, monthly_t="100"), TODAY
+        )
 
 
 def test_index_linked_price_uses_factor_premium_floor_and_latest_value(db, market):
@@ -164,11 +200,19 @@ def test_index_csv_import_is_all_or_nothing_with_row_errors(db, market):
     bad = "month,value\n2026-01,1000000\n2026-13,5\n2026-02,-3\n2026-01,1\n"
     with pytest.raises(CsvRowsInvalid) as err:
         import_index_csv(db, market["operator"], "CU-SCRAP-JP", bad)
-    assert [(r["row"], r["field"]) for r in err.value.rows] == [(3, "month"), (4, "value"), (5, "month")]
+    assert [(r["row"], r["field"]) for r in err.value.rows] == [
+        (3, "month"),
+        (4, "value"),
+        (5, "month"),
+    ]
     db.rollback()
     assert count(db, IndexValue) == 0
-    saved = import_index_csv(db, market["operator"], "CU-SCRAP-JP", "2026-01,1000000\n2026-02,1,010,000\n"
-                             .replace("1,010,000", '"1,010,000"'))
+    saved = import_index_csv(
+        db,
+        market["operator"],
+        "CU-SCRAP-JP",
+        "2026-01,1000000\n2026-02,1,010,000\n".replace("1,010,000", '"1,010,000"'),
+    )
     assert saved == 2
     non_operator = make_member(db, market["recycler"])
     with pytest.raises(PermissionDenied):
@@ -176,10 +220,16 @@ def test_index_csv_import_is_all_or_nothing_with_row_errors(db, market):
 
 
 def test_request_start_after_end_is_refused(db, market):
-    data = RequestInput(material="copper_scrap", grade_version_id=market["birch"].id,
-                        monthly_t="300", start_month="2027-04", end_month="2027-01",
-                        delivery_prefecture="27", delivery_place="DAP Sakai works",
-                        price=PriceInput(kind="fixed", fixed_jpy_per_t=1_250_000))
+    data = RequestInput(
+        material="copper_scrap",
+        grade_version_id=market["birch"].id,
+        monthly_t="300",
+        start_month="2027-04",
+        end_month="2027-01",
+        delivery_prefecture="27",
+        delivery_place="DAP Sakai works",
+        price=PriceInput(kind="fixed", fixed_jpy_per_t=1_250_000),
+    )
     with pytest.raises(ValidationFailed, match="start lies after the end"):
         create_request(db, market["maker"].id, data, TODAY)
 
@@ -187,11 +237,23 @@ def test_request_start_after_end_is_refused(db, market):
 def test_search_filters_sort_and_visibility(db, market):
     rid = market["recycler"].id
     a = create_listing(db, rid, listing_input(market, monthly_t="120"), TODAY)
-    b = create_listing(db, rid, listing_input(
-        market, monthly_t="300", origin_prefecture="40",
-        price=PriceInput(kind="fixed", fixed_jpy_per_t=1_000_000)), TODAY)
-    hidden = create_listing(db, rid, listing_input(
-        market, visibility="invited", invited_org_ids=[market["recycler"].id]), TODAY)
+    b = create_listing(
+        db,
+        rid,
+        listing_input(
+            market,
+            monthly_t="300",
+            origin_prefecture="40",
+            price=PriceInput(kind="fixed", fixed_jpy_per_t=1_000_000),
+        ),
+        TODAY,
+    )
+    hidden = create_listing(
+        db,
+        rid,
+        listing_input(market, visibility="invited", invited_org_ids=[market["recycler"].id]),
+        TODAY,
+    )
     for listing in (a, b, hidden):
         publish_listing(db, rid, listing.id)
     set_index_value(db, market["operator"], "CU-SCRAP-JP", date(2026, 11, 1), 1_200_000)
@@ -201,8 +263,9 @@ def test_search_filters_sort_and_visibility(db, market):
     assert [r.listing.id for r in page.items] == [b.id, a.id]  # invited-only one is hidden
     page = search_listings(db, viewer, parse_listing_filters({"max_price": "1050000"}), today=TODAY)
     assert [r.listing.id for r in page.items] == [b.id]  # a costs 1,109,000 this month
-    page = search_listings(db, viewer, parse_listing_filters({"near": "11", "radius_km": "100"}),
-                           today=TODAY)
+    page = search_listings(
+        db, viewer, parse_listing_filters({"near": "11", "radius_km": "100"}), today=TODAY
+    )
     assert [r.listing.id for r in page.items] == [a.id]
     with pytest.raises(ValidationFailed, match="YYYY-MM"):
         parse_listing_filters({"price_month": "soon"})
@@ -212,8 +275,13 @@ def test_search_filters_sort_and_visibility(db, market):
 
 def test_saved_search_alerts_once_on_a_matching_new_listing(db, market):
     buyer = make_member(db, market["maker"])
-    save_search(db, buyer, "listings", "Copper near Saitama",
-                {"material": "copper_scrap", "near": "11", "radius_km": "150"})
+    save_search(
+        db,
+        buyer,
+        "listings",
+        "Copper near Saitama",
+        {"material": "copper_scrap", "near": "11", "radius_km": "150"},
+    )
     save_search(db, buyer, "listings", "Aluminium", {"material": "aluminium_scrap"})
     listing = create_listing(db, market["recycler"].id, listing_input(market), TODAY)
     publish_listing(db, market["recycler"].id, listing.id)

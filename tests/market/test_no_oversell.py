@@ -21,11 +21,21 @@ def test_simultaneous_commits_never_exceed_the_monthly_volume(app, db):
     org = make_org(db, kind="recycler")
     _, version = latest_published(db, "HDPE-NAT-B")
     listing = SupplyListing(
-        organization_id=org.id, status="open", material_code="hdpe",
-        standard_version_id=version.id, monthly_kg=MONTHLY_KG, min_kg_per_contract=10_000,
-        available_from=date(2027, 1, 1), max_term_months=12, lat=35.0, lon=139.0,
-        incoterm="FCA", incoterm_place="yard", price_kind="fixed",
-        fixed_price_jpy_per_t=70_000, expires_on=date(2027, 6, 30),
+        organization_id=org.id,
+        status="open",
+        material_code="hdpe",
+        standard_version_id=version.id,
+        monthly_kg=MONTHLY_KG,
+        min_kg_per_contract=10_000,
+        available_from=date(2027, 1, 1),
+        max_term_months=12,
+        lat=35.0,
+        lon=139.0,
+        incoterm="FCA",
+        incoterm_place="yard",
+        price_kind="fixed",
+        fixed_price_jpy_per_t=70_000,
+        expires_on=date(2027, 6, 30),
     )
     db.add(listing)
     db.commit()

@@ -182,13 +182,24 @@ def test_hdpe_downgrade_chain_a_to_b_to_c(seeded):
     inspections = {"no_pvc": True, "no_metal": True, "no_glass": True}
     outcomes = []
     for purity in ("96", "95", "85", "84.9", "79.9"):
-        header = _header(material="hdpe", lot_ref=f"H{purity}",
-                         evidence={"inspections": inspections})
-        assay = record_assay(seeded, 5, header, [ResultInput("hdpe_pct", purity),
-                                                   ResultInput("contaminant_pct", "1")])
+        header = _header(
+            material="hdpe", lot_ref=f"H{purity}", evidence={"inspections": inspections}
+        )
+        assay = record_assay(
+            seeded,
+            5,
+            header,
+            [ResultInput("hdpe_pct", purity), ResultInput("contaminant_pct", "1")],
+        )
         report = assess_assay(seeded, assay, *latest_published(seeded, "HDPE-NAT-A"))
-        outcomes.append((purity, str(report.assessment.outcome), report.assessment.downgrade_to,
-                         report.best[0].code if report.best else None))
+        outcomes.append(
+            (
+                purity,
+                str(report.assessment.outcome),
+                report.assessment.downgrade_to,
+                report.best[0].code if report.best else None,
+            )
+        )
     assert outcomes == [
         ("96", "conforms", None, "HDPE-NAT-A"),
         ("95", "downgraded", "HDPE-NAT-B", "HDPE-NAT-B"),

@@ -56,6 +56,7 @@ def test_derived_parameter_ni_co_is_stored_as_the_sum_of_its_parts(db):
     seed_catalogue(db)
     ni_co = db.exec(select(Parameter).where(Parameter.code == "ni_co_pct")).one()
     assert ni_co.derived_from == "ni_pct co_pct"
-    v = db.exec(select(StandardVersion).join(GradeStandard).where(
-        GradeStandard.code == "BM-NCM-EU")).one()
+    v = db.exec(
+        select(StandardVersion).join(GradeStandard).where(GradeStandard.code == "BM-NCM-EU")
+    ).one()
     assert '"sum_of": ["ni_pct", "co_pct"]' in v.spec_json

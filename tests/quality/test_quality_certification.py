@@ -11,15 +11,27 @@ from quality.catalogue import latest_published, seed_catalogue
 from quality.certification import CertificateRefused, issue_certificate, verify_certificate
 from quality.models import Certificate
 
-INSPECTED = {"no_brass": True, "no_excess_oil": True, "no_insulation": True,
-             "no_burnt_brittle_wire": True}
+INSPECTED = {
+    "no_brass": True,
+    "no_excess_oil": True,
+    "no_insulation": True,
+    "no_burnt_brittle_wire": True,
+}
 
 
 def _copper(db, cu="96.1", inspections=INSPECTED):
     seed_catalogue(db)
-    header = AssayHeader("KWG-2026-10-A", "copper_scrap", "Lab", date(2026, 10, 1),
-                         date(2026, 10, 3), True, "JIS H 1051", "24.5",
-                         {"inspections": inspections, "declared": {"composition": "Cu 96"}})
+    header = AssayHeader(
+        "KWG-2026-10-A",
+        "copper_scrap",
+        "Lab",
+        date(2026, 10, 1),
+        date(2026, 10, 3),
+        True,
+        "JIS H 1051",
+        "24.5",
+        {"inspections": inspections, "declared": {"composition": "Cu 96"}},
+    )
     return record_assay(db, 3, header, [ResultInput("cu_pct", cu, "0.2")])
 
 
@@ -61,5 +73,6 @@ def test_a_deducted_lot_is_certified_but_a_rejected_or_incomplete_one_is_not(db)
     )
     incomplete = _copper(db, inspections={})
     with pytest.raises(CertificateRefused):
-        issue_certificate(db, incomplete, *latest_published(db, "ISRI-BIRCH-CLIFF"), 3, "Yard",
-                          Decimal("1"))
+        issue_certificate(
+            db, incomplete, *latest_published(db, "ISRI-BIRCH-CLIFF"), 3, "Yard", Decimal("1")
+        )

@@ -67,7 +67,10 @@ def test_organizations_lists_verified_only_with_filters_and_pages(client, db, ap
     assert body["total"] == 3 and len(body["items"]) == 2 and body["next"].endswith("page=2")
     assert {o["prefecture"] for o in body["items"]} == {"11"}
     all_names = {
-        o["name_en"] for o in client.get("/api/v1/organizations?per_page=100", headers=headers).get_json()["items"]
+        o["name_en"]
+        for o in client.get("/api/v1/organizations?per_page=100", headers=headers).get_json()[
+            "items"
+        ]
     }
     assert "Pending" not in all_names and "Fukuoka" in all_names
     assert client.get(f"/api/v1/organizations/{hidden.id}", headers=headers).status_code == 404

@@ -33,7 +33,13 @@ def test_db_upgrade_and_demo_load_twice(tmp_path, monkeypatch):
         recycler = db.exec(select(Member).where(Member.email == "recycler@demo.junkan.jp")).one()
         assert {"admin", "signatory"} <= recycler.role_set
     assert len(orgs) >= 12
-    assert {o.kind for o in orgs} == {"recycler", "manufacturer", "agency", "standards_body", "operator"}
+    assert {o.kind for o in orgs} == {
+        "recycler",
+        "manufacturer",
+        "agency",
+        "standards_body",
+        "operator",
+    }
     assert len({o.prefecture for o in orgs if o.prefecture}) >= 8
     for org in orgs:
         if org.corporate_number:

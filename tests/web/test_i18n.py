@@ -39,10 +39,21 @@ def test_members_preferred_language_is_used_and_saved_by_the_switch(client, db):
 
 def test_form_validation_messages_are_japanese_for_japanese_users(client):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ja"
-    r = client.post("/signup", data={"corporate_number": "7000012050003", "kind": "recycler",
-                                     "name_ja": "a", "name_en": "a", "country": "JP",
-                                     "prefecture": "11", "name": "a", "email": "a@b.jp",
-                                     "password": "long-enough-password", "locale": "ja"})
+    r = client.post(
+        "/signup",
+        data={
+            "corporate_number": "7000012050003",
+            "kind": "recycler",
+            "name_ja": "a",
+            "name_en": "a",
+            "country": "JP",
+            "prefecture": "11",
+            "name": "a",
+            "email": "a@b.jp",
+            "password": "long-enough-password",
+            "locale": "ja",
+        },
+    )
     assert "チェックデジットが正しくありません" in r.get_data(as_text=True)
 
 

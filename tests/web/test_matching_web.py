@@ -22,17 +22,39 @@ def world(db):
     other = make_org(db, kind="manufacturer")
     operator = make_org(db, kind="operator")
     listing = SupplyListing(
-        organization_id=recycler.id, status="open", title="HDPE bales", material_code="hdpe",
-        standard_version_id=version, monthly_kg=100_000, min_kg_per_contract=20_000,
-        available_from=date(2027, 1, 1), max_term_months=12, lat=35.86, lon=139.65,
-        incoterm="FCA", incoterm_place="Saitama yard", price_kind="fixed",
-        fixed_price_jpy_per_t=70_000, data_quality_level=1, expires_on=date(2099, 1, 1),
+        organization_id=recycler.id,
+        status="open",
+        title="HDPE bales",
+        material_code="hdpe",
+        standard_version_id=version,
+        monthly_kg=100_000,
+        min_kg_per_contract=20_000,
+        available_from=date(2027, 1, 1),
+        max_term_months=12,
+        lat=35.86,
+        lon=139.65,
+        incoterm="FCA",
+        incoterm_place="Saitama yard",
+        price_kind="fixed",
+        fixed_price_jpy_per_t=70_000,
+        data_quality_level=1,
+        expires_on=date(2099, 1, 1),
     )
     req = OfftakeRequest(
-        organization_id=maker.id, status="open", title="HDPE for crates", material_code="hdpe",
-        standard_version_id=version, monthly_kg=60_000, start_month=date(2027, 3, 1),
-        term_months=6, delivery_place="Yokohama", lat=35.45, lon=139.64, price_kind="fixed",
-        max_price_jpy_per_t=LIMIT, expires_on=date(2099, 1, 1),
+        organization_id=maker.id,
+        status="open",
+        title="HDPE for crates",
+        material_code="hdpe",
+        standard_version_id=version,
+        monthly_kg=60_000,
+        start_month=date(2027, 3, 1),
+        term_months=6,
+        delivery_place="Yokohama",
+        lat=35.45,
+        lon=139.64,
+        price_kind="fixed",
+        max_price_jpy_per_t=LIMIT,
+        expires_on=date(2099, 1, 1),
     )
     db.add(listing)
     db.add(req)
@@ -49,26 +71,36 @@ def world(db):
 
 
 def _run(client, api_token, w) -> int:
-    r = client.post("/api/v1/matching/runs", json={"month": "2027-01"},
-                    headers=api_token(w["operator"].email))
+    r = client.post(
+        "/api/v1/matching/runs", json={"month": "2027-01"}, headers=api_token(w["operator"].email)
+    )
     assert r.status_code == 201, r.get_json()
     return r.get_json()["id"]
 
 
 def test_only_the_operator_runs_the_matching(client, api_token, world):
-    r = client.post("/api/v1/matching/runs", json={"month": "2027-01"},
-                    headers=api_token(world["buyer"].email))
+    r = client.post(
+        "/api/v1/matching/runs", json={"month": "2027-01"}, headers=api_token(world["buyer"].email)
+    )
     assert r.status_code == 403
     assert r.content_type == "application/problem+json"
-    r = client.post("/api/v1/matching/runs", json={"month": "Jan"},
-                    headers=api_token(world["operator"].email))
+    r = client.post(
+        "/api/v1/matching/runs", json={"month": "Jan"}, headers=api_token(world["operator"].email)
+    )
     assert r.status_code == 422
-    r = client.post("/api/v1/matching/runs", json={"month": "2027-01"},
-                    headers=api_token(world["operator"].email))
+    r = client.post(
+        "/api/v1/matching/runs",
+        json={"month": "2027-01"},
+        headers=api_token(world["operator"].email),
+    )
     body = r.get_json()
     assert r.status_code == 201
     assert (body["month"], body["n_listings"], body["n_requests"], body["n_proposals"]) == (
-        "2027-01", 1, 1, 1)
+        "2027-01",
+        1,
+        1,
+        1,
+    )
     assert body["surplus_jpy"] > 0
 
 
@@ -124,8 +156,13 @@ def test_decline_api(client, api_token, world):
 
 def test_openapi_lists_the_matching_paths(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    for path in ("/requests/{request_id}/candidates", "/proposals",
-                 "/proposals/{proposal_id}/accept", "/matching/runs", "/contracts"):
+    for path in (
+        "/requests/{request_id}/candidates",
+        "/proposals",
+        "/proposals/{proposal_id}/accept",
+        "/matching/runs",
+        "/contracts",
+    ):
         assert path in paths
 
 
@@ -174,17 +211,23 @@ def test_manufacturer_starts_a_draft_from_a_listing_page_and_nothing_is_reserved
     login(client, world["buyer"].email)
     page = client.get(f"/listings/{world['listing'].id}").get_data(as_text=True)
     assert "Start a contract draft" in page
-    r = client.post(f"/listings/{world['listing'].id}/draft",
-                    data={"monthly_t": "25", "start_month": "2027-02", "term_months": "6"})
+    r = client.post(
+        f"/listings/{world['listing'].id}/draft",
+        data={"monthly_t": "25", "start_month": "2027-02", "term_months": "6"},
+    )
     assert r.status_code == 302 and "/contracts/" in r.headers["Location"]
     contract = db.exec(select(OfftakeContract)).one()
-    assert (contract.buyer_org_id, contract.listing_id) == (world["buyer"].organization_id,
-                                                           world["listing"].id)
+    assert (contract.buyer_org_id, contract.listing_id) == (
+        world["buyer"].organization_id,
+        world["listing"].id,
+    )
     db.refresh(world["listing"])
     assert world["listing"].committed_kg == 0
-    r = client.post(f"/listings/{world['listing'].id}/draft",
-                    data={"monthly_t": "5", "start_month": "2027-02", "term_months": "6"},
-                    follow_redirects=True)
+    r = client.post(
+        f"/listings/{world['listing'].id}/draft",
+        data={"monthly_t": "5", "start_month": "2027-02", "term_months": "6"},
+        follow_redirects=True,
+    )
     assert "minimum" in r.get_data(as_text=True)
     assert db.exec(select(func.count()).select_from(OfftakeContract)).one() == 1
 
@@ -197,13 +240,18 @@ def test_recycler_offers_an_own_listing_to_a_request_through_the_api(client, api
     draft = r.get_json()
     assert draft["terms"]["monthly_t"] == "30.000"
     assert str(LIMIT) not in r.get_data(as_text=True)  # the buyer's ceiling stays private
-    r = client.post(f"/api/v1/requests/{world['request'].id}/drafts",
-                    json={**body, "monthly_t": "61"}, headers=headers)
+    r = client.post(
+        f"/api/v1/requests/{world['request'].id}/drafts",
+        json={**body, "monthly_t": "61"},
+        headers=headers,
+    )
     assert r.status_code == 409  # the request needs 60 t
     other = api_token(world["other"].email)  # a manufacturer cannot answer a request
     r = client.post(f"/api/v1/requests/{world['request'].id}/drafts", json=body, headers=other)
     assert r.status_code == 403
-    r = client.post(f"/api/v1/listings/{world['listing'].id}/drafts",
-                    json={"monthly_t": "25", "start_month": "2027-02", "term_months": 6,
-                          "price": 1}, headers=api_token(world["buyer"].email))
+    r = client.post(
+        f"/api/v1/listings/{world['listing'].id}/drafts",
+        json={"monthly_t": "25", "start_month": "2027-02", "term_months": 6, "price": 1},
+        headers=api_token(world["buyer"].email),
+    )
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "price"

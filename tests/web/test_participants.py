@@ -58,9 +58,17 @@ def test_wrong_corporate_numbers_are_rejected_with_a_message(number, message):
 def test_sign_up_creates_unverified_org_and_admin(db):
     member = sign_up(
         db,
-        OrganizationInput(kind="manufacturer", name_ja="浪速電線", name_en="Naniwa Wire",
-                          corporate_number="1180301018771", prefecture="27"),
-        "Buyer@Naniwa.jp", "Daisuke", "long-enough-password", "ja",
+        OrganizationInput(
+            kind="manufacturer",
+            name_ja="浪速電線",
+            name_en="Naniwa Wire",
+            corporate_number="1180301018771",
+            prefecture="27",
+        ),
+        "Buyer@Naniwa.jp",
+        "Daisuke",
+        "long-enough-password",
+        "ja",
     )
     db.commit()
     org = db.get(Organization, member.organization_id)
@@ -127,7 +135,9 @@ def test_operator_verifies_and_suspends_with_audit(client, db):
     assert r.status_code == 302
     db.refresh(org)
     assert org.status == "verified" and org.verified_at is not None
-    client.post(f"/operator/organizations/{org.id}/status", data={"status": "suspended", "reason": ""})
+    client.post(
+        f"/operator/organizations/{org.id}/status", data={"status": "suspended", "reason": ""}
+    )
     db.refresh(org)
     assert org.status == "verified"  # a suspension needs a reason
     client.post(
@@ -149,7 +159,12 @@ def test_non_operator_cannot_reach_operator_pages(client, db):
     member = make_member(db, org)
     login(client, member.email)
     assert client.get("/operator/organizations").status_code == 403
-    assert client.post(f"/operator/organizations/{org.id}/status", data={"status": "verified"}).status_code == 403
+    assert (
+        client.post(
+            f"/operator/organizations/{org.id}/status", data={"status": "verified"}
+        ).status_code
+        == 403
+    )
     with pytest.raises(PermissionDenied):
         set_organization_status(db, member, org.id, "verified")
 
@@ -160,8 +175,12 @@ def test_admin_invites_member_who_sets_password_from_email(client, db, app):
     login(client, admin.email)
     r = client.post(
         "/organization/members",
-        data={"invite-name": "Ken", "invite-email": "ken@yard.jp", "invite-roles": ["inspector"],
-              "invite-locale": "ja"},
+        data={
+            "invite-name": "Ken",
+            "invite-email": "ken@yard.jp",
+            "invite-roles": ["inspector"],
+            "invite-locale": "ja",
+        },
     )
     assert r.status_code == 302
     invited = db.exec(select(Member).where(Member.email == "ken@yard.jp")).one()

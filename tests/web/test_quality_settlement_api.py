@@ -18,8 +18,12 @@ def test_assays_within_the_splitting_limit_are_averaged(client, headers):
     r = client.post("/api/v1/assay-settlements", json=body, headers=headers)
     assert r.status_code == 200
     assert r.get_json() == {
-        "parameter": "cu_pct", "difference": "0.3", "within_splitting_limit": True,
-        "settled_value": "93.45", "umpire_used": False, "umpire_fee_payer": None,
+        "parameter": "cu_pct",
+        "difference": "0.3",
+        "within_splitting_limit": True,
+        "settled_value": "93.45",
+        "umpire_used": False,
+        "umpire_fee_payer": None,
     }
 
 

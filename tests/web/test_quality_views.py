@@ -56,14 +56,21 @@ def test_assay_form_shows_the_same_assessment_as_the_api(client, db, api_token):
     r = client.post("/assays/new", data=COPPER_FORM)
     assert r.status_code == 302, r.get_data(as_text=True)
     assay = db.exec(select(Assay)).one()
-    client.post(f"/assays/{assay.id}/inspections",
-                data={f"req-{c}": "yes" for c in REQUIREMENTS} | {"grade": "ISRI-BIRCH-CLIFF:1"})
+    client.post(
+        f"/assays/{assay.id}/inspections",
+        data={f"req-{c}": "yes" for c in REQUIREMENTS} | {"grade": "ISRI-BIRCH-CLIFF:1"},
+    )
     page = client.get(f"/assays/{assay.id}?grade=ISRI-BIRCH-CLIFF:1").get_data(as_text=True)
-    api = client.post("/api/v1/assessments", headers=api_token(member.email), json={
-        "standard": "ISRI-BIRCH-CLIFF", "version": 1,
-        "results": [{"parameter": "cu_pct", "value": "93.5", "uncertainty": "0.2"}],
-        "inspections": [{"requirement": c, "passed": True} for c in REQUIREMENTS],
-    }).get_json()
+    api = client.post(
+        "/api/v1/assessments",
+        headers=api_token(member.email),
+        json={
+            "standard": "ISRI-BIRCH-CLIFF",
+            "version": 1,
+            "results": [{"parameter": "cu_pct", "value": "93.5", "uncertainty": "0.2"}],
+            "inspections": [{"requirement": c, "passed": True} for c in REQUIREMENTS],
+        },
+    ).get_json()
     assert f'data-outcome="{api["result"]}"' in page
     assert f'<span id="adjustment">{api["adjustment_jpy_per_t"]}</span>' in page
     assert api["adjustment_jpy_per_t"] == -7500
@@ -104,8 +111,7 @@ def test_certificate_is_issued_printable_and_verifies_publicly_until_tampered(cl
     form = dict(COPPER_FORM, **{"results-0-value": "96.1"})
     client.post("/assays/new", data=form)
     assay = db.exec(select(Assay)).one()
-    client.post(f"/assays/{assay.id}/inspections",
-                data={f"req-{c}": "yes" for c in REQUIREMENTS})
+    client.post(f"/assays/{assay.id}/inspections", data={f"req-{c}": "yes" for c in REQUIREMENTS})
     r = client.post(f"/assays/{assay.id}/certify", data={"grade": "ISRI-BIRCH-CLIFF:1"})
     assert r.status_code == 302
     cert = db.exec(select(Certificate)).one()
@@ -132,27 +138,39 @@ def test_consultation_from_proposal_to_publication_with_tally_by_kind(client, db
     data = json.loads(html.unescape(spec))
     next(x for x in data["limits"] if x["parameter"] == "pvc_ppm")["max"] = "40"
     spec = json.dumps(data)
-    r = client.post("/standards/RPET-FLAKE-A/revise", data={
-        "decision_rule": "guarded", "spec": spec, "source": "council", "change_note": "PVC 40"})
+    r = client.post(
+        "/standards/RPET-FLAKE-A/revise",
+        data={
+            "decision_rule": "guarded",
+            "spec": spec,
+            "source": "council",
+            "change_note": "PVC 40",
+        },
+    )
     assert r.status_code == 302, r.get_data(as_text=True)
     diff = client.get("/standards/RPET-FLAKE-A/diff?a=1&b=2").get_data(as_text=True)
     assert "pvc_ppm" in diff and "≤ 40; reject" in diff and "iv_dl_g" not in diff
     # a recycler may not open the consultation
-    assert client.post("/standards/RPET-FLAKE-A/v2/open",
-                       data={"ends_on": "2099-01-01"}).status_code == 403
+    assert (
+        client.post("/standards/RPET-FLAKE-A/v2/open", data={"ends_on": "2099-01-01"}).status_code
+        == 403
+    )
     client.post("/logout")
     _, body = _member(db, kind="standards_body", roles="admin")
     login(client, body.email)
     ends = (date.today() + timedelta(days=30)).isoformat()
     assert client.post("/standards/RPET-FLAKE-A/v2/open", data={"ends_on": ends}).status_code == 302
     client.post("/logout")
-    for kind, position, comment in [("recycler", "object", "cost"),
-                                    ("manufacturer", "endorse", ""),
-                                    ("agency", "comment", "bale prices?")]:
+    for kind, position, comment in [
+        ("recycler", "object", "cost"),
+        ("manufacturer", "endorse", ""),
+        ("agency", "comment", "bale prices?"),
+    ]:
         _, m = _member(db, kind=kind, roles="admin")
         login(client, m.email)
-        r = client.post("/standards/RPET-FLAKE-A/v2/respond",
-                        data={"position": position, "comment": comment})
+        r = client.post(
+            "/standards/RPET-FLAKE-A/v2/respond", data={"position": position, "comment": comment}
+        )
         assert r.status_code == 302
         client.post("/logout")
     login(client, body.email)
@@ -169,8 +187,11 @@ def test_editing_a_published_version_is_refused_with_409(client, db):
     _seeded(db)
     _, member = _member(db)
     login(client, member.email)
-    r = client.post("/standards/ISRI-18-8/v1/edit",
-                    data={"decision_rule": "simple", "spec": '{"limits": []}', "change_note": "x"})
+    r = client.post(
+        "/standards/ISRI-18-8/v1/edit",
+        data={"decision_rule": "simple", "spec": '{"limits": []}', "change_note": "x"},
+    )
     assert r.status_code == 409
     assert "Version 1 of ISRI-18-8 is published and can no longer be changed." in r.get_data(
-        as_text=True)
+        as_text=True
+    )

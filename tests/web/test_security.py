@@ -32,7 +32,9 @@ def test_form_with_csrf_token_is_accepted(csrf_app, db):
     client = csrf_app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    r = client.post("/login", data={"email": member.email, "password": PASSWORD, "csrf_token": token})
+    r = client.post(
+        "/login", data={"email": member.email, "password": PASSWORD, "csrf_token": token}
+    )
     assert r.status_code == 302
 
 
@@ -94,8 +96,16 @@ def test_password_reset_by_emailed_single_use_token(app, client, db, smtp_server
     assert message["To"] == member.email
     body = message.get_content()
     path = next(w for w in body.split() if "/password/reset/" in w).split("5000", 1)[1]
-    assert client.post(path, data={"password": "new-password-42", "confirm": "other"}).status_code == 422
-    assert client.post(path, data={"password": "new-password-42", "confirm": "new-password-42"}).status_code == 302
+    assert (
+        client.post(path, data={"password": "new-password-42", "confirm": "other"}).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            path, data={"password": "new-password-42", "confirm": "new-password-42"}
+        ).status_code
+        == 302
+    )
     again = client.post(path, data={"password": "another-pass-43", "confirm": "another-pass-43"})
     assert "invalid or has expired" in again.get_data(as_text=True)
     assert login(client, member.email, "new-password-42").status_code == 302
@@ -122,7 +132,9 @@ def test_expired_reset_token_is_refused(client, db):
     token.expires_at = token.expires_at - timedelta(hours=2)
     db.add(token)
     db.commit()
-    r = client.post(f"/password/reset/{raw}", data={"password": "new-password-42", "confirm": "new-password-42"})
+    r = client.post(
+        f"/password/reset/{raw}", data={"password": "new-password-42", "confirm": "new-password-42"}
+    )
     assert r.status_code == 422
 
 

@@ -59,7 +59,10 @@ def parse_body(model: type[M]) -> M:
     except ValidationError as exc:
         raise BodyInvalid(
             [
-                {"field": ".".join(str(p) for p in e["loc"]) or None, "message": _pydantic_message(e)}
+                {
+                    "field": ".".join(str(p) for p in e["loc"]) or None,
+                    "message": _pydantic_message(e),
+                }
                 for e in exc.errors()
             ]
         ) from None
@@ -87,9 +90,7 @@ def token_required(view: Callable) -> Callable:
 
 @api_bp.errorhandler(BodyInvalid)
 def _body_invalid(error: BodyInvalid):
-    return problem(
-        422, gettext("The input is not valid"), error.errors[0]["message"], error.errors
-    )
+    return problem(422, gettext("The input is not valid"), error.errors[0]["message"], error.errors)
 
 
 @api_bp.errorhandler(PageArgumentError)

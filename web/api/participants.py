@@ -107,8 +107,12 @@ def create_token():
     except MarketError as err:
         db.commit()  # failed attempts count towards throttling
         message = translate_error(err)
-        return problem(err.status, gettext("Authentication failed"), message,
-                       [{"field": err.field, "message": message}])
+        return problem(
+            err.status,
+            gettext("Authentication failed"),
+            message,
+            [{"field": err.field, "message": message}],
+        )
     db.commit()
     return {"token": raw, "id": token.id, "name": token.name}, 201
 

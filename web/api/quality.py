@@ -225,16 +225,14 @@ def assessment_json(report: AssessmentReport) -> dict:
 
 def rows_problem(error: QualityError):
     """Problem details listing every wrong row (row number, field, message)."""
-    problems = error.problems if isinstance(error, AssayRowsInvalid) else [
-        (getattr(error, "row", None), error)
-    ]
-    errors = [
-        {"row": row, "field": e.field, "message": translate_error(e)} for row, e in problems
-    ]
-    get_db().rollback()
-    return problem(
-        error.status, gettext("The input is not valid"), translate_error(error), errors
+    problems = (
+        error.problems
+        if isinstance(error, AssayRowsInvalid)
+        else [(getattr(error, "row", None), error)]
     )
+    errors = [{"row": row, "field": e.field, "message": translate_error(e)} for row, e in problems]
+    get_db().rollback()
+    return problem(error.status, gettext("The input is not valid"), translate_error(error), errors)
 
 
 def _results(items: list[ResultIn]) -> list[ResultInput]:
@@ -477,8 +475,12 @@ def create_assay():
     db = get_db()
     if (body.results is None) == (body.csv is None):
         message = gettext("Send either results or csv.")
-        return problem(422, gettext("The input is not valid"), message,
-                       [{"field": "results", "message": message}])
+        return problem(
+            422,
+            gettext("The input is not valid"),
+            message,
+            [{"field": "results", "message": message}],
+        )
     header = AssayHeader(
         lot_ref=body.lot_ref,
         material_code=body.material,
@@ -599,7 +601,6 @@ def read_certificate(cert_id: str):
     if cert is None:
         return problem(404, gettext("Not found"), gettext("No such certificate."))
     return certificate_json(cert, genuine)
-
 
 
 @schema

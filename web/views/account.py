@@ -144,7 +144,9 @@ def login():
     if form.validate_on_submit():
         db = get_db()
         try:
-            member = authenticate(db, form.email.data, form.password.data, request.remote_addr or "")
+            member = authenticate(
+                db, form.email.data, form.password.data, request.remote_addr or ""
+            )
         except MarketError as err:
             db.commit()  # the failed attempt counts towards throttling
             apply_to_form(form, err)

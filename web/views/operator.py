@@ -65,7 +65,9 @@ def set_status(org_id: int):
             db, current_user.member, org_id, form.status.data, form.reason.data or ""
         )
         db.commit()
-        flash(gettext("%(name)s is now %(status)s.", name=org.name_en, status=org.status), "success")
+        flash(
+            gettext("%(name)s is now %(status)s.", name=org.name_en, status=org.status), "success"
+        )
     except MarketError as err:
         db.rollback()
         flash(translate_error(err), "error")

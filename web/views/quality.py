@@ -283,8 +283,11 @@ class ProposeForm(FlaskForm):
     material = SelectField(_l("Material"), choices=[])
     name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=200)])
     name_ja = StringField(_l("Name (Japanese)"), validators=[DataRequired(), Length(max=200)])
-    rank = IntegerField(_l("Rank (1 = best grade of the material)"), default=1,
-                        validators=[InputRequired(), NumberRange(1, 99)])
+    rank = IntegerField(
+        _l("Rank (1 = best grade of the material)"),
+        default=1,
+        validators=[InputRequired(), NumberRange(1, 99)],
+    )
     decision_rule = SelectField(_l("Decision rule"), choices=[])
     spec = TextAreaField(_l("Limits and requirements (JSON)"), validators=[DataRequired()])
     source = StringField(_l("Source reference"), validators=[Length(max=300)])
@@ -363,9 +366,18 @@ def propose():
         org = current_user.org
         try:
             ver = propose_standard(
-                db, org.id, org.is_verified, form.code.data, form.material.data,
-                form.name_en.data, form.name_ja.data, form.rank.data, form.decision_rule.data,
-                form.spec.data, form.source.data, form.change_note.data,
+                db,
+                org.id,
+                org.is_verified,
+                form.code.data,
+                form.material.data,
+                form.name_en.data,
+                form.name_ja.data,
+                form.rank.data,
+                form.decision_rule.data,
+                form.spec.data,
+                form.source.data,
+                form.change_note.data,
             )
             db.commit()
         except QualityError as err:
@@ -388,17 +400,21 @@ def revise(code: str):
     form.decision_rule.choices = _rule_choices()
     base = latest_published_version(db, std) or versions_of(db, std)[-1]
     if request.method == "GET":
-        form.spec.data = json.dumps(
-            spec_to_dict(spec_of(base, std)), indent=2, ensure_ascii=False
-        )
+        form.spec.data = json.dumps(spec_to_dict(spec_of(base, std)), indent=2, ensure_ascii=False)
         form.decision_rule.data = base.decision_rule
         form.source.data = base.source
     if form.validate_on_submit():
         org = current_user.org
         try:
             ver = propose_revision(
-                db, org.id, org.is_verified, std.code, form.decision_rule.data, form.spec.data,
-                form.source.data, form.change_note.data,
+                db,
+                org.id,
+                org.is_verified,
+                std.code,
+                form.decision_rule.data,
+                form.spec.data,
+                form.source.data,
+                form.change_note.data,
             )
             db.commit()
         except QualityError as err:
@@ -464,8 +480,16 @@ def respond_view(code: str, number: int):
     if form.validate_on_submit():
         org = current_user.org
         try:
-            respond(db, ver, org.id, org.kind, org.is_verified, current_user.member.id,
-                    form.position.data, form.comment.data or "")
+            respond(
+                db,
+                ver,
+                org.id,
+                org.kind,
+                org.is_verified,
+                current_user.member.id,
+                form.position.data,
+                form.comment.data or "",
+            )
             db.commit()
         except QualityError as err:
             db.rollback()
@@ -561,8 +585,9 @@ class AssayForm(FlaskForm):
     reported_on = DateField(_l("Reported on"), validators=[DataRequired()])
     composition = StringField(_l("Declared composition (metals)"), validators=[Length(max=200)])
     polymer = StringField(_l("Polymer (plastics)"), validators=[Length(max=60)])
-    source = SelectField(_l("Source (plastics)"), choices=[("", "—"), ("PCR", "PCR"),
-                                                           ("PIR", "PIR")], default="")
+    source = SelectField(
+        _l("Source (plastics)"), choices=[("", "—"), ("PCR", "PCR"), ("PIR", "PIR")], default=""
+    )
     form_ = StringField(_l("Form (flake, pellet, bale…)"), validators=[Length(max=60)])
     colour = StringField(_l("Colour"), validators=[Length(max=60)])
     identification_method = SelectField(
@@ -805,8 +830,13 @@ def edit(code: str, number: int):
         form.change_note.data = ver.change_note
     if form.validate_on_submit() or request.method == "POST":
         edit_version(
-            db, ver, current_user.org.id, form.decision_rule.data, form.spec.data or "",
-            form.source.data, form.change_note.data,
+            db,
+            ver,
+            current_user.org.id,
+            form.decision_rule.data,
+            form.spec.data or "",
+            form.source.data,
+            form.change_note.data,
         )
         db.commit()
         flash(gettext("The draft is saved."), "success")
