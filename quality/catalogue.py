@@ -1,7 +1,7 @@
 """The catalogue in the database: seeding from reference_data, spec encoding and look-ups."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -287,6 +287,29 @@ def versions_of(session: Session, standard: GradeStandard) -> list[StandardVersi
             .order_by(col(StandardVersion.number))
         ).all()
     )
+
+
+def versions_by_standard(
+    session: Session, standard_ids: Iterable[int]
+) -> dict[int, list[StandardVersion]]:
+    """Every version of the given standards in one query, ordered by number."""
+    ids = set(standard_ids)
+    out: dict[int, list[StandardVersion]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for version in session.exec(
+        select(StandardVersion)
+        .where(col(StandardVersion.standard_id).in_(ids))
+        .order_by(col(StandardVersion.standard_id), col(StandardVersion.number))
+    ):
+        out[version.standard_id].append(version)
+    return out
+
+
+def latest_published_of(versions: Sequence[StandardVersion]) -> StandardVersion | None:
+    """The newest published version among a standard's versions (ordered by number)."""
+    published = [v for v in versions if v.status == VersionStatus.PUBLISHED]
+    return published[-1] if published else None
 
 
 def latest_published_version(session: Session, standard: GradeStandard) -> StandardVersion | None:

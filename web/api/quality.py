@@ -25,9 +25,10 @@ from quality.assays import (
 )
 from quality.catalogue import (
     get_version,
-    latest_published_version,
+    latest_published_of,
     parameters_by_code,
     spec_to_dict,
+    versions_by_standard,
     versions_of,
 )
 from quality.certification import certificate_content, issue_certificate, verify_certificate
@@ -291,10 +292,11 @@ def materials():
     return {"items": items}
 
 
-def standard_json(standard: GradeStandard) -> dict:
-    db = get_db()
-    versions = versions_of(db, standard)
-    latest = latest_published_version(db, standard)
+def standard_json(standard: GradeStandard, versions: list | None = None) -> dict:
+    """A standard with its versions (pass them to avoid one query per standard)."""
+    if versions is None:
+        versions = versions_of(get_db(), standard)
+    latest = latest_published_of(versions)
     status = latest.status if latest else (versions[-1].status if versions else "draft")
     return StandardOut(
         code=standard.code,
@@ -332,7 +334,9 @@ def standards():
     material = request.args.get("material")
     if material:
         query = query.where(GradeStandard.material_code == material)
-    items = [standard_json(s) for s in get_db().exec(query).all()]
+    found = get_db().exec(query).all()
+    versions = versions_by_standard(get_db(), [s.id for s in found])
+    items = [standard_json(s, versions[s.id]) for s in found]
     status = request.args.get("status")
     if status:
         items = [i for i in items if i["status"] == status]

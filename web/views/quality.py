@@ -41,11 +41,13 @@ from quality.assays import (
 from quality.catalogue import (
     get_standard,
     get_version,
+    latest_published_of,
     latest_published_version,
     parameters_by_code,
     published_specs_of_material,
     spec_of,
     spec_to_dict,
+    versions_by_standard,
     versions_of,
 )
 from quality.certification import (
@@ -183,12 +185,14 @@ def standards():
     if material:
         query = query.where(GradeStandard.material_code == material)
     rows = []
-    for s in db.exec(query).all():
+    standards_found = db.exec(query).all()
+    all_versions = versions_by_standard(db, [s.id for s in standards_found])
+    for s in standards_found:
         m = mats.get(s.material_code)
         if family and (m is None or m.family != family):
             continue
-        versions = versions_of(db, s)
-        latest = latest_published_version(db, s)
+        versions = all_versions[s.id]
+        latest = latest_published_of(versions)
         row_status = latest.status if latest else (versions[-1].status if versions else "")
         if status and not any(v.status == status for v in versions):
             continue
