@@ -44,10 +44,11 @@ def demo() -> None:
 @with_appcontext
 def demo_load() -> None:
     """Load the demo story (idempotent: does nothing when it is already there)."""
+    from web.config import transport_rates
     from web.db import get_db
     from web.demo import load_demo
 
-    created = load_demo(get_db(), echo=click.echo)
+    created = load_demo(get_db(), echo=click.echo, rates=transport_rates(current_app.config))
     click.echo("demo data loaded" if created else "demo data already present")
 
 
@@ -58,11 +59,14 @@ def match(month: str | None) -> None:
     """Run the market-wide matching for a month and print the run's figures."""
     from market.errors import MarketError
     from market.matching import parse_month, run_market_allocation
+    from web.config import transport_rates
     from web.db import get_db
 
     db = get_db()
     try:
-        run = run_market_allocation(db, parse_month(month))
+        run = run_market_allocation(
+            db, parse_month(month), rates=transport_rates(current_app.config)
+        )
     except MarketError as err:
         raise click.BadParameter(str(err), param_hint="--month") from None
     db.commit()

@@ -62,5 +62,17 @@ def load_config() -> dict:
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", "whsec_local"),
         "TRANSPORT_ROAD_JPY_PER_T_KM": env.get("TRANSPORT_ROAD_JPY_PER_T_KM", "25"),
         "TRANSPORT_SEA_JPY_PER_T_KM": env.get("TRANSPORT_SEA_JPY_PER_T_KM", "6"),
+        "TRANSPORT_SEA_THRESHOLD_KM": env.get("TRANSPORT_SEA_THRESHOLD_KM", "500"),
         "LOG_JSON": env.get("LOG_JSON", "1") == "1",
     }
+
+
+def transport_rates(config: dict):
+    """Freight rates for matching from the settings (yen per tonne-km, great-circle)."""
+    from market.allocation import TransportRates
+
+    return TransportRates(
+        road_jpy_per_t_km=float(config["TRANSPORT_ROAD_JPY_PER_T_KM"]),
+        sea_jpy_per_t_km=float(config["TRANSPORT_SEA_JPY_PER_T_KM"]),
+        sea_threshold_km=float(config["TRANSPORT_SEA_THRESHOLD_KM"]),
+    )

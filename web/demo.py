@@ -472,7 +472,7 @@ def load_participants(session: Session) -> dict[str, Organization]:
     return orgs
 
 
-def load_demo(session: Session, echo: Callable[[str], None] = print) -> bool:
+def load_demo(session: Session, echo: Callable[[str], None] = print, rates=None) -> bool:
     """Load every demo section; each is idempotent. True when anything was created."""
     from datetime import date
 
@@ -493,7 +493,7 @@ def load_demo(session: Session, echo: Callable[[str], None] = print) -> bool:
     if load_market_demo(session, orgs, date.today()):
         created = True
         session.commit()
-        _matching_run(session, echo)
+        _matching_run(session, echo, rates)
     return created
 
 
@@ -502,15 +502,13 @@ def _orgs_by_key(session: Session) -> dict[str, Organization]:
     return {key: by_name[en] for key, _kind, _ja, en, *_rest in ORGANIZATIONS if en in by_name}
 
 
-def _matching_run(session: Session, echo: Callable[[str], None]) -> None:
+def _matching_run(session: Session, echo: Callable[[str], None], rates=None) -> None:
     """Run the market-wide allocation once so both sides see proposals."""
     from datetime import date
 
-    try:
-        from market.matching import run_market_allocation
-    except ImportError:  # the matching engine is optional for older checkouts
-        return
+    from market.matching import run_market_allocation
+
     operator = session.exec(select(Member).where(Member.email == "operator@demo.junkan.jp")).one()
-    run = run_market_allocation(session, date.today().replace(day=1), operator.id)
+    run = run_market_allocation(session, date.today().replace(day=1), operator.id, rates=rates)
     session.commit()
     echo(f"matching run: {run.n_proposals} proposals")

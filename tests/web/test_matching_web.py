@@ -255,3 +255,15 @@ def test_recycler_offers_an_own_listing_to_a_request_through_the_api(client, api
         headers=api_token(world["buyer"].email),
     )
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "price"
+
+
+def test_transport_rate_setting_prices_the_candidates(app, client, api_token, world):
+    headers = api_token(world["buyer"].email)
+    url = f"/api/v1/requests/{world['request'].id}/candidates?month=2027-03"
+    default = client.get(url, headers=headers).get_json()["items"][0]["explanation"]
+    app.config["TRANSPORT_ROAD_JPY_PER_T_KM"] = "100"
+    dearer = client.get(url, headers=headers).get_json()["items"][0]["explanation"]
+    km = default["transport"]["km"]
+    # km is shown to 0.1 km, the cost is computed from the exact distance
+    assert abs(default["transport"]["jpy_per_t"] - km * 25) <= 25 * 0.05 + 1
+    assert abs(dearer["transport"]["jpy_per_t"] - km * 100) <= 100 * 0.05 + 1

@@ -3,7 +3,7 @@
 Each side sees its own view of a proposal: a seller never sees the buyer's limit price.
 """
 
-from flask import g, request
+from flask import current_app, g, request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
@@ -27,6 +27,7 @@ from market.models import MatchRun
 from market.participants import record_audit, require_operator
 from web.api import api_bp, parse_body, token_required
 from web.api.openapi import schema
+from web.config import transport_rates
 from web.db import get_db
 
 
@@ -194,7 +195,9 @@ def request_candidates(request_id: int):
               schema: {$ref: '#/components/schemas/Problem'}
     """
     month = parse_month(request.args.get("month"))
-    items = candidates_for_request(get_db(), request_id, g.caller.org.id, month)
+    items = candidates_for_request(
+        get_db(), request_id, g.caller.org.id, month, rates=transport_rates(current_app.config)
+    )
     return {"month": month.strftime("%Y-%m"), "items": items}
 
 
@@ -317,7 +320,12 @@ def create_run():
     db = get_db()
     require_operator(db, g.caller.member)
     body = parse_body(MatchRunIn) if request.get_data() else MatchRunIn()
-    run = run_market_allocation(db, parse_month(body.month), run_by_member_id=g.caller.member.id)
+    run = run_market_allocation(
+        db,
+        parse_month(body.month),
+        run_by_member_id=g.caller.member.id,
+        rates=transport_rates(current_app.config),
+    )
     record_audit(
         db,
         g.caller.member,

@@ -1,6 +1,15 @@
 """Matching pages: candidates for a request, proposals, the operator's run, contract drafts."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -32,6 +41,7 @@ from market.matching import (
 from market.models import Organization
 from market.participants import record_audit
 from web.auth import operator_required
+from web.config import transport_rates
 from web.db import get_db
 from web.errors import commit_or_flash
 from web.i18n import translate_error
@@ -108,7 +118,9 @@ def candidates(request_id: int):
     except MarketError as err:
         flash(translate_error(err), "error")
         month = current_month()
-    items = candidates_for_request(db, request_id, current_user.org.id, month)
+    items = candidates_for_request(
+        db, request_id, current_user.org.id, month, rates=transport_rates(current_app.config)
+    )
     return render_template(
         "matching/candidates.html", req=req, items=items, month=month, **_labels()
     )
@@ -166,7 +178,10 @@ def operator_matching():
         if form.validate_on_submit():
             try:
                 run = run_market_allocation(
-                    db, parse_month(form.month.data), run_by_member_id=current_user.member.id
+                    db,
+                    parse_month(form.month.data),
+                    run_by_member_id=current_user.member.id,
+                    rates=transport_rates(current_app.config),
                 )
                 record_audit(
                     db,
