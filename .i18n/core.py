@@ -11,3 +11,4 @@ T = {
     "Unknown parameter %(code)s.": "不明なパラメータです：%(code)s。",
     "Version %(version)s of %(code)s is %(status)s and can no longer be changed.": "%(code)s の第%(version)s版は %(status)s のため、変更できません。",
 }
+T["A number is out of range."] = "数値が範囲外です。"

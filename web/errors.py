@@ -2,6 +2,7 @@
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from market.errors import MarketError
@@ -69,6 +70,16 @@ def init_app(app: Flask) -> None:
         if wants_problem_json():
             return problem(status, _title(status), error.description if status != 404 else None)
         return render_template("error.html", status=status, message=_title(status)), status
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(error: Exception):
+        # A number too large for the database (an id, a page, an amount): bad input, not a 500.
+        get_db().rollback()
+        message = gettext("A number is out of range.")
+        if wants_problem_json():
+            return problem(422, _title(422), message, [field_error(None, message)])
+        return render_template("error.html", status=422, message=message), 422
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -8,6 +8,7 @@ from sqlmodel import Session, func, select
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
 
 
 @dataclass
@@ -55,7 +56,7 @@ def page_args() -> tuple[int, int]:
         per_page = int(request.args.get("per_page", DEFAULT_PER_PAGE))
     except ValueError:
         raise PageArgumentError("page and per_page are whole numbers") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
         raise PageArgumentError(f"page ≥ 1 and 1 ≤ per_page ≤ {MAX_PER_PAGE}")
     return page, per_page
 

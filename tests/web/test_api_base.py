@@ -92,3 +92,16 @@ def test_openapi_document_lists_every_endpoint(client):
 def test_unknown_api_path_is_problem_json(client):
     r = client.get("/api/v1/nothing-here")
     assert r.status_code == 404 and r.content_type == "application/problem+json"
+
+
+def test_numbers_too_large_for_the_database_are_client_errors(client, db, api_token):
+    headers = api_token(make_member(db, make_org(db)).email)
+    huge = 10**30
+    assert client.get(f"/api/v1/organizations/{huge}", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/organizations?page={huge}", headers=headers).status_code == 400
+    r = client.post(
+        "/api/v1/certificates",
+        headers=headers,
+        json={"standard": "ISRI-BIRCH-CLIFF", "assay_id": -huge},
+    )
+    assert r.status_code in (404, 422) and r.content_type == "application/problem+json"
