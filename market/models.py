@@ -92,7 +92,10 @@ class PasswordResetToken(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    __table_args__ = (Index("ix_loginattempt_email_at", "email", "at"),)
+    __table_args__ = (
+        Index("ix_loginattempt_email_at", "email", "at"),
+        Index("ix_loginattempt_remote_addr_at", "remote_addr", "at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254)
     remote_addr: str = Field(default="", max_length=64)

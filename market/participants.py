@@ -31,7 +31,8 @@ SIGN_UP_KINDS = (OrgKind.RECYCLER, OrgKind.MANUFACTURER, OrgKind.AGENCY, OrgKind
 LOCALES = ("ja", "en")
 MIN_PASSWORD_LENGTH = 10
 LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILED_LOGINS = 5
+MAX_FAILED_LOGINS = 5  # per e-mail address
+MAX_FAILED_LOGINS_PER_ADDRESS = 20  # per client IP address, whatever e-mail it tries
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
 INVITE_TOKEN_LIFETIME = timedelta(days=7)
 # Werkzeug's default is scrypt (a memory-hard KDF); tests may set a cheaper method.
@@ -367,7 +368,7 @@ def record_audit(
 
 
 def authenticate(session: Session, email: str, password: str, remote_addr: str = "") -> Member:
-    """Check a login; throttled to MAX_FAILED_LOGINS failures per address per window."""
+    """Check a login; throttled per e-mail address and per client address in a 15-minute window."""
     email = (email or "").strip().lower()
     since = utcnow() - LOGIN_WINDOW
     failures = session.exec(
@@ -381,6 +382,18 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str =
     ).one()
     if failures >= MAX_FAILED_LOGINS:
         raise TooManyAttempts("Too many failed logins. Try again in 15 minutes.")
+    if remote_addr:
+        from_address = session.exec(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.remote_addr == remote_addr[:64],
+                LoginAttempt.succeeded == False,  # noqa: E712
+                col(LoginAttempt.at) >= since,
+            )
+        ).one()
+        if from_address >= MAX_FAILED_LOGINS_PER_ADDRESS:
+            raise TooManyAttempts("Too many failed logins. Try again in 15 minutes.")
     member = session.exec(select(Member).where(Member.email == email)).first()
     ok = bool(member and member.active and check_password_hash(member.password_hash, password))
     session.add(LoginAttempt(email=email[:254], remote_addr=remote_addr[:64], succeeded=ok))

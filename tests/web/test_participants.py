@@ -242,3 +242,11 @@ def test_login_is_throttled_after_five_failures(client, db):
     r = login(client, member.email, PASSWORD)
     assert r.status_code == 429
     assert "Too many failed logins" in r.get_data(as_text=True)
+
+
+def test_one_client_address_trying_many_emails_is_throttled(client, db):
+    member = make_member(db, make_org(db))
+    for i in range(20):
+        assert login(client, f"guess{i}@example.jp", "wrong-password").status_code == 422
+    r = login(client, member.email, PASSWORD)
+    assert r.status_code == 429
