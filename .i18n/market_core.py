@@ -26,7 +26,7 @@ T = {
     "New supply listing matches your search “%(name)s”.": "保存した検索「%(name)s」に合う新しい供給リスティングがあります。",
     "New offtake request matches your search “%(name)s”.": "保存した検索「%(name)s」に合う新しい引取リクエストがあります。",
     "No such notification.": "該当する通知はありません。",
-    "Unknown price index %(code)s.": "不明な価格指数です：%(code)s。",
+    "Unknown price index %(code)s.": "不明な価格指標です：%(code)s。",
     "Enter a positive whole number of yen.": "正の整数（円）を入力してください。",
     "Expected two columns: month,value.": "列は month,value の2列にしてください。",
     "This month appears twice.": "この月が重複しています。",
@@ -41,7 +41,7 @@ T = {
     "The amount is implausibly large.": "金額が大きすぎます。",
     "Enter a date as YYYY-MM-DD.": "日付は YYYY-MM-DD の形式で入力してください。",
     "Choose a fixed price or an index formula.": "固定価格か指数連動式を選んでください。",
-    "An index formula needs a price index.": "指数連動式には価格指数が必要です。",
+    "An index formula needs a price index.": "指数連動式には価格指標が必要です。",
     "Enter the index factor as a number, e.g. 0.92.": "指数の係数を数値で入力してください（例：0.92）。",
     "The index factor lies between 0 and 5.": "指数の係数は0より大きく5以下です。",
     "The floor lies above the cap.": "下限価格が上限価格を上回っています。",
@@ -91,5 +91,16 @@ T.update(
         "Starts a contract draft with your listing's grade, price formula and Incoterms over the overlapping months. The buyer's ceiling stays private; nothing is reserved until both sides agree.": "自社リスティングのグレード・価格式・インコタームズで、期間が重なる月の契約ドラフトを作成します。買い手の上限価格は非公開のままです。双方が合意するまで数量は確保されません。",
         "From my listing": "使用する自社リスティング",
         "Contract draft %(id)s created.": "契約ドラフト %(id)s を作成しました。",
+    }
+)
+T.update(
+    {
+        "New price index": "新しい価格指標",
+        "Create the index": "指標を作成",
+        "Code (e.g. CU-SCRAP-JP)": "コード（例：CU-SCRAP-JP）",
+        "Price index %(code)s created.": "価格指標 %(code)s を作成しました。",
+        "Use 2–40 capital letters, digits and hyphens for the code.": "コードは英大文字・数字・ハイフンで2〜40文字にしてください。",
+        "An index with this code exists already.": "このコードの指標はすでにあります。",
+        "Give a name of at most 120 characters.": "名前を120文字以内で入力してください。",
     }
 )

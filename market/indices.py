@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,6 +24,44 @@ class CsvRowsInvalid(ValidationFailed):
             n=len({r["row"] for r in rows}),
         )
         self.rows = rows
+
+
+def create_index(
+    session: Session,
+    operator: Member,
+    code: str,
+    name_en: str,
+    name_ja: str,
+    material_code: str,
+    source: str = "",
+) -> PriceIndex:
+    """A new monthly price index in yen per tonne (operator only; audited)."""
+    from quality.models import Material
+
+    require_operator(session, operator)
+    code = (code or "").strip().upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{1,39}", code):
+        raise ValidationFailed(
+            "Use 2–40 capital letters, digits and hyphens for the code.", field="code"
+        )
+    if session.exec(select(PriceIndex.id).where(PriceIndex.code == code)).first() is not None:
+        raise ValidationFailed("An index with this code exists already.", field="code")
+    names = {}
+    for field, value in (("name_en", name_en), ("name_ja", name_ja)):
+        value = (value or "").strip()
+        if not value or len(value) > 120:
+            raise ValidationFailed("Give a name of at most 120 characters.", field=field)
+        names[field] = value
+    if session.exec(select(Material.id).where(Material.code == material_code)).first() is None:
+        raise ValidationFailed("Unknown material %(code)s.", field="material", code=material_code)
+    source = (source or "").strip()
+    if len(source) > 300:
+        raise ValidationFailed("At most %(n)s characters.", field="source", n=300)
+    index = PriceIndex(code=code, material_code=material_code, source=source, **names)
+    session.add(index)
+    session.flush()
+    record_audit(session, operator, "index.created", "priceindex", index.id, {"code": code})
+    return index
 
 
 def get_index(session: Session, code: str) -> PriceIndex:

@@ -120,3 +120,50 @@ def test_csv_import_saves_every_row(client, db, copper, operator):
     r = client.get("/indices/CU-SCRAP-JP")
     assert r.get_data(as_text=True).count("<circle") == 5
     assert _upload(client, "").status_code == 422
+
+
+def test_operator_creates_an_index_and_bad_codes_are_refused(client, db, operator, api_token):
+    from quality.catalogue import seed_catalogue
+
+    seed_catalogue(db)
+    db.commit()
+    login(client, operator.email)
+    page = client.get("/indices").get_data(as_text=True)
+    assert "New price index" in page
+    r = client.post(
+        "/indices",
+        data={
+            "code": "pp-regrind-jp",
+            "name_en": "PP regrind",
+            "name_ja": "PP粉砕品",
+            "material": "pp",
+            "source": "dealers",
+        },
+    )
+    assert r.status_code == 302 and r.headers["Location"].endswith("/indices/PP-REGRIND-JP")
+    bad = client.post(
+        "/indices", data={"code": "PP REGRIND!", "name_en": "x", "name_ja": "x", "material": "pp"}
+    )
+    assert bad.status_code == 422
+    assert "capital letters, digits and hyphens" in bad.get_data(as_text=True)
+    headers = api_token(operator.email)
+    again = client.post(
+        "/api/v1/indices",
+        headers=headers,
+        json={"code": "PP-REGRIND-JP", "name_en": "x", "name_ja": "x", "material": "pp"},
+    )
+    assert again.status_code == 422 and again.get_json()["errors"][0]["field"] == "code"
+    assert len(db.exec(select(PriceIndex).where(PriceIndex.material_code == "pp")).all()) == 1
+
+
+def test_only_the_operator_creates_indices(client, db, api_token):
+    member = make_member(db, make_org(db, kind="recycler"))
+    r = client.post(
+        "/api/v1/indices",
+        headers=api_token(member.email),
+        json={"code": "X-1", "name_en": "x", "name_ja": "x", "material": "pp"},
+    )
+    assert r.status_code == 403
+    login(client, member.email)
+    assert "New price index" not in client.get("/indices").get_data(as_text=True)
+    assert client.post("/indices", data={"code": "X-1"}).status_code == 403

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import col, select
 
 from market.errors import NotFound, PermissionDenied, ValidationFailed
-from market.indices import get_index, index_values, latest_values, set_index_value
+from market.indices import create_index, get_index, index_values, latest_values, set_index_value
 from market.listings import (
     ListingInput,
     PriceInput,
@@ -985,6 +985,45 @@ def _index_json(index: PriceIndex, latest: int | None = None) -> dict:
         "source": index.source,
         "latest_jpy_per_t": latest,
     }
+
+
+@schema
+class IndexIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=2, max_length=40)
+    name_en: str = Field(min_length=1, max_length=120)
+    name_ja: str = Field(min_length=1, max_length=120)
+    material: str = Field(min_length=1, max_length=40)
+    source: str = Field(default="", max_length=300)
+
+
+@api_bp.post("/indices")
+@token_required
+def create_index_api():
+    """Create a monthly price index in yen per tonne (operator only).
+    ---
+    post:
+      summary: Create a price index
+      security: [{bearer: []}]
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/IndexIn'}
+      responses:
+        '201': {description: the new index}
+        '403': {description: not the operator}
+        '422':
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+    """
+    body = parse_body(IndexIn)
+    db = get_db()
+    index = create_index(
+        db, g.caller.member, body.code, body.name_en, body.name_ja, body.material, body.source
+    )
+    db.commit()
+    return _index_json(index, None), 201
 
 
 @api_bp.get("/indices")

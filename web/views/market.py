@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlmodel import col, func, select
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
 from market.alerts import (
     delete_saved_search,
@@ -23,6 +24,7 @@ from market.alerts import (
 from market.errors import MarketError, NotFound, ValidationFailed
 from market.indices import (
     CsvRowsInvalid,
+    create_index,
     evaluate,
     formula_of,
     get_index,
@@ -439,6 +441,18 @@ class IndexValueForm(FlaskForm):
     value = StringField(_l("Value (yen per tonne)"), render_kw={"inputmode": "numeric"})
 
 
+class NewIndexForm(FlaskForm):
+    code = StringField(_l("Code (e.g. CU-SCRAP-JP)"), validators=[DataRequired(), Length(max=40)])
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])
+    name_ja = StringField(_l("Name (Japanese)"), validators=[DataRequired(), Length(max=120)])
+    material = SelectField(_l("Material"), choices=[])
+    source = StringField(_l("Source"), validators=[Length(max=300)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.material.choices = sorted(_material_names().items(), key=lambda kv: kv[1])
+
+
 class IndexCsvForm(FlaskForm):
     file = FileField(_l("CSV file (month,value)"))
 
@@ -800,11 +814,40 @@ def line_chart(points: list[tuple[date, int]], width: int = 640, height: int = 2
 
 
 @bp.get("/indices")
-def indices():
+def indices(form: "NewIndexForm | None" = None, status: int = 200):
     db = get_db()
     rows = db.exec(select(PriceIndex).order_by(PriceIndex.code)).all()
     latest = latest_values(db, {i.id for i in rows}, date.max)
-    return render_template("market/indices.html", indices=rows, latest=latest)
+    new_form = form or (NewIndexForm() if current_user.is_operator else None)
+    return render_template(
+        "market/indices.html", indices=rows, latest=latest, form=new_form
+    ), status
+
+
+@bp.post("/indices")
+@operator_required
+def create_index_view():
+    form = NewIndexForm()
+    if form.validate_on_submit():
+        db = get_db()
+        try:
+            index = create_index(
+                db,
+                current_user.member,
+                form.code.data,
+                form.name_en.data,
+                form.name_ja.data,
+                form.material.data,
+                form.source.data or "",
+            )
+            db.commit()
+        except ValidationFailed as err:
+            db.rollback()
+            apply_to_form(form, err)
+        else:
+            flash(gettext("Price index %(code)s created.", code=index.code), "success")
+            return redirect(url_for("market.index", code=index.code))
+    return indices(form, 422)
 
 
 def _index_page(code: str, value_form=None, csv_form=None, csv_errors=None, status: int = 200):
