@@ -126,20 +126,53 @@ class SearchPage:
     per_page: int
 
 
-def _grade_filter(query, model, session: Session, code: str):
-    ids = (
-        select(StandardVersion.id)
-        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-        .where(GradeStandard.code == code)
-    )
-    return query.where(col(model.standard_version_id).in_(ids))
-
-
 def _distance(f: ListingFilters, lat: float, lon: float) -> float | None:
     if not f.near:
         return None
     p = BY_CODE[f.near]
     return great_circle_km(p.lat, p.lon, lat, lon)
+
+
+def _open_rows(session: Session, model, f: ListingFilters, today: date, place, open_kg, start):
+    """Open, unexpired items with organisation and grade, after the filters SQL can apply.
+
+    `place`, `open_kg` and `start` are the model's prefecture column, open-volume expression
+    and first-month column (listings and requests name them differently).
+    """
+    query = (
+        select(model, Organization, StandardVersion, GradeStandard)
+        .join(Organization, Organization.id == model.organization_id)
+        .join(StandardVersion, StandardVersion.id == model.standard_version_id)
+        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+        .where(model.status == ListingStatus.OPEN, model.expires_on >= today)
+    )
+    if f.material:
+        query = query.where(model.material_code == f.material)
+    if f.grade:
+        query = query.where(GradeStandard.code == f.grade)
+    if f.prefecture:
+        query = query.where(place == f.prefecture)
+    if f.min_monthly_t is not None:
+        query = query.where(open_kg >= int(f.min_monthly_t * 1000))
+    if f.start_by is not None:
+        query = query.where(start <= f.start_by)
+    return session.exec(query.order_by(col(model.created_at).desc(), model.id)).all()
+
+
+def _within_radius(f: ListingFilters, distance: float | None) -> bool:
+    return f.radius_km is None or distance is None or distance <= f.radius_km
+
+
+def _page(items: list, f: ListingFilters, page: int, per_page: int, open_kg) -> SearchPage:
+    """Sort (newest first already) and cut one page."""
+    if f.sort == "price":
+        items.sort(key=lambda r: (r.price_jpy_per_t is None, r.price_jpy_per_t or 0))
+    elif f.sort == "volume":
+        items.sort(key=lambda r: -open_kg(r))
+    elif f.sort == "distance":
+        items.sort(key=lambda r: r.distance_km or 0.0)
+    start = (page - 1) * per_page
+    return SearchPage(items[start : start + per_page], len(items), page, per_page)
 
 
 def search_listings(
@@ -150,31 +183,19 @@ def search_listings(
     per_page: int = 25,
     today: date | None = None,
 ) -> SearchPage:
-    """Open listings the viewer may see, filtered and sorted; four queries per page."""
+    """Open listings the viewer may see, filtered and sorted; two queries per page."""
     today = today or date.today()
-    query = (
-        select(SupplyListing, Organization, StandardVersion, GradeStandard)
-        .join(Organization, Organization.id == SupplyListing.organization_id)
-        .join(StandardVersion, StandardVersion.id == SupplyListing.standard_version_id)
-        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-        .where(SupplyListing.status == ListingStatus.OPEN, SupplyListing.expires_on >= today)
+    rows = _open_rows(
+        session,
+        SupplyListing,
+        f,
+        today,
+        SupplyListing.origin_prefecture,
+        SupplyListing.monthly_kg - SupplyListing.committed_kg,
+        SupplyListing.available_from,
     )
-    if f.material:
-        query = query.where(SupplyListing.material_code == f.material)
-    if f.grade:
-        query = _grade_filter(query, SupplyListing, session, f.grade)
-    if f.prefecture:
-        query = query.where(SupplyListing.origin_prefecture == f.prefecture)
-    if f.min_monthly_t is not None:
-        min_kg = int(f.min_monthly_t * 1000)
-        query = query.where(SupplyListing.monthly_kg - SupplyListing.committed_kg >= min_kg)
     if f.min_dq is not None:
-        query = query.where(SupplyListing.data_quality_level >= f.min_dq)
-    if f.start_by is not None:
-        query = query.where(SupplyListing.available_from <= f.start_by)
-    rows = session.exec(
-        query.order_by(col(SupplyListing.created_at).desc(), SupplyListing.id)
-    ).all()
+        rows = [r for r in rows if r[0].data_quality_level >= f.min_dq]
     rows = [r for r in rows if can_see_listing(r[0], viewer_org_id)]
     month = f.price_month or today.replace(day=1)
     values = latest_values(session, {r[0].index_id for r in rows if r[0].index_id}, month)
@@ -185,17 +206,9 @@ def search_listings(
         if f.max_price is not None and (price is None or price > f.max_price):
             continue
         distance = _distance(f, listing.lat, listing.lon)
-        if f.radius_km is not None and distance is not None and distance > f.radius_km:
-            continue
-        items.append(ListingRow(listing, org, standard, version, price, distance))
-    if f.sort == "price":
-        items.sort(key=lambda r: (r.price_jpy_per_t is None, r.price_jpy_per_t or 0))
-    elif f.sort == "volume":
-        items.sort(key=lambda r: -r.listing.available_kg)
-    elif f.sort == "distance":
-        items.sort(key=lambda r: r.distance_km or 0.0)
-    start = (page - 1) * per_page
-    return SearchPage(items[start : start + per_page], len(items), page, per_page)
+        if _within_radius(f, distance):
+            items.append(ListingRow(listing, org, standard, version, price, distance))
+    return _page(items, f, page, per_page, lambda r: r.listing.available_kg)
 
 
 def search_requests(
@@ -206,38 +219,22 @@ def search_requests(
     per_page: int = 25,
     today: date | None = None,
 ) -> SearchPage:
-    """Open requests, filtered and sorted (their maximum prices stay private)."""
+    """Open requests, filtered and sorted (their maximum prices stay private: no price sort)."""
     today = today or date.today()
-    query = (
-        select(OfftakeRequest, Organization, StandardVersion, GradeStandard)
-        .join(Organization, Organization.id == OfftakeRequest.organization_id)
-        .join(StandardVersion, StandardVersion.id == OfftakeRequest.standard_version_id)
-        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-        .where(OfftakeRequest.status == ListingStatus.OPEN, OfftakeRequest.expires_on >= today)
+    rows = _open_rows(
+        session,
+        OfftakeRequest,
+        f,
+        today,
+        OfftakeRequest.delivery_prefecture,
+        OfftakeRequest.monthly_kg - OfftakeRequest.filled_kg,
+        OfftakeRequest.start_month,
     )
-    if f.material:
-        query = query.where(OfftakeRequest.material_code == f.material)
-    if f.grade:
-        query = _grade_filter(query, OfftakeRequest, session, f.grade)
-    if f.prefecture:
-        query = query.where(OfftakeRequest.delivery_prefecture == f.prefecture)
-    if f.min_monthly_t is not None:
-        min_kg = int(f.min_monthly_t * 1000)
-        query = query.where(OfftakeRequest.monthly_kg - OfftakeRequest.filled_kg >= min_kg)
-    if f.start_by is not None:
-        query = query.where(OfftakeRequest.start_month <= f.start_by)
-    rows = session.exec(
-        query.order_by(col(OfftakeRequest.created_at).desc(), OfftakeRequest.id)
-    ).all()
     items: list[RequestRow] = []
     for request, org, version, standard in rows:
         distance = _distance(f, request.lat, request.lon)
-        if f.radius_km is not None and distance is not None and distance > f.radius_km:
-            continue
-        items.append(RequestRow(request, org, standard, version, distance))
-    if f.sort == "volume":
-        items.sort(key=lambda r: -r.request.open_kg)
-    elif f.sort == "distance":
-        items.sort(key=lambda r: r.distance_km or 0.0)
-    start = (page - 1) * per_page
-    return SearchPage(items[start : start + per_page], len(items), page, per_page)
+        if _within_radius(f, distance):
+            items.append(RequestRow(request, org, standard, version, distance))
+    if f.sort == "price":
+        f = ListingFilters(**{**vars(f), "sort": "newest"})
+    return _page(items, f, page, per_page, lambda r: r.request.open_kg)
