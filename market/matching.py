@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -656,16 +656,20 @@ def run_market_allocation(
     today: date | None = None,
     rates: TransportRates | None = None,
     timings: dict[str, float] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> MatchRun:
     """Read the open market, allocate volume for ``month`` and write proposals (flushes).
 
-    ``timings`` (optional dict) receives seconds per stage: read, candidates, solve, write.
+    ``timings`` (optional dict) receives seconds per stage: read, candidates, solve, write;
+    ``progress`` (optional) is told what each stage is about to do (long CLI runs).
 
     Earlier proposals still open with no decision are superseded. Proposals one side has
     already accepted stay open: their volume is reserved and their pair is not proposed again.
     Accepted proposals have committed their volume, so a re-run never duplicates them.
     """
     t0 = time.perf_counter()
+    say = progress or (lambda _message: None)
+    say("reading open listings and requests …")
     month = first_of_month(month)
     now = utcnow()
     market = _read_market(session, month, today)
@@ -695,6 +699,7 @@ def run_market_allocation(
         ]
 
     t_cand0 = time.perf_counter()
+    say(f"finding candidate pairs among {len(supplies)} listings × {len(demands)} requests …")
     edges = candidate_edges(supplies, demands, rates=rates)
     if pending and len(edges):
         pairs = {(lid, rid) for lid, rid, _ in pending}
@@ -713,8 +718,10 @@ def run_market_allocation(
             edges = _without_pairs(edges, keep)
     edges = _visible_edges(edges, market.listings, market.requests)
     t_solve0 = time.perf_counter()
+    say(f"solving the allocation over {len(edges)} pairs …")
     allocation = solve_allocation(edges, avail, need, caps.minimum_kg)
     t_write0 = time.perf_counter()
+    say("writing proposals …")
 
     run = MatchRun(month=month, run_by_member_id=run_by_member_id, started_at=now)
     session.add(run)

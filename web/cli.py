@@ -65,7 +65,10 @@ def match(month: str | None) -> None:
     db = get_db()
     try:
         run = run_market_allocation(
-            db, parse_month(month), rates=transport_rates(current_app.config)
+            db,
+            parse_month(month),
+            rates=transport_rates(current_app.config),
+            progress=lambda message: click.echo(message, err=True),
         )
     except MarketError as err:
         raise click.BadParameter(str(err), param_hint="--month") from None

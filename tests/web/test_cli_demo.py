@@ -44,3 +44,18 @@ def test_db_upgrade_and_demo_load_twice(tmp_path, monkeypatch):
     for org in orgs:
         if org.corporate_number:
             assert check_corporate_number(org.corporate_number)
+
+
+def test_match_command_reports_progress_and_figures_and_refuses_a_bad_month(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'match.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LOG_JSON", "0")
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(main, ["demo", "load"]).exit_code == 0
+    result = runner.invoke(main, ["match"])
+    assert result.exit_code == 0, result.output
+    assert "solving the allocation over" in result.output
+    assert "proposals" in result.output and "gap" in result.output
+    bad = runner.invoke(main, ["match", "--month", "2026-13"])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output
