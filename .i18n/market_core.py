@@ -104,3 +104,6 @@ T.update(
         "Give a name of at most 120 characters.": "名前を120文字以内で入力してください。",
     }
 )
+T["Only administrators, inspectors and signatories issue certificates."] = (
+    "証明書を発行できるのは管理者・検査担当・署名権者だけです。"
+)

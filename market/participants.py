@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from market.errors import NotFound, PermissionDenied, TooManyAttempts, ValidationFailed
+from market.errors import N_, NotFound, PermissionDenied, TooManyAttempts, ValidationFailed
 from market.geography import BY_CODE
 from market.models import (
     ApiToken,
@@ -229,6 +229,36 @@ def add_member(
     session.add(member)
     session.flush()
     return member
+
+
+# Who may do what, beyond the organisation's verification (one home for the page and the API).
+LISTING_ROLES = (Role.TRADER.value, Role.ADMIN.value)
+CERTIFY_ROLES = (Role.ADMIN.value, Role.INSPECTOR.value, Role.SIGNATORY.value)
+
+
+def require_role(member: Member, roles: Iterable[str], message: str) -> None:
+    """PermissionDenied(message) unless the member holds one of the roles."""
+    if not any(member.has_role(r) for r in roles):
+        raise PermissionDenied(message)
+
+
+def require_lister(member: Member) -> None:
+    """Only traders and administrators manage listings and requests."""
+    require_role(
+        member, LISTING_ROLES, N_("Only traders and administrators manage listings and requests.")
+    )
+
+
+def require_certifier(session: Session, member: Member) -> Organization:
+    """A verified organisation's admin, inspector or signatory issues certificates."""
+    org = session.get(Organization, member.organization_id)
+    require_verified(org)
+    require_role(
+        member,
+        CERTIFY_ROLES,
+        N_("Only administrators, inspectors and signatories issue certificates."),
+    )
+    return org
 
 
 def require_admin(actor: Member) -> None:

@@ -287,3 +287,21 @@ def test_openapi_documents_the_quality_endpoints(client):
         "/certificates/{cert_id}",
     ):
         assert path in paths, path
+
+
+def test_certificates_by_api_need_a_certifying_role_and_a_verified_organisation(
+    client, db, api_token
+):
+    org, headers = _setup(db, api_token)
+    assay = client.post("/api/v1/assays", headers=headers, json=ASSAY).get_json()
+    body = {"assay_id": assay["id"], "standard": "ISRI-BIRCH-CLIFF"}
+    trader = api_token(make_member(db, org, roles="trader").email)
+    r = client.post("/api/v1/certificates", headers=trader, json=body)
+    assert r.status_code == 403
+    assert "inspectors and signatories" in r.get_json()["detail"]
+    org.status = "unverified"
+    db.add(org)
+    db.commit()
+    r = client.post("/api/v1/certificates", headers=headers, json=body)
+    assert r.status_code == 403 and "verified" in r.get_json()["detail"]
+    assert db.exec(select(Certificate)).all() == []

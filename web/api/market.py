@@ -13,7 +13,7 @@ from flask_babel import gettext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import col, select
 
-from market.errors import NotFound, PermissionDenied, ValidationFailed
+from market.errors import NotFound, ValidationFailed
 from market.indices import create_index, get_index, index_values, latest_values, set_index_value
 from market.listings import (
     ListingInput,
@@ -42,6 +42,7 @@ from market.models import (
     SavedSearch,
     SupplyListing,
 )
+from market.participants import require_lister
 from quality.models import GradeStandard, StandardVersion
 from web.alerting import alert_saved_searches
 from web.api import BodyInvalid, _pydantic_message, api_bp, parse_body, token_required
@@ -239,8 +240,7 @@ def _json_field(err: ValidationFailed) -> ValidationFailed:
 
 
 def _require_trader() -> None:
-    if not (g.caller.has_role("trader") or g.caller.has_role("admin")):
-        raise PermissionDenied("Only traders and administrators manage listings and requests.")
+    require_lister(g.caller.member)
 
 
 def _blank(value: object) -> object:

@@ -9,6 +9,7 @@ from flask_babel import gettext
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from market.participants import require_certifier
 from quality.assays import (
     AssayHeader,
     AssayRowsInvalid,
@@ -577,7 +578,7 @@ def create_certificate():
     if assay is None or assay.organization_id != g.caller.org.id:
         return problem(404, gettext("Not found"), gettext("No such assay."))
     standard, version = resolve_version(db, body.standard, body.version)
-    org = g.caller.org
+    org = require_certifier(db, g.caller.member)
     cert = issue_certificate(db, assay, standard, version, org.id, org.name_ja)
     db.commit()
     return certificate_json(cert, True), 201

@@ -64,6 +64,7 @@ from market.models import (
     PriceKind,
     SupplyListing,
 )
+from market.participants import LISTING_ROLES
 from market.search import (
     SORTS,
     parse_listing_filters,
@@ -554,7 +555,7 @@ def listing(listing_id: int):
 
 
 @bp.route("/listings/new", methods=["GET", "POST"])
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def new_listing():
     form = ListingForm(current_user.org)
     if form.validate_on_submit():
@@ -573,7 +574,7 @@ def new_listing():
 
 
 @bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def edit_listing(listing_id: int):
     db = get_db()
     item = own_listing(db, current_user.org.id, listing_id)
@@ -598,7 +599,7 @@ def edit_listing(listing_id: int):
 
 
 @bp.post("/listings/<int:listing_id>/publish")
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def publish_listing_view(listing_id: int):
     db = get_db()
     try:
@@ -614,7 +615,7 @@ def publish_listing_view(listing_id: int):
 
 
 @bp.post("/listings/<int:listing_id>/close")
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def close_listing_view(listing_id: int):
     commit_or_flash(
         lambda: close_listing(get_db(), current_user.org.id, listing_id),
@@ -682,7 +683,7 @@ def request_detail(request_id: int):
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def new_request():
     form = RequestForm()
     if form.validate_on_submit():
@@ -701,7 +702,7 @@ def new_request():
 
 
 @bp.route("/requests/<int:request_id>/edit", methods=["GET", "POST"])
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def edit_request(request_id: int):
     db = get_db()
     item = own_request(db, current_user.org.id, request_id)
@@ -724,7 +725,7 @@ def edit_request(request_id: int):
 
 
 @bp.post("/requests/<int:request_id>/publish")
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def publish_request_view(request_id: int):
     db = get_db()
     try:
@@ -740,7 +741,7 @@ def publish_request_view(request_id: int):
 
 
 @bp.post("/requests/<int:request_id>/close")
-@role_required("trader", "admin")
+@role_required(*LISTING_ROLES)
 def close_request_view(request_id: int):
     commit_or_flash(
         lambda: close_request(get_db(), current_user.org.id, request_id),

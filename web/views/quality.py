@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from market.models import Organization
-from market.participants import require_verified
+from market.participants import CERTIFY_ROLES, require_certifier, require_verified
 from quality.assays import (
     AssayHeader,
     AssayRowsInvalid,
@@ -89,7 +89,6 @@ from web.i18n import translate_error
 bp = Blueprint("quality", __name__)
 
 ASSAY_ROLES = ("admin", "trader", "inspector")
-CERTIFY_ROLES = ("admin", "inspector", "signatory")
 STATUS_NAMES = {
     "draft": _l("Draft"),
     "consultation": _l("In consultation"),
@@ -772,7 +771,7 @@ def certify(assay_id: int):
     code, _, number = request.form.get("grade", "").rpartition(":")
     if not number.isdigit():
         abort(400)
-    org = _verified_org()
+    org = require_certifier(db, current_user.member)
     std, ver = get_version(db, code, int(number))
     cert = issue_certificate(db, item, std, ver, org.id, org.name_ja)
     db.commit()
