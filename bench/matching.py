@@ -41,7 +41,9 @@ from market.allocation import (  # noqa: E402
     tonnes_to_kg,
 )
 from market.matching import load_sides, run_market_allocation  # noqa: E402
-from market.models import OfftakeRequest, Organization, SupplyListing  # noqa: E402
+from market.models import OfftakeRequest, SupplyListing  # noqa: E402
+from participants.actors import SYSTEM  # noqa: E402
+from participants.models import Organization
 from quality.catalogue import (  # noqa: E402
     SEED_EFFECTIVE,
     SEED_PUBLISHED_AT,
@@ -232,7 +234,7 @@ def run(
     timings: dict[str, float] = {}
     with Session(engine, expire_on_commit=False) as session:
         t = time.perf_counter()
-        match_run = run_market_allocation(session, month, today=TODAY, timings=timings)
+        match_run = run_market_allocation(session, SYSTEM, month, today=TODAY, timings=timings)
         session.commit()
         e2e_s = time.perf_counter() - t
         figures = {

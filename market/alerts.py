@@ -1,83 +1,153 @@
-"""Saved searches and in-app notifications when a new listing or request matches one."""
+"""Saved searches and in-app notifications when a new listing or request matches one.
+
+A saved search looks at others' listings or requests, so keeping one is for members of
+verified organisations (`VERIFIED_MEMBER`); alerts go only to members who may read the new
+item (verified organisations; invited ones for invited-only listings). A member lists and
+deletes its own saved searches and reads its own notifications, whatever its organisation's
+state: those records are scoped to the acting member.
+"""
 
 import json
-from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
+from typing import Literal
 
-from sqlmodel import Session, col, select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
 
-from market.errors import N_, NotFound, ValidationFailed
-from market.models import Member, Notification, OfftakeRequest, SavedSearch, SupplyListing
-from market.search import parse_listing_filters, search_listings, search_requests
-from quality.dbtypes import utcnow
+from market.models import Notification, OfftakeRequest, SavedSearch, SupplyListing
+from market.search import SearchFilters, search_listings, search_requests
+from participants.actors import VERIFIED_MEMBER, Actor, actor_of
+from participants.columns import utcnow
+from participants.errors import N_, NotFound, PermissionDenied, ValidationFailed
+from participants.fields import ID_MAX, Line
+from participants.models import Member, Organization
 
 TARGETS = ("listings", "requests")
 MAX_SAVED_SEARCHES = 20
+KEEP_SAVED_SEARCHES = VERIFIED_MEMBER
 
 
-def save_search(
-    session: Session, member: Member, target: str, name: str, args: Mapping[str, str]
-) -> SavedSearch:
-    """Keep a member's search (validated like the search itself)."""
-    if target not in TARGETS:
-        raise ValidationFailed("Choose listings or requests.", field="target")
-    name = (name or "").strip()
-    if not name or len(name) > 120:
+class SavedSearchInput(BaseModel):
+    """A search to keep: alerts arrive when a matching item is published."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: Literal[TARGETS]
+    name: Line(120, min_length=1)
+    query: SearchFilters = Field(default_factory=SearchFilters)
+
+
+class SavedSearchOut(BaseModel):
+    """A saved search of the caller."""
+
+    id: int
+    target: str
+    name: str
+    query: SearchFilters
+    created_at: datetime
+
+
+def saved_filters(search: SavedSearch) -> SearchFilters | None:
+    """The filters a saved search keeps (None if they no longer validate)."""
+    try:
+        return SearchFilters.model_validate(json.loads(search.query or "{}")).check()
+    except (ValueError, ValidationError, ValidationFailed):
+        return None
+
+
+def saved_search_out(search: SavedSearch) -> SavedSearchOut:
+    return SavedSearchOut(
+        id=search.id,
+        target=search.target,
+        name=search.name,
+        query=saved_filters(search) or SearchFilters(),
+        created_at=search.created_at,
+    )
+
+
+def _member_id(actor: Actor) -> int:
+    if actor is None or actor.member_id is None:
+        raise PermissionDenied()
+    return actor.member_id
+
+
+def save_search(session: Session, actor: Actor, data: SavedSearchInput) -> SavedSearch:
+    """Keep a member's search (members of verified organisations; at most 20 each)."""
+    KEEP_SAVED_SEARCHES.check(actor)
+    member_id = _member_id(actor)
+    try:
+        data.query.check()
+    except ValidationFailed as err:
+        err.field = f"query.{err.field}"  # the field as the body names it
+        raise
+    name = data.name.strip()
+    if not name:
         raise ValidationFailed("Give the search a name (at most 120 characters).", field="name")
-    filters = parse_listing_filters(args)
-    existing = session.exec(select(SavedSearch.id).where(SavedSearch.member_id == member.id)).all()
-    if len(existing) >= MAX_SAVED_SEARCHES:
+    existing = session.exec(
+        select(func.count()).select_from(SavedSearch).where(SavedSearch.member_id == member_id)
+    ).one()
+    if existing >= MAX_SAVED_SEARCHES:
         raise ValidationFailed("At most %(n)s saved searches.", field="name", n=MAX_SAVED_SEARCHES)
     search = SavedSearch(
-        member_id=member.id,
-        target=target,
+        member_id=member_id,
+        target=data.target,
         name=name,
-        query=json.dumps(filters.as_args(), sort_keys=True),
+        query=json.dumps(data.query.model_dump(mode="json", exclude_defaults=True), sort_keys=True),
     )
     session.add(search)
     session.flush()
     return search
 
 
-def saved_searches(session: Session, member_id: int) -> list[SavedSearch]:
-    return list(
-        session.exec(
-            select(SavedSearch).where(SavedSearch.member_id == member_id).order_by(SavedSearch.id)
-        )
+def saved_searches(actor: Actor):
+    """The query of the acting member's saved searches, oldest first."""
+    return (
+        select(SavedSearch)
+        .where(SavedSearch.member_id == _member_id(actor))
+        .order_by(col(SavedSearch.id))
     )
 
 
-def delete_saved_search(session: Session, member: Member, search_id: int) -> None:
-    search = session.get(SavedSearch, search_id)
-    if search is None or search.member_id != member.id:
+def delete_saved_search(session: Session, actor: Actor, search_id: int) -> None:
+    """Delete one of the acting member's saved searches (others': NotFound)."""
+    search = session.get(SavedSearch, search_id) if 1 <= search_id <= ID_MAX else None
+    if search is None or search.member_id != _member_id(actor):
         raise NotFound("No such saved search.")
     session.delete(search)
+    session.flush()
 
 
 def alert_matching_searches(
     session: Session, item: SupplyListing | OfftakeRequest, today: date | None = None
 ) -> list[Notification]:
-    """Notify every member whose saved search matches a newly published item (once each)."""
+    """Notify every member whose saved search matches a newly published item (once each).
+
+    Only members who may read the item are alerted: members of verified organisations other
+    than the item's own (and, for an invited-only listing, of invited organisations).
+    """
     target = "listings" if isinstance(item, SupplyListing) else "requests"
     searches = session.exec(select(SavedSearch).where(SavedSearch.target == target)).all()
     if not searches:
         return []
     members = {
-        m.id: m
-        for m in session.exec(
-            select(Member).where(col(Member.id).in_({s.member_id for s in searches}))
+        m.id: (m, org)
+        for m, org in session.exec(
+            select(Member, Organization)
+            .join(Organization, Organization.id == Member.organization_id)
+            .where(col(Member.id).in_({s.member_id for s in searches}))
         )
     }
+    run = search_listings if target == "listings" else search_requests
     created: list[Notification] = []
     for search in searches:
-        member = members.get(search.member_id)
-        if member is None or not member.active or member.organization_id == item.organization_id:
+        member, org = members.get(search.member_id, (None, None))
+        if member is None or not member.active or org.id == item.organization_id:
             continue
-        filters = parse_listing_filters(json.loads(search.query))
-        run = search_listings if target == "listings" else search_requests
-        page = run(session, member.organization_id, filters, 1, 10_000, today=today)
-        ids = {(r.listing if target == "listings" else r.request).id for r in page.items}
-        if item.id not in ids:
+        filters = saved_filters(search)
+        if filters is None:
+            continue
+        found = run(session, actor_of(member, org), filters, today=today, only_id=item.id)
+        if not found.items:
             continue
         key = f"{target}:{item.id}:search:{search.id}"
         exists = session.exec(
@@ -96,7 +166,7 @@ def alert_matching_searches(
             member_id=member.id,
             message=message,
             params=json.dumps({"name": search.name}, ensure_ascii=False),
-            link=f"/{'listings' if target == 'listings' else 'requests'}/{item.id}",
+            link=f"/{target}/{item.id}",
             dedupe_key=key,
         )
         session.add(note)
@@ -105,20 +175,75 @@ def alert_matching_searches(
     return created
 
 
-def notifications(
-    session: Session, member_id: int, unread_only: bool = False
+def notify_organization(
+    session: Session,
+    organization_id: int,
+    message: str,
+    params: dict,
+    link: str,
+    dedupe_key: str,
+    roles: tuple[str, ...] = (),
 ) -> list[Notification]:
-    query = select(Notification).where(Notification.member_id == member_id)
+    """In-app notifications for an organisation's active members (those holding one of
+    `roles`, or all): one per member and `dedupe_key`, so a job run twice, or twice at once,
+    notifies once. `message` is an untranslated msgid with %(name)s placeholders (mark it N_).
+    Returns the notifications created now; the caller commits, then e-mails them."""
+    members = session.exec(
+        select(Member).where(Member.organization_id == organization_id, Member.active == True)  # noqa: E712
+    ).all()
+    created: list[Notification] = []
+    for member in members:
+        if roles and not member.role_set & set(roles):
+            continue
+        exists = session.exec(
+            select(Notification.id).where(
+                Notification.member_id == member.id, Notification.dedupe_key == dedupe_key
+            )
+        ).first()
+        if exists:
+            continue
+        note = Notification(
+            member_id=member.id,
+            message=message,
+            params=json.dumps(params, ensure_ascii=False, sort_keys=True),
+            link=link,
+            dedupe_key=dedupe_key[:120],
+        )
+        try:
+            with session.begin_nested():  # another run may have just created the same one
+                session.add(note)
+        except IntegrityError:
+            continue
+        created.append(note)
+    return created
+
+
+def notifications(actor: Actor, unread_only: bool = False):
+    """The query of the acting member's notifications, newest first."""
+    query = select(Notification).where(Notification.member_id == _member_id(actor))
     if unread_only:
-        query = query.where(Notification.read_at == None)  # noqa: E711
-    return list(session.exec(query.order_by(col(Notification.created_at).desc()).limit(200)))
+        query = query.where(col(Notification.read_at).is_(None))
+    return query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
 
 
-def mark_read(session: Session, member_id: int, notification_id: int) -> Notification:
-    note = session.get(Notification, notification_id)
-    if note is None or note.member_id != member_id:
+def unread_count(session: Session, actor: Actor) -> int:
+    """How many of the acting member's notifications are unread."""
+    if actor is None or actor.member_id is None:
+        return 0
+    return session.exec(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.member_id == actor.member_id, col(Notification.read_at).is_(None))
+    ).one()
+
+
+def mark_read(session: Session, actor: Actor, notification_id: int) -> Notification:
+    """Mark one of the acting member's notifications read (others': NotFound)."""
+    note = session.get(Notification, notification_id) if 1 <= notification_id <= ID_MAX else None
+    if note is None or note.member_id != _member_id(actor):
         raise NotFound("No such notification.")
     if note.read_at is None:
         note.read_at = utcnow()
         session.add(note)
+        session.flush()
     return note

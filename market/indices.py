@@ -1,4 +1,8 @@
-"""Price indices: monthly values entered by operators or imported from CSV; price evaluation."""
+"""Price indices: monthly values entered by the operator or imported from CSV; price evaluation.
+
+Creating an index and entering or importing its values is for the marketplace operator
+(`OPERATE_MARKETPLACE`, checked here); reading indices and their values is public.
+"""
 
 import csv
 import io
@@ -6,12 +10,27 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, select
 
-from market.errors import N_, NotFound, ValidationFailed
-from market.models import IndexValue, Member, OfftakeRequest, PriceIndex, PriceKind, SupplyListing
-from market.participants import record_audit, require_operator
+from market.models import IndexValue, OfftakeRequest, PriceIndex, PriceKind, SupplyListing
+from participants.actors import OPERATE_MARKETPLACE, Actor
+from participants.audit import record_audit
+from participants.errors import N_, NotFound, ValidationFailed
+from participants.fields import YEN_MAX, Line, Month
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Enter a whole number.")
+    return value
+
+
+# A price or an index value in whole yen per tonne: more than zero, at most ¥100,000,000.
+YenPerTonne = Annotated[int, Field(ge=1, le=YEN_MAX), BeforeValidator(_not_bool)]
 
 
 class CsvRowsInvalid(ValidationFailed):
@@ -26,20 +45,75 @@ class CsvRowsInvalid(ValidationFailed):
         self.rows = rows
 
 
-def create_index(
-    session: Session,
-    operator: Member,
-    code: str,
-    name_en: str,
-    name_ja: str,
-    material_code: str,
-    source: str = "",
-) -> PriceIndex:
+class IndexInput(BaseModel):
+    """A new monthly price index in yen per tonne."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: Line(40, min_length=2) = Field(
+        description="2–40 letters, digits and hyphens (stored in capitals)"
+    )
+    name_en: Line(120, min_length=1)
+    name_ja: Line(120, min_length=1)
+    material: Line(40, min_length=1) = Field(description="material code")
+    source: Line(300) = ""
+
+
+class IndexValueInput(BaseModel):
+    """One month's value of an index."""
+
+    model_config = ConfigDict(extra="forbid")
+    month: Month
+    value_jpy_per_t: YenPerTonne
+
+
+class IndexOut(BaseModel):
+    """A price index and its latest value."""
+
+    code: str
+    name_en: str
+    name_ja: str
+    material: str
+    unit: str
+    source: str
+    latest_jpy_per_t: int | None
+
+
+class IndexValueOut(BaseModel):
+    """One month's value of an index, yen per tonne."""
+
+    month: Month
+    value_jpy_per_t: int
+
+
+class IndexValuesOut(BaseModel):
+    """An index and its monthly values, oldest first."""
+
+    index: IndexOut
+    values: list[IndexValueOut]
+
+
+def index_out(index: PriceIndex, latest: int | None) -> IndexOut:
+    return IndexOut(
+        code=index.code,
+        name_en=index.name_en,
+        name_ja=index.name_ja,
+        material=index.material_code,
+        unit=index.unit,
+        source=index.source,
+        latest_jpy_per_t=latest,
+    )
+
+
+def index_value_out(row: IndexValue) -> IndexValueOut:
+    return IndexValueOut(month=row.month, value_jpy_per_t=row.value_jpy_per_t)
+
+
+def create_index(session: Session, actor: Actor, data: IndexInput) -> PriceIndex:
     """A new monthly price index in yen per tonne (operator only; audited)."""
     from quality.models import Material
 
-    require_operator(session, operator)
-    code = (code or "").strip().upper()
+    OPERATE_MARKETPLACE.check(actor)
+    code = data.code.strip().upper()
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{1,39}", code):
         raise ValidationFailed(
             "Use 2–40 capital letters, digits and hyphens for the code.", field="code"
@@ -47,51 +121,67 @@ def create_index(
     if session.exec(select(PriceIndex.id).where(PriceIndex.code == code)).first() is not None:
         raise ValidationFailed("An index with this code exists already.", field="code")
     names = {}
-    for field, value in (("name_en", name_en), ("name_ja", name_ja)):
-        value = (value or "").strip()
-        if not value or len(value) > 120:
+    for field, value in (("name_en", data.name_en), ("name_ja", data.name_ja)):
+        value = value.strip()
+        if not value:
             raise ValidationFailed("Give a name of at most 120 characters.", field=field)
         names[field] = value
-    if session.exec(select(Material.id).where(Material.code == material_code)).first() is None:
-        raise ValidationFailed("Unknown material %(code)s.", field="material", code=material_code)
-    source = (source or "").strip()
-    if len(source) > 300:
-        raise ValidationFailed("At most %(n)s characters.", field="source", n=300)
-    index = PriceIndex(code=code, material_code=material_code, source=source, **names)
+    material = data.material.strip()
+    if session.exec(select(Material.id).where(Material.code == material)).first() is None:
+        raise ValidationFailed("Unknown material %(code)s.", field="material", code=material)
+    index = PriceIndex(code=code, material_code=material, source=data.source.strip(), **names)
     session.add(index)
     session.flush()
-    record_audit(session, operator, "index.created", "priceindex", index.id, {"code": code})
+    record_audit(session, actor, "index.created", "priceindex", index.id, {"code": code})
     return index
 
 
 def get_index(session: Session, code: str) -> PriceIndex:
+    """An index by its code (public), or NotFound."""
     index = session.exec(select(PriceIndex).where(PriceIndex.code == code)).first()
     if index is None:
         raise NotFound("Unknown price index %(code)s.", code=code)
     return index
 
 
+def index_to_change(session: Session, actor: Actor, code: str) -> PriceIndex:
+    """The index the operator is about to change (the forms of the index page ask this first)."""
+    OPERATE_MARKETPLACE.check(actor)
+    return get_index(session, code)
+
+
+def all_indices(session: Session) -> list[tuple[PriceIndex, int | None]]:
+    """Every index with its latest value, by code (two queries)."""
+    rows = list(session.exec(select(PriceIndex).order_by(PriceIndex.code)))
+    latest = latest_values(session, {i.id for i in rows}, date.max)
+    return [(i, latest.get(i.id)) for i in rows]
+
+
+def index_codes(session: Session, index_ids: set[int | None]) -> dict[int, str]:
+    """Index codes by id, one query."""
+    ids = {i for i in index_ids if i}
+    if not ids:
+        return {}
+    rows = session.exec(select(PriceIndex.id, PriceIndex.code).where(col(PriceIndex.id).in_(ids)))
+    return dict(rows.all())
+
+
 def _parse_value(raw: str) -> int:
     value = Decimal(raw.replace(",", "").strip())
     if not value.is_finite() or value <= 0 or value != value.to_integral_value():
         raise ValueError
+    if value > YEN_MAX:
+        raise ValueError
     return int(value)
 
 
-def set_index_value(
-    session: Session, operator: Member, code: str, month: date, value_jpy_per_t: object
-) -> IndexValue:
+def set_index_value(session: Session, actor: Actor, code: str, data: IndexValueInput) -> IndexValue:
     """Enter or correct one month's value (operator only; audited)."""
-    require_operator(session, operator)
-    index = get_index(session, code)
-    try:
-        value = _parse_value(str(value_jpy_per_t))
-    except (ValueError, ArithmeticError):
-        raise ValidationFailed("Enter a positive whole number of yen.", field="value") from None
-    return _upsert(session, operator, index, month.replace(day=1), value)
+    index = index_to_change(session, actor, code)
+    return _upsert(session, actor, index, data.month.replace(day=1), data.value_jpy_per_t)
 
 
-def _upsert(session: Session, operator: Member, index: PriceIndex, month: date, value: int):
+def _upsert(session: Session, actor: Actor, index: PriceIndex, month: date, value: int):
     row = session.exec(
         select(IndexValue).where(IndexValue.index_id == index.id, IndexValue.month == month)
     ).first()
@@ -99,11 +189,11 @@ def _upsert(session: Session, operator: Member, index: PriceIndex, month: date, 
     if row is None:
         row = IndexValue(index_id=index.id, month=month, value_jpy_per_t=value)
     row.value_jpy_per_t = value
-    row.entered_by_member_id = operator.id
+    row.entered_by_member_id = actor.member_id
     session.add(row)
     record_audit(
         session,
-        operator,
+        actor,
         "index.value_set",
         "priceindex",
         index.id,
@@ -112,10 +202,9 @@ def _upsert(session: Session, operator: Member, index: PriceIndex, month: date, 
     return row
 
 
-def import_index_csv(session: Session, operator: Member, code: str, text: str) -> int:
+def import_index_csv(session: Session, actor: Actor, code: str, text: str) -> int:
     """Rows `month,value` (YYYY-MM, yen per tonne); all rows or none. Returns rows saved."""
-    require_operator(session, operator)
-    index = get_index(session, code)
+    index = index_to_change(session, actor, code)
     errors: list[dict] = []
     parsed: dict[date, int] = {}
     reader = csv.reader(io.StringIO(text))
@@ -129,14 +218,13 @@ def import_index_csv(session: Session, operator: Member, code: str, text: str) -
                 {"row": number, "field": None, "message": N_("Expected two columns: month,value.")}
             )
             continue
-        try:
-            year, month = (int(p) for p in row[0].strip().split("-")[:2])
-            when = date(year, month, 1)
-        except ValueError:
+        match = re.fullmatch(r"(20\d\d)-(0[1-9]|1[0-2])", row[0].strip())
+        if match is None:
             errors.append(
                 {"row": number, "field": "month", "message": N_("Enter a month as YYYY-MM.")}
             )
             continue
+        when = date(int(match[1]), int(match[2]), 1)
         try:
             value = _parse_value(row[1])
         except (ValueError, ArithmeticError):
@@ -159,7 +247,7 @@ def import_index_csv(session: Session, operator: Member, code: str, text: str) -
     if not parsed:
         raise ValidationFailed("The file has no rows.", field="file")
     for when, value in sorted(parsed.items()):
-        _upsert(session, operator, index, when, value)
+        _upsert(session, actor, index, when, value)
     return len(parsed)
 
 
@@ -248,3 +336,11 @@ def price_for_month(
     formula = formula_of(item)
     value = value_for_month(session, formula.index_id, month) if formula.index_id else None
     return evaluate(formula, value)
+
+
+def index_form_choices(session: Session, actor: Actor) -> list:
+    """What the new-index form offers: the materials (the operator's form)."""
+    from quality.models import Material
+
+    OPERATE_MARKETPLACE.check(actor)
+    return list(session.exec(select(Material).order_by(Material.code)))

@@ -1,29 +1,66 @@
-"""Supply listings and offtake requests: validation, lifecycle, committed volume.
+"""Supply listings and offtake requests: one input shape, lifecycle, committed volume, who reads.
 
-Volumes arrive as Decimal tonnes and are stored as integer kilograms; prices are integer yen
-per tonne. Every state change goes through `transition`.
+Each record has one typed input model (`ListingInput`, `RequestInput`) shared by the page form
+and the API body, one PATCH model (the same fields, all optional: only what was sent changes)
+and one output model (`ListingOut`, `RequestOut`) built by one function. Volumes arrive as
+Decimal tonnes and are stored as integer kilograms; prices are integer yen per tonne. Every
+state change goes through `transition`.
+
+Who may do what (checked here, so that page, API, CLI and jobs agree):
+- listings are created, changed, published and closed by traders or administrators of a
+  verified recycler (`MANAGE_LISTINGS`); requests by those of a verified manufacturer
+  (`MANAGE_REQUESTS`);
+- others' open listings and requests are read by members of verified organisations only
+  (`VERIFIED_MEMBER`); invited-only listings by the invited organisations only; a member
+  always reads its own organisation's records in any state. What a caller may not read is
+  NotFound, never a hint that it exists.
 """
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
-from sqlalchemy import update
-from sqlmodel import Session, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
 
-from market.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from market.geography import BY_CODE
+from market.alerts import alert_matching_searches
+from market.indices import YenPerTonne, evaluate, formula_of, index_codes, latest_values
 from market.models import (
     ListingStatus,
+    Notification,
     OfftakeRequest,
-    Organization,
-    OrgKind,
     PriceIndex,
     PriceKind,
+    Proposal,
+    ProposalStatus,
     SupplyListing,
 )
-from market.participants import require_verified
-from quality.dbtypes import utcnow
+from market.visibility import (
+    listing_visible_to,
+    request_visible_to,
+)
+from participants.actors import Actor, permission
+from participants.columns import utcnow
+from participants.errors import N_, Conflict, NotFound, ValidationFailed
+from participants.fields import (
+    ID_MAX,
+    Day,
+    Factor,
+    Id,
+    Latitude,
+    Line,
+    Longitude,
+    Month,
+    Months,
+    Paragraphs,
+    Tonnes,
+    Yen,
+    partial_model,
+)
+from participants.geography import BY_CODE, PREFECTURES
+from participants.models import Organization, OrgKind, OrgStatus, Role
 from quality.models import Assay, Certificate, GradeStandard, Material, StandardVersion
 
 INCOTERMS_2020 = ("EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF")
@@ -38,7 +75,22 @@ MANDATES = (
 )
 MAX_TERM_MONTHS = 120
 MAX_MONTHLY_T = Decimal("1000000")
+MAX_INVITED = 50
 KG = Decimal(1000)
+
+# Who manages listings and requests (declared beside the entry points that check them).
+MANAGE_LISTINGS = permission(
+    N_("Only traders and administrators manage listings and requests."),
+    kinds=[OrgKind.RECYCLER],
+    roles=[Role.TRADER, Role.ADMIN],
+    kind_message=N_("Only recyclers publish supply listings."),
+)
+MANAGE_REQUESTS = permission(
+    N_("Only traders and administrators manage listings and requests."),
+    kinds=[OrgKind.MANUFACTURER],
+    roles=[Role.TRADER, Role.ADMIN],
+    kind_message=N_("Only manufacturers publish offtake requests."),
+)
 
 # Allowed moves of the listing / request lifecycle.
 TRANSITIONS: dict[str, set[str]] = {
@@ -47,6 +99,16 @@ TRANSITIONS: dict[str, set[str]] = {
     ListingStatus.CLOSED: set(),
     ListingStatus.EXPIRED: set(),
 }
+
+PrefectureCode = Literal[tuple(p.code for p in PREFECTURES)]
+Incoterm = Literal[INCOTERMS_2020]
+PriceKindName = Literal["fixed", "index"]
+Visibility = Literal["public", "invited"]
+Mandate = Literal[MANDATES]
+
+
+# ---------------------------------------------------------------------------------------------
+# Units and months (also used by matching and contracts)
 
 
 def tonnes_to_kg(value: object, field_name: str, allow_zero: bool = False) -> int:
@@ -70,26 +132,6 @@ def kg_to_tonnes(kg: int) -> Decimal:
     return (Decimal(kg) / KG).quantize(Decimal("0.001"))
 
 
-def _yen(
-    value: object, field_name: str, required: bool = True, positive: bool = True
-) -> int | None:
-    if value is None or str(value).strip() == "":
-        if required:
-            raise ValidationFailed("This field is required.", field=field_name)
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed("Enter an amount in whole yen.", field=field_name) from None
-    if not amount.is_finite() or amount != amount.to_integral_value():
-        raise ValidationFailed("Enter an amount in whole yen.", field=field_name)
-    if positive and amount <= 0:
-        raise ValidationFailed("The price must be more than zero.", field=field_name)
-    if abs(amount) > 100_000_000:
-        raise ValidationFailed("The amount is implausibly large.", field=field_name)
-    return int(amount)
-
-
 def parse_month(value: object, field_name: str = "month") -> date:
     """A month as the first day (accepts dates and 'YYYY-MM' / 'YYYY-MM-DD' strings)."""
     if isinstance(value, date):
@@ -102,13 +144,14 @@ def parse_month(value: object, field_name: str = "month") -> date:
         raise ValidationFailed("Enter a month as YYYY-MM.", field=field_name) from None
 
 
-def _date(value: object, field_name: str) -> date:
-    if isinstance(value, date):
-        return value
+def parse_term(value: object, field_name: str) -> int:
     try:
-        return date.fromisoformat(str(value or "").strip())
+        months = int(str(value).strip())
     except ValueError:
-        raise ValidationFailed("Enter a date as YYYY-MM-DD.", field=field_name) from None
+        raise ValidationFailed("Enter a whole number of months.", field=field_name) from None
+    if not 1 <= months <= MAX_TERM_MONTHS:
+        raise ValidationFailed("The term lies between 1 and 120 months.", field=field_name)
+    return months
 
 
 def months_between(start: date, end: date) -> int:
@@ -120,278 +163,246 @@ def add_months(start: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-@dataclass
-class PriceInput:
-    kind: str = PriceKind.FIXED
-    fixed_jpy_per_t: object = None
-    index_code: str = ""
-    factor: object = None
-    premium_jpy_per_t: object = 0
-    floor_jpy_per_t: object = None
-    cap_jpy_per_t: object = None
+# ---------------------------------------------------------------------------------------------
+# Input: one model a record (the page form's fields and the API body's keys are these names)
 
 
-@dataclass
-class ValidPrice:
-    kind: str
-    fixed: int | None
-    index_id: int | None
-    factor: Decimal | None
-    premium: int
-    floor: int | None
-    cap: int | None
+class ListingInput(BaseModel):
+    """A supply listing: what, how much a month, from when, where, at which price, for whom."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Line(200) = ""
+    material: Line(40, min_length=1) = Field(description="material code, e.g. copper_scrap")
+    grade_version_id: Id = Field(description="a published grade version of the material")
+    monthly_t: Tonnes = Field(description="tonnes a month (more than zero)")
+    min_t_per_contract: Tonnes = Field(
+        description="smallest tonnes a month one contract may take (more than zero)"
+    )
+    available_from: Month
+    max_term_months: Months
+    origin_prefecture: PrefectureCode | None = Field(
+        default=None, description="JIS X 0401 code; gives the coordinates unless lat/lon are sent"
+    )
+    origin_port: Line(80) | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    incoterm: Incoterm = "FCA"
+    incoterm_place: Line(200, min_length=1)
+    price_kind: PriceKindName = "fixed"
+    fixed_price_jpy_per_t: YenPerTonne | None = Field(
+        default=None, description="the price when price_kind is fixed"
+    )
+    index: Line(40, min_length=1) | None = Field(
+        default=None, description="price index code when price_kind is index"
+    )
+    index_factor: Factor | None = None
+    premium_jpy_per_t: Yen = Field(
+        default=0, description="added to index × factor; may be negative"
+    )
+    floor_jpy_per_t: YenPerTonne | None = None
+    cap_jpy_per_t: YenPerTonne | None = None
+    assay_id: Id | None = Field(default=None, description="an assay of the caller's organisation")
+    certificate_id: Line(32) | None = None
+    visibility: Visibility = "public"
+    invited_org_ids: list[Id] = Field(default_factory=list, max_length=MAX_INVITED)
+    expires_on: Day | None = Field(default=None, description="default: three months from today")
 
 
-def validate_price(session: Session, price: PriceInput, fixed_field: str) -> ValidPrice:
-    """A fixed price or an index formula (index × factor + premium, optional floor and cap)."""
-    if price.kind == PriceKind.FIXED:
-        return ValidPrice(
-            PriceKind.FIXED, _yen(price.fixed_jpy_per_t, fixed_field), None, None, 0, None, None
-        )
-    if price.kind != PriceKind.INDEX:
-        raise ValidationFailed("Choose a fixed price or an index formula.", field="price_kind")
-    if not price.index_code:
-        raise ValidationFailed("An index formula needs a price index.", field="index")
-    index = session.exec(select(PriceIndex).where(PriceIndex.code == price.index_code)).first()
-    if index is None:
+class RequestInput(BaseModel):
+    """An offtake request: what, at which grade, how much a month, for how long, where, up to
+    which price (the ceiling stays private to the requesting organisation)."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Line(200) = ""
+    material: Line(40, min_length=1) = Field(description="material code, e.g. copper_scrap")
+    grade_version_id: Id = Field(description="a published grade version of the material")
+    accept_stricter: bool = True
+    monthly_t: Tonnes = Field(description="tonnes a month (more than zero)")
+    start_month: Month
+    term_months: Months | None = Field(default=None, description="the term, or send end_month")
+    end_month: Month | None = Field(
+        default=None, description="first month after the term (instead of term_months)"
+    )
+    delivery_prefecture: PrefectureCode | None = None
+    delivery_place: Line(200, min_length=1)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    price_kind: PriceKindName = "fixed"
+    max_price_jpy_per_t: YenPerTonne | None = Field(
+        default=None, description="the ceiling when price_kind is fixed"
+    )
+    index: Line(40, min_length=1) | None = None
+    index_factor: Factor | None = None
+    premium_jpy_per_t: Yen = 0
+    purpose: Paragraphs(1000) = ""
+    mandate: Mandate = ""
+    expires_on: Day | None = Field(default=None, description="default: three months from today")
+
+
+ListingPatch = partial_model(ListingInput)
+RequestPatch = partial_model(RequestInput)
+
+
+def _changes(data: BaseModel, model: type[BaseModel], names) -> dict[str, Any]:
+    """The input fields to apply, by name, with their values.
+
+    A null for a field that has a default resets it; for a required field it is an error.
+    """
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(data, name)
+        info = model.model_fields[name]
+        if value is None and info.is_required():
+            raise ValidationFailed("This field is required.", field=name)
+        if value is None:
+            value = info.get_default(call_default_factory=True)
+        out[name] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules shared by listings and requests
+
+
+def _get(session: Session, model, item_id: int):
+    """A row by id, or None (ids outside the database's integer range do not exist)."""
+    if not 1 <= item_id <= ID_MAX:
+        return None
+    return session.get(model, item_id)
+
+
+def _kg(tonnes: Decimal, field: str) -> int:
+    if tonnes <= 0:
+        raise ValidationFailed("The volume must be more than zero.", field=field)
+    return int(tonnes * KG)
+
+
+def _check_grade(session: Session, item: SupplyListing | OfftakeRequest) -> None:
+    """A known material and a published grade version of that material."""
+    if session.exec(select(Material.id).where(Material.code == item.material_code)).first() is None:
         raise ValidationFailed(
-            "Unknown price index %(code)s.", field="index", code=price.index_code
+            "Unknown material %(code)s.", field="material", code=item.material_code
         )
-    try:
-        factor = Decimal(str(price.factor).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed(
-            "Enter the index factor as a number, e.g. 0.92.", field="factor"
-        ) from None
-    if not factor.is_finite() or not Decimal("0") < factor <= Decimal("5"):
-        raise ValidationFailed("The index factor lies between 0 and 5.", field="factor")
-    premium = _yen(price.premium_jpy_per_t or 0, "premium", required=False, positive=False) or 0
-    floor = _yen(price.floor_jpy_per_t, "floor", required=False)
-    cap = _yen(price.cap_jpy_per_t, "cap", required=False)
-    if floor is not None and cap is not None and floor > cap:
-        raise ValidationFailed("The floor lies above the cap.", field="floor")
-    return ValidPrice(PriceKind.INDEX, None, index.id, factor, premium, floor, cap)
-
-
-def grade_version(session: Session, version_id: object, material_code: str) -> StandardVersion:
-    """A published grade version of the given material, or ValidationFailed."""
-    try:
-        vid = int(str(version_id))
-    except ValueError:
-        raise ValidationFailed("Choose a grade.", field="grade") from None
-    version = session.get(StandardVersion, vid)
+    version = _get(session, StandardVersion, item.standard_version_id)
     if version is None or version.status != "published":
-        raise ValidationFailed("Unknown grade, or not a published version.", field="grade")
-    standard = session.get(GradeStandard, version.standard_id)
-    if standard.material_code != material_code:
-        raise ValidationFailed("This grade belongs to another material.", field="grade")
-    return version
-
-
-def _material(session: Session, code: str) -> Material:
-    material = session.exec(select(Material).where(Material.code == code)).first()
-    if material is None:
-        raise ValidationFailed("Unknown material %(code)s.", field="material", code=code)
-    return material
-
-
-def _place(prefecture: str | None, lat: object, lon: object, field_name: str) -> tuple:
-    pref = (prefecture or "").strip() or None
-    if pref is not None and pref not in BY_CODE:
-        raise ValidationFailed("Unknown prefecture code.", field=field_name)
-    if lat in (None, "") or lon in (None, ""):
-        if pref is None:
-            raise ValidationFailed("Give a prefecture or coordinates.", field=field_name)
-        return pref, BY_CODE[pref].lat, BY_CODE[pref].lon
-    try:
-        la, lo = float(lat), float(lon)
-    except (TypeError, ValueError):
-        raise ValidationFailed("Coordinates are numbers.", field="lat") from None
-    if not (20 <= la <= 46 and 122 <= lo <= 154) and not (-90 <= la <= 90 and -180 <= lo <= 180):
-        raise ValidationFailed("Coordinates out of range.", field="lat")
-    return pref, la, lo
-
-
-def _require_kind(session: Session, org_id: int, kind: str) -> Organization:
-    org = session.get(Organization, org_id)
-    require_verified(org)
-    if org.kind != kind:
-        if kind == OrgKind.RECYCLER:
-            raise PermissionDenied("Only recyclers publish supply listings.")
-        raise PermissionDenied("Only manufacturers publish offtake requests.")
-    return org
-
-
-@dataclass
-class ListingInput:
-    material: str
-    grade_version_id: object
-    monthly_t: object
-    min_t_per_contract: object
-    available_from: object
-    max_term_months: object
-    origin_prefecture: str = ""
-    origin_port: str = ""
-    lat: object = None
-    lon: object = None
-    incoterm: str = "FCA"
-    incoterm_place: str = ""
-    price: PriceInput = field(default_factory=PriceInput)
-    assay_id: object = None
-    certificate_id: str = ""
-    visibility: str = "public"
-    invited_org_ids: list[int] = field(default_factory=list)
-    expires_on: object = None
-    title: str = ""
-
-
-def parse_term(value: object, field_name: str) -> int:
-    try:
-        months = int(str(value).strip())
-    except ValueError:
-        raise ValidationFailed("Enter a whole number of months.", field=field_name) from None
-    if not 1 <= months <= MAX_TERM_MONTHS:
-        raise ValidationFailed("The term lies between 1 and 120 months.", field=field_name)
-    return months
-
-
-def _incoterm(rule: str, place: str) -> tuple[str, str]:
-    rule = (rule or "").strip().upper()
-    if rule not in INCOTERMS_2020:
-        raise ValidationFailed("Choose an Incoterms 2020 rule.", field="incoterm")
-    place = (place or "").strip()
-    if not place or len(place) > 200:
         raise ValidationFailed(
-            "Name the Incoterms place (at most 200 characters).", field="incoterm_place"
+            "Unknown grade, or not a published version.", field="grade_version_id"
         )
-    return rule, place
+    standard = session.get(GradeStandard, version.standard_id)
+    if standard.material_code != item.material_code:
+        raise ValidationFailed("This grade belongs to another material.", field="grade_version_id")
 
 
-def _expiry(value: object, today: date) -> date:
-    expires = _date(value, "expires_on") if value not in (None, "") else add_months(today, 3)
+def _apply_place(item, changes: dict, prefecture_field: str) -> None:
+    """Prefecture and coordinates: sent coordinates win, else the prefecture's."""
+    if not changes.keys() & {prefecture_field, "lat", "lon"}:
+        return
+    pref = changes.get(prefecture_field, getattr(item, prefecture_field))
+    if pref == getattr(item, prefecture_field) and not changes.keys() & {"lat", "lon"}:
+        return  # the same prefecture: coordinates stay as they are
+    lat, lon = changes.get("lat"), changes.get("lon")
+    if (lat is None) != (lon is None):
+        raise ValidationFailed("Give both coordinates.", field="lon" if lon is None else "lat")
+    if lat is None:
+        if pref is None:
+            raise ValidationFailed("Give a prefecture or coordinates.", field=prefecture_field)
+        lat, lon = BY_CODE[pref].lat, BY_CODE[pref].lon
+    setattr(item, prefecture_field, pref)
+    item.lat, item.lon = lat, lon
+
+
+def _apply_price(session: Session, item, changes: dict, fixed: str, with_bounds: bool) -> None:
+    """A fixed price, or an index formula (index × factor + premium, optional floor and cap)."""
+    if "price_kind" in changes:
+        item.price_kind = changes["price_kind"]
+    if fixed in changes:
+        setattr(item, fixed, changes[fixed])
+    if "index" in changes:
+        code = changes["index"]
+        item.index_id = None
+        if code:
+            index_id = session.exec(select(PriceIndex.id).where(PriceIndex.code == code)).first()
+            if index_id is None:
+                raise ValidationFailed("Unknown price index %(code)s.", field="index", code=code)
+            item.index_id = index_id
+    if "index_factor" in changes:
+        item.index_factor = changes["index_factor"]
+    if "premium_jpy_per_t" in changes:
+        item.premium_jpy_per_t = changes["premium_jpy_per_t"]
+    bounds = ("floor_jpy_per_t", "cap_jpy_per_t") if with_bounds else ()
+    for name in bounds:
+        if name in changes:
+            setattr(item, name, changes[name])
+    if item.price_kind == PriceKind.FIXED:
+        if getattr(item, fixed) is None:
+            raise ValidationFailed("This field is required.", field=fixed)
+        item.index_id, item.index_factor, item.premium_jpy_per_t = None, None, 0
+        for name in bounds:
+            setattr(item, name, None)
+        return
+    if item.index_id is None:
+        raise ValidationFailed("An index formula needs a price index.", field="index")
+    if item.index_factor is None:
+        raise ValidationFailed(
+            "Enter the index factor as a number, e.g. 0.92.", field="index_factor"
+        )
+    setattr(item, fixed, None)
+    if with_bounds and item.floor_jpy_per_t is not None and item.cap_jpy_per_t is not None:
+        if item.floor_jpy_per_t > item.cap_jpy_per_t:
+            raise ValidationFailed("The floor lies above the cap.", field="floor_jpy_per_t")
+
+
+def _apply_expiry(item, changes: dict, today: date) -> None:
+    if "expires_on" not in changes:
+        return
+    expires = changes["expires_on"] or add_months(today, 3)
     if expires < today:
         raise ValidationFailed("The expiry date lies in the past.", field="expires_on")
-    return expires
+    item.expires_on = expires
 
 
-def _listing_fields(session: Session, org: Organization, data: ListingInput, today: date) -> dict:
-    material = _material(session, data.material)
-    version = grade_version(session, data.grade_version_id, material.code)
-    monthly = tonnes_to_kg(data.monthly_t, "monthly_t")
-    minimum = tonnes_to_kg(data.min_t_per_contract, "min_t_per_contract")
-    if minimum > monthly:
-        raise ValidationFailed(
-            "The minimum per contract exceeds the monthly volume.", field="min_t_per_contract"
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _required_text(value: str | None, field: str) -> str:
+    text = _text(value)
+    if not text:
+        raise ValidationFailed("This field is required.", field=field)
+    return text
+
+
+def _offered_kg(session: Session, column, item_id: int) -> int:
+    """Tonnes a month (kg) that live proposals offer on a listing or ask on a request."""
+    return session.exec(
+        select(func.coalesce(func.sum(Proposal.monthly_kg), 0)).where(
+            column == item_id, Proposal.status == ProposalStatus.PROPOSED
         )
-    start = parse_month(data.available_from, "available_from")
-    term = parse_term(data.max_term_months, "max_term_months")
-    pref, lat, lon = _place(data.origin_prefecture, data.lat, data.lon, "origin_prefecture")
-    incoterm, place = _incoterm(data.incoterm, data.incoterm_place)
-    price = validate_price(session, data.price, "fixed_price")
-    if data.visibility not in ("public", "invited"):
-        raise ValidationFailed("Choose who may see the listing.", field="visibility")
-    invited = sorted({int(i) for i in data.invited_org_ids})
-    if data.visibility == "invited":
-        if not invited:
-            raise ValidationFailed("Invite at least one organisation.", field="invited_org_ids")
-        found = session.exec(select(Organization.id).where(Organization.id.in_(invited))).all()
-        if len(found) != len(invited):
-            raise ValidationFailed("Unknown invited organisation.", field="invited_org_ids")
-    assay_id, certificate_id, level = _evidence(session, org, data, material.code)
-    return dict(
-        title=(data.title or "").strip()[:200],
-        material_code=material.code,
-        standard_version_id=version.id,
-        monthly_kg=monthly,
-        min_kg_per_contract=minimum,
-        available_from=start,
-        max_term_months=term,
-        origin_prefecture=pref,
-        origin_port=(data.origin_port or "").strip()[:80] or None,
-        lat=lat,
-        lon=lon,
-        incoterm=incoterm,
-        incoterm_place=place,
-        price_kind=price.kind,
-        fixed_price_jpy_per_t=price.fixed,
-        index_id=price.index_id,
-        index_factor=price.factor,
-        premium_jpy_per_t=price.premium,
-        floor_jpy_per_t=price.floor,
-        cap_jpy_per_t=price.cap,
-        assay_id=assay_id,
-        certificate_id=certificate_id,
-        data_quality_level=level,
-        visibility=data.visibility,
-        invited_org_ids=" ".join(str(i) for i in invited) if data.visibility == "invited" else "",
-        expires_on=_expiry(data.expires_on, today),
+    ).one()
+
+
+def _guard_volume(session: Session, model, item, used, proposal_column, message: str) -> None:
+    """Refuse (409) a monthly volume below what is used plus what live proposals offer.
+
+    Checked by a conditional UPDATE after the change is flushed, so that a commit of volume
+    running at the same moment cannot slip between the check and the write.
+    """
+    offered = _offered_kg(session, proposal_column, item.id)
+    session.flush()
+    result = session.execute(
+        update(model)
+        .where(model.id == item.id, used + offered <= model.monthly_kg)
+        .values(version=model.version)
+        .execution_options(synchronize_session=False)
     )
-
-
-def _evidence(session: Session, org: Organization, data: ListingInput, material: str):
-    """The listing's assay or certificate (own organisation's, same material) and DQ level."""
-    from quality.assays import assay_evidence
-    from quality.dataquality import data_quality_level
-
-    assay = None
-    certificate_id = (data.certificate_id or "").strip() or None
-    if certificate_id:
-        cert = session.get(Certificate, certificate_id)
-        if cert is None or cert.issuer_org_id != org.id:
-            raise ValidationFailed("Unknown certificate.", field="certificate_id")
-        assay = session.get(Assay, cert.assay_id)
-    if data.assay_id not in (None, ""):
-        try:
-            assay = session.get(Assay, int(str(data.assay_id)))
-        except ValueError:
-            assay = None
-        if assay is None or assay.organization_id != org.id:
-            raise ValidationFailed("Unknown assay.", field="assay_id")
-    if assay is None:
-        return None, certificate_id, 1  # declared composition only
-    if assay.material_code != material:
-        raise ValidationFailed("The assay is of another material.", field="assay_id")
-    return assay.id, certificate_id, max(1, data_quality_level(assay_evidence(session, assay)))
-
-
-def create_listing(session: Session, org_id: int, data: ListingInput, today: date) -> SupplyListing:
-    """A draft listing of a verified recycler; flushes."""
-    org = _require_kind(session, org_id, OrgKind.RECYCLER)
-    listing = SupplyListing(organization_id=org.id, **_listing_fields(session, org, data, today))
-    session.add(listing)
-    session.flush()
-    return listing
-
-
-def own_listing(session: Session, org_id: int, listing_id: int) -> SupplyListing:
-    listing = session.get(SupplyListing, listing_id)
-    if listing is None or listing.organization_id != org_id:
-        raise NotFound("No such listing.")
-    return listing
-
-
-def update_listing(
-    session: Session, org_id: int, listing_id: int, data: ListingInput, today: date
-) -> SupplyListing:
-    """Edit a draft or open listing; the monthly volume never drops below what is committed."""
-    listing = own_listing(session, org_id, listing_id)
-    if listing.status not in (ListingStatus.DRAFT, ListingStatus.OPEN):
-        raise Conflict("A closed or expired listing cannot be edited.")
-    org = _require_kind(session, org_id, OrgKind.RECYCLER)
-    values = _listing_fields(session, org, data, today)
-    if values["monthly_kg"] < listing.committed_kg:
-        raise ValidationFailed(
-            "The monthly volume cannot drop below the committed %(t)s t.",
+    if result.rowcount != 1:
+        used_kg = session.exec(select(used).where(model.id == item.id)).one()
+        raise Conflict(
+            message,
             field="monthly_t",
-            t=kg_to_tonnes(listing.committed_kg),
+            used=kg_to_tonnes(used_kg),
+            offered=kg_to_tonnes(offered),
         )
-    for key, value in values.items():
-        setattr(listing, key, value)
-    listing.version += 1
-    listing.updated_at = utcnow()
-    session.add(listing)
-    session.flush()
-    return listing
 
 
 def transition(item: SupplyListing | OfftakeRequest, target: str) -> None:
@@ -408,18 +419,187 @@ def transition(item: SupplyListing | OfftakeRequest, target: str) -> None:
     item.updated_at = utcnow()
 
 
-def publish_listing(session: Session, org_id: int, listing_id: int) -> SupplyListing:
-    listing = own_listing(session, org_id, listing_id)
-    _require_kind(session, org_id, OrgKind.RECYCLER)
-    transition(listing, ListingStatus.OPEN)
+@dataclass
+class Publication:
+    """A listing or request just opened to the market, and the alerts it raised."""
+
+    item: SupplyListing | OfftakeRequest
+    notifications: list[Notification]
+
+
+def _publish(session: Session, item, today: date | None) -> Publication:
+    transition(item, ListingStatus.OPEN)
+    session.add(item)
+    session.flush()
+    return Publication(item, alert_matching_searches(session, item, today))
+
+
+# ---------------------------------------------------------------------------------------------
+# Supply listings
+
+
+def _apply_listing(
+    session: Session, actor: Actor, listing: SupplyListing, c: dict, today: date
+) -> None:
+    """Apply input fields to a listing and check the rules that span fields."""
+    if "title" in c:
+        listing.title = _text(c["title"])
+    if "material" in c:
+        listing.material_code = _text(c["material"])
+    if "grade_version_id" in c:
+        listing.standard_version_id = c["grade_version_id"]
+    if c.keys() & {"material", "grade_version_id"}:
+        _check_grade(session, listing)
+    if "monthly_t" in c:
+        listing.monthly_kg = _kg(c["monthly_t"], "monthly_t")
+    if "min_t_per_contract" in c:
+        listing.min_kg_per_contract = _kg(c["min_t_per_contract"], "min_t_per_contract")
+    if listing.min_kg_per_contract > listing.monthly_kg:
+        raise ValidationFailed(
+            "The minimum per contract exceeds the monthly volume.", field="min_t_per_contract"
+        )
+    if "available_from" in c:
+        listing.available_from = c["available_from"]
+    if "max_term_months" in c:
+        listing.max_term_months = c["max_term_months"]
+    _apply_place(listing, c, "origin_prefecture")
+    if "origin_port" in c:
+        listing.origin_port = _text(c["origin_port"]) or None
+    if "incoterm" in c:
+        listing.incoterm = c["incoterm"]
+    if "incoterm_place" in c:
+        listing.incoterm_place = _required_text(c["incoterm_place"], "incoterm_place")
+    _apply_price(session, listing, c, "fixed_price_jpy_per_t", with_bounds=True)
+    if c.keys() & {"visibility", "invited_org_ids"}:
+        _apply_visibility(session, listing, c)
+    if c.keys() & {"material", "assay_id", "certificate_id"}:
+        _apply_evidence(session, actor, listing, c)
+    _apply_expiry(listing, c, today)
+
+
+def _apply_visibility(session: Session, listing: SupplyListing, c: dict) -> None:
+    visibility = c.get("visibility", listing.visibility)
+    invited = sorted(set(c["invited_org_ids"] if "invited_org_ids" in c else listing.invited))
+    if visibility == "invited":
+        if not invited:
+            raise ValidationFailed("Invite at least one organisation.", field="invited_org_ids")
+        found = session.exec(select(Organization.id).where(col(Organization.id).in_(invited)))
+        if len(found.all()) != len(invited):
+            raise ValidationFailed("Unknown invited organisation.", field="invited_org_ids")
+    listing.visibility = visibility
+    listing.invited_org_ids = " ".join(map(str, invited)) if visibility == "invited" else ""
+
+
+def _apply_evidence(session: Session, actor: Actor, listing: SupplyListing, c: dict) -> None:
+    """The listing's assay or certificate (own organisation's, same material) and DQ level."""
+    from quality.assays import assay_evidence
+    from quality.dataquality import data_quality_level
+
+    certificate_id = _text(c.get("certificate_id", listing.certificate_id)) or None
+    assay_id = c.get("assay_id", listing.assay_id)
+    assay = None
+    if certificate_id:
+        cert = session.get(Certificate, certificate_id)
+        if cert is None or not actor.owns(cert.issuer_org_id):
+            raise ValidationFailed("Unknown certificate.", field="certificate_id")
+        assay = session.get(Assay, cert.assay_id)
+    if assay_id is not None:
+        assay = _get(session, Assay, assay_id)
+        if assay is None or not actor.owns(assay.organization_id):
+            raise ValidationFailed("Unknown assay.", field="assay_id")
+    listing.certificate_id = certificate_id
+    if assay is None:
+        listing.assay_id, listing.data_quality_level = None, 1  # declared composition only
+        return
+    if assay.material_code != listing.material_code:
+        raise ValidationFailed("The assay is of another material.", field="assay_id")
+    listing.assay_id = assay.id
+    listing.data_quality_level = max(1, data_quality_level(assay_evidence(session, assay)))
+
+
+def create_listing(
+    session: Session, actor: Actor, data: ListingInput, today: date | None = None
+) -> SupplyListing:
+    """A draft listing of a verified recycler (trader or admin); flushes."""
+    MANAGE_LISTINGS.check(actor)
+    today = today or date.today()
+    listing = SupplyListing(
+        organization_id=actor.organization_id,
+        monthly_kg=0,
+        min_kg_per_contract=0,
+        expires_on=add_months(today, 3),
+    )
+    _apply_listing(
+        session, actor, listing, _changes(data, ListingInput, ListingInput.model_fields), today
+    )
     session.add(listing)
+    session.flush()
     return listing
 
 
-def close_listing(session: Session, org_id: int, listing_id: int) -> SupplyListing:
-    listing = own_listing(session, org_id, listing_id)
+def own_listing(session: Session, actor: Actor, listing_id: int, needs=None) -> SupplyListing:
+    """One of the actor's organisation's listings (any state), else NotFound.
+
+    `needs` is the permission the caller is about to use (checked first: 403 before 404).
+    """
+    if needs is not None:
+        needs.check(actor)
+    listing = _get(session, SupplyListing, listing_id)
+    if listing is None or not actor.owns(listing.organization_id):
+        raise NotFound("No such listing.")
+    return listing
+
+
+def update_listing(
+    session: Session,
+    actor: Actor,
+    listing_id: int,
+    changes: BaseModel,
+    today: date | None = None,
+    fields: set[str] | None = None,
+) -> SupplyListing:
+    """Change a draft or open listing: the fields sent in `changes` (a `ListingPatch`), or
+    `fields` of a whole `ListingInput` (those a form edits). The monthly volume never drops
+    below what is committed plus what live proposals offer (409)."""
+    listing = own_listing(session, actor, listing_id, MANAGE_LISTINGS)
+    if listing.status not in (ListingStatus.DRAFT, ListingStatus.OPEN):
+        raise Conflict("A closed or expired listing cannot be edited.")
+    c = _changes(changes, ListingInput, fields if fields is not None else changes.model_fields_set)
+    if not c:
+        return listing  # nothing sent, nothing changes
+    _apply_listing(session, actor, listing, c, today or date.today())
+    listing.version += 1
+    listing.updated_at = utcnow()
+    session.add(listing)
+    if "monthly_t" in c:
+        _guard_volume(
+            session,
+            SupplyListing,
+            listing,
+            SupplyListing.committed_kg,
+            Proposal.listing_id,
+            N_(
+                "The monthly volume cannot drop below the %(used)s t committed plus the"
+                " %(offered)s t offered in open proposals."
+            ),
+        )
+    session.flush()
+    return listing
+
+
+def publish_listing(
+    session: Session, actor: Actor, listing_id: int, today: date | None = None
+) -> Publication:
+    """Open a draft listing to the market; matching saved searches get their notifications."""
+    return _publish(session, own_listing(session, actor, listing_id, MANAGE_LISTINGS), today)
+
+
+def close_listing(session: Session, actor: Actor, listing_id: int) -> SupplyListing:
+    """Withdraw a listing from the market."""
+    listing = own_listing(session, actor, listing_id, MANAGE_LISTINGS)
     transition(listing, ListingStatus.CLOSED)
     session.add(listing)
+    session.flush()
     return listing
 
 
@@ -464,127 +644,219 @@ def fill_request(session: Session, request_id: int, kg: int) -> None:
         raise Conflict("The request does not need that much volume any more.", field="monthly_t")
 
 
-@dataclass
-class RequestInput:
-    material: str
-    grade_version_id: object
-    monthly_t: object
-    start_month: object
-    term_months: object = None
-    end_month: object = None
-    accept_stricter: bool = True
-    delivery_prefecture: str = ""
-    delivery_place: str = ""
-    lat: object = None
-    lon: object = None
-    price: PriceInput = field(default_factory=PriceInput)
-    purpose: str = ""
-    mandate: str = ""
-    expires_on: object = None
-    title: str = ""
+def release_volume(session: Session, listing_id: int, kg: int) -> None:
+    """Give back monthly kg committed on a listing (in any state); never below zero.
+
+    The counterpart of `commit_volume`: one conditional UPDATE, so two releases at once cannot
+    both take the same kilograms back (a contract releases only what it holds).
+    """
+    if kg <= 0:
+        raise ValidationFailed("The volume must be more than zero.", field="monthly_t")
+    result = session.execute(
+        update(SupplyListing)
+        .where(SupplyListing.id == listing_id, SupplyListing.committed_kg >= kg)
+        .values(committed_kg=SupplyListing.committed_kg - kg, version=SupplyListing.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("The listing holds less committed volume than is being released.")
+    listing = session.get(SupplyListing, listing_id)
+    if listing is not None:
+        session.refresh(listing)
 
 
-def _request_fields(session: Session, data: RequestInput, today: date) -> dict:
-    material = _material(session, data.material)
-    version = grade_version(session, data.grade_version_id, material.code)
-    monthly = tonnes_to_kg(data.monthly_t, "monthly_t")
-    start = parse_month(data.start_month, "start_month")
-    if data.end_month not in (None, ""):
-        end = parse_month(data.end_month, "end_month")
-        if end <= start:
-            raise ValidationFailed("The start lies after the end.", field="end_month")
-        term = parse_term(months_between(start, end), "end_month")
-    else:
-        term = parse_term(data.term_months, "term_months")
-    pref, lat, lon = _place(data.delivery_prefecture, data.lat, data.lon, "delivery_prefecture")
-    place = (data.delivery_place or "").strip()
-    if not place or len(place) > 200:
-        raise ValidationFailed(
-            "Name the delivery place (at most 200 characters).", field="delivery_place"
-        )
-    price = validate_price(session, data.price, "max_price")
-    if data.mandate not in MANDATES:
-        raise ValidationFailed("Unknown recycled-content mandate.", field="mandate")
-    purpose = (data.purpose or "").strip()
-    if len(purpose) > 1000:
-        raise ValidationFailed("At most %(n)s characters.", field="purpose", n=1000)
-    return dict(
-        title=(data.title or "").strip()[:200],
-        material_code=material.code,
-        standard_version_id=version.id,
-        accept_stricter=bool(data.accept_stricter),
-        monthly_kg=monthly,
-        start_month=start,
-        term_months=term,
-        delivery_prefecture=pref,
-        delivery_place=place,
-        lat=lat,
-        lon=lon,
-        price_kind=price.kind,
-        max_price_jpy_per_t=price.fixed,
-        index_id=price.index_id,
-        index_factor=price.factor,
-        premium_jpy_per_t=price.premium,
-        purpose=purpose,
-        mandate=data.mandate,
-        expires_on=_expiry(data.expires_on, today),
+def release_fill(session: Session, request_id: int, kg: int) -> None:
+    """Give back monthly kg recorded as contracted on a request; never below zero (the
+    counterpart of `fill_request`, one conditional UPDATE)."""
+    if kg <= 0:
+        raise ValidationFailed("The volume must be more than zero.", field="monthly_t")
+    result = session.execute(
+        update(OfftakeRequest)
+        .where(OfftakeRequest.id == request_id, OfftakeRequest.filled_kg >= kg)
+        .values(filled_kg=OfftakeRequest.filled_kg - kg, version=OfftakeRequest.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("The request holds less contracted volume than is being released.")
+    request = session.get(OfftakeRequest, request_id)
+    if request is not None:
+        session.refresh(request)
+
+
+def _own_items(actor: Actor, model):
+    """The query of the actor's organisation's items of `model` in every state, newest first."""
+    return (
+        select(model)
+        .where(model.organization_id == actor.organization_id)
+        .order_by(col(model.created_at).desc(), col(model.id).desc())
     )
 
 
+def read_listing(session: Session, actor: Actor, listing_id: int) -> SupplyListing:
+    """A listing the actor may read, else NotFound."""
+    listing = _get(session, SupplyListing, listing_id)
+    if listing is None or not listing_visible_to(actor, listing):
+        raise NotFound("No such listing.")
+    return listing
+
+
+def own_listings(actor: Actor):
+    """The query of the actor's organisation's listings in every state, newest first."""
+    return _own_items(actor, SupplyListing)
+
+
+def offerable_listings(
+    session: Session, actor: Actor, request: OfftakeRequest
+) -> list[SupplyListing]:
+    """The actor's own open listings of a request's material (what it could offer to it)."""
+    if actor.owns(request.organization_id):
+        return []
+    return list(
+        session.exec(
+            select(SupplyListing)
+            .where(
+                SupplyListing.organization_id == actor.organization_id,
+                SupplyListing.status == ListingStatus.OPEN,
+                SupplyListing.material_code == request.material_code,
+            )
+            .order_by(SupplyListing.id)
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Offtake requests
+
+
+def _apply_request(session: Session, request: OfftakeRequest, c: dict, today: date) -> None:
+    if "title" in c:
+        request.title = _text(c["title"])
+    if "material" in c:
+        request.material_code = _text(c["material"])
+    if "grade_version_id" in c:
+        request.standard_version_id = c["grade_version_id"]
+    if c.keys() & {"material", "grade_version_id"}:
+        _check_grade(session, request)
+    if "accept_stricter" in c:
+        request.accept_stricter = c["accept_stricter"]
+    if "monthly_t" in c:
+        request.monthly_kg = _kg(c["monthly_t"], "monthly_t")
+    if "start_month" in c:
+        request.start_month = c["start_month"]
+    if c.get("end_month") is not None:
+        end = c["end_month"]
+        if end <= request.start_month:
+            raise ValidationFailed("The start lies after the end.", field="end_month")
+        if months_between(request.start_month, end) > MAX_TERM_MONTHS:
+            raise ValidationFailed("The term lies between 1 and 120 months.", field="end_month")
+        request.term_months = months_between(request.start_month, end)
+    elif "term_months" in c:
+        if c["term_months"] is None:
+            raise ValidationFailed("This field is required.", field="term_months")
+        request.term_months = c["term_months"]
+    _apply_place(request, c, "delivery_prefecture")
+    if "delivery_place" in c:
+        request.delivery_place = _required_text(c["delivery_place"], "delivery_place")
+    _apply_price(session, request, c, "max_price_jpy_per_t", with_bounds=False)
+    if "purpose" in c:
+        request.purpose = _text(c["purpose"])
+    if "mandate" in c:
+        request.mandate = c["mandate"]
+    _apply_expiry(request, c, today)
+
+
 def create_request(
-    session: Session, org_id: int, data: RequestInput, today: date
+    session: Session, actor: Actor, data: RequestInput, today: date | None = None
 ) -> OfftakeRequest:
-    """A draft offtake request of a verified manufacturer; flushes."""
-    org = _require_kind(session, org_id, OrgKind.MANUFACTURER)
-    request = OfftakeRequest(organization_id=org.id, **_request_fields(session, data, today))
+    """A draft offtake request of a verified manufacturer (trader or admin); flushes."""
+    MANAGE_REQUESTS.check(actor)
+    today = today or date.today()
+    request = OfftakeRequest(
+        organization_id=actor.organization_id, monthly_kg=0, expires_on=add_months(today, 3)
+    )
+    _apply_request(session, request, _changes(data, RequestInput, RequestInput.model_fields), today)
     session.add(request)
     session.flush()
     return request
 
 
-def own_request(session: Session, org_id: int, request_id: int) -> OfftakeRequest:
-    request = session.get(OfftakeRequest, request_id)
-    if request is None or request.organization_id != org_id:
+def own_request(session: Session, actor: Actor, request_id: int, needs=None) -> OfftakeRequest:
+    """One of the actor's organisation's requests (any state), else NotFound.
+
+    `needs` is the permission the caller is about to use (checked first: 403 before 404).
+    """
+    if needs is not None:
+        needs.check(actor)
+    request = _get(session, OfftakeRequest, request_id)
+    if request is None or not actor.owns(request.organization_id):
         raise NotFound("No such request.")
     return request
 
 
 def update_request(
-    session: Session, org_id: int, request_id: int, data: RequestInput, today: date
+    session: Session,
+    actor: Actor,
+    request_id: int,
+    changes: BaseModel,
+    today: date | None = None,
+    fields: set[str] | None = None,
 ) -> OfftakeRequest:
-    request = own_request(session, org_id, request_id)
+    """Change a draft or open request: the fields sent in `changes` (a `RequestPatch`), or
+    `fields` of a whole `RequestInput` (those a form edits). The monthly volume never drops
+    below what is contracted plus what live proposals ask (409)."""
+    request = own_request(session, actor, request_id, MANAGE_REQUESTS)
     if request.status not in (ListingStatus.DRAFT, ListingStatus.OPEN):
         raise Conflict("A closed or expired request cannot be edited.")
-    _require_kind(session, org_id, OrgKind.MANUFACTURER)
-    values = _request_fields(session, data, today)
-    if values["monthly_kg"] < request.filled_kg:
-        raise ValidationFailed(
-            "The monthly volume cannot drop below the contracted %(t)s t.",
-            field="monthly_t",
-            t=kg_to_tonnes(request.filled_kg),
-        )
-    for key, value in values.items():
-        setattr(request, key, value)
+    c = _changes(changes, RequestInput, fields if fields is not None else changes.model_fields_set)
+    if not c:
+        return request  # nothing sent, nothing changes
+    _apply_request(session, request, c, today or date.today())
     request.version += 1
     request.updated_at = utcnow()
+    session.add(request)
+    if "monthly_t" in c:
+        _guard_volume(
+            session,
+            OfftakeRequest,
+            request,
+            OfftakeRequest.filled_kg,
+            Proposal.request_id,
+            N_(
+                "The monthly volume cannot drop below the %(used)s t contracted plus the"
+                " %(offered)s t offered in open proposals."
+            ),
+        )
+    session.flush()
+    return request
+
+
+def publish_request(
+    session: Session, actor: Actor, request_id: int, today: date | None = None
+) -> Publication:
+    """Open a draft request to the market; matching saved searches get their notifications."""
+    return _publish(session, own_request(session, actor, request_id, MANAGE_REQUESTS), today)
+
+
+def close_request(session: Session, actor: Actor, request_id: int) -> OfftakeRequest:
+    """Withdraw a request from the market."""
+    request = own_request(session, actor, request_id, MANAGE_REQUESTS)
+    transition(request, ListingStatus.CLOSED)
     session.add(request)
     session.flush()
     return request
 
 
-def publish_request(session: Session, org_id: int, request_id: int) -> OfftakeRequest:
-    request = own_request(session, org_id, request_id)
-    _require_kind(session, org_id, OrgKind.MANUFACTURER)
-    transition(request, ListingStatus.OPEN)
-    session.add(request)
+def read_request(session: Session, actor: Actor, request_id: int) -> OfftakeRequest:
+    """A request the actor may read, else NotFound (its ceiling shows only to its owner)."""
+    request = _get(session, OfftakeRequest, request_id)
+    if request is None or not request_visible_to(actor, request):
+        raise NotFound("No such request.")
     return request
 
 
-def close_request(session: Session, org_id: int, request_id: int) -> OfftakeRequest:
-    request = own_request(session, org_id, request_id)
-    transition(request, ListingStatus.CLOSED)
-    session.add(request)
-    return request
+def own_requests(actor: Actor):
+    """The query of the actor's organisation's requests in every state, newest first."""
+    return _own_items(actor, OfftakeRequest)
 
 
 def expire_due(session: Session, today: date) -> int:
@@ -600,17 +872,299 @@ def expire_due(session: Session, today: date) -> int:
     return count
 
 
-def can_see_listing(listing: SupplyListing, org_id: int | None) -> bool:
-    """Owner always; others only open listings, and invited-only ones when invited."""
-    if org_id is not None and listing.organization_id == org_id:
-        return True
-    if listing.status != ListingStatus.OPEN:
-        return False
-    return listing.visibility == "public" or (org_id is not None and org_id in listing.invited)
+# ---------------------------------------------------------------------------------------------
+# What the forms offer (asked by the form pages: an unauthorised GET is a 403 too)
 
 
-def can_see_request(request: OfftakeRequest | None, org_id: int | None) -> bool:
-    """Open requests are visible to every member; drafts and closed ones to their owner only."""
-    if request is None:
-        return False
-    return request.organization_id == org_id or request.status == ListingStatus.OPEN
+@dataclass
+class FormChoices:
+    materials: list[Material]
+    grades: list[tuple[int, str, int, str]]  # version id, standard code, number, material
+    indices: list[PriceIndex]
+    assays: list[Assay]
+    organizations: list[Organization]  # verified organisations a listing may invite
+
+
+def _choices(session: Session, actor: Actor, for_listing: bool) -> FormChoices:
+    grades = session.exec(
+        select(
+            StandardVersion.id,
+            GradeStandard.code,
+            StandardVersion.number,
+            GradeStandard.material_code,
+        )
+        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+        .where(StandardVersion.status == "published")
+        .order_by(GradeStandard.material_code, GradeStandard.code, StandardVersion.number)
+    ).all()
+    assays, orgs = [], []
+    if for_listing:
+        assays = session.exec(
+            select(Assay)
+            .where(Assay.organization_id == actor.organization_id)
+            .order_by(col(Assay.id).desc())
+            .limit(200)
+        ).all()
+        orgs = session.exec(
+            select(Organization)
+            .where(
+                Organization.status == OrgStatus.VERIFIED,
+                Organization.id != actor.organization_id,
+            )
+            .order_by(Organization.name_en)
+        ).all()
+    return FormChoices(
+        materials=list(session.exec(select(Material).order_by(Material.code))),
+        grades=[tuple(g) for g in grades],
+        indices=list(session.exec(select(PriceIndex).order_by(PriceIndex.code))),
+        assays=list(assays),
+        organizations=list(orgs),
+    )
+
+
+def listing_form_choices(session: Session, actor: Actor) -> FormChoices:
+    """What the listing form offers (materials, grades, indices, own assays, organisations)."""
+    MANAGE_LISTINGS.check(actor)
+    return _choices(session, actor, for_listing=True)
+
+
+def request_form_choices(session: Session, actor: Actor) -> FormChoices:
+    """What the request form offers (materials, grades, indices)."""
+    MANAGE_REQUESTS.check(actor)
+    return _choices(session, actor, for_listing=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output: one model a record, built by one function
+
+
+class OrganizationRef(BaseModel):
+    """The organisation behind a listing or request."""
+
+    id: int
+    name_ja: str
+    name_en: str
+
+
+class ListingOut(BaseModel):
+    """A supply listing. The input fields keep their names (a PATCH body is a subset of this);
+    the rest is read-only. `invited_org_ids` shows only to the listing's organisation."""
+
+    id: int
+    status: str
+    title: str
+    organization: OrganizationRef
+    material: str
+    grade_version_id: int
+    grade_code: str
+    grade_version: int
+    monthly_t: str = Field(description="tonnes a month", examples=["120.000"])
+    available_t: str = Field(description="tonnes a month not yet committed")
+    min_t_per_contract: str
+    available_from: Month
+    max_term_months: int
+    origin_prefecture: str | None
+    origin_port: str | None
+    lat: float
+    lon: float
+    incoterm: str
+    incoterm_place: str
+    price_kind: str
+    fixed_price_jpy_per_t: int | None
+    index: str | None = Field(description="price index code")
+    index_factor: str | None
+    premium_jpy_per_t: int
+    floor_jpy_per_t: int | None
+    cap_jpy_per_t: int | None
+    price_jpy_per_t: int | None = Field(
+        description="the price for the month asked (this month by default), when known"
+    )
+    distance_km: float | None = Field(description="from the search's `near` prefecture")
+    data_quality_level: int
+    assay_id: int | None
+    certificate_id: str | None
+    visibility: str
+    invited_org_ids: list[int] | None
+    expires_on: date
+    version: int
+    updated_at: datetime
+
+
+class RequestOut(BaseModel):
+    """An offtake request. The input fields keep their names; the price fields (the ceiling)
+    are null except for the request's own organisation."""
+
+    id: int
+    status: str
+    title: str
+    organization: OrganizationRef
+    material: str
+    grade_version_id: int
+    grade_code: str
+    grade_version: int
+    accept_stricter: bool
+    monthly_t: str = Field(description="tonnes a month", examples=["300.000"])
+    open_t: str = Field(description="tonnes a month not yet contracted")
+    start_month: Month
+    term_months: int
+    delivery_prefecture: str | None
+    delivery_place: str
+    lat: float
+    lon: float
+    price_kind: str | None
+    max_price_jpy_per_t: int | None
+    index: str | None
+    index_factor: str | None
+    premium_jpy_per_t: int | None
+    distance_km: float | None
+    purpose: str
+    mandate: str
+    expires_on: date
+    version: int
+    updated_at: datetime
+
+
+def _organizations(session: Session, ids: set[int]) -> dict[int, Organization]:
+    if not ids:
+        return {}
+    rows = session.exec(select(Organization).where(col(Organization.id).in_(ids)))
+    return {o.id: o for o in rows}
+
+
+def _grades(session: Session, version_ids: set[int]) -> dict[int, tuple[str, int]]:
+    """(standard code, version number) by version id, one query."""
+    if not version_ids:
+        return {}
+    rows = session.exec(
+        select(StandardVersion.id, GradeStandard.code, StandardVersion.number)
+        .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+        .where(col(StandardVersion.id).in_(version_ids))
+    ).all()
+    return {vid: (code, number) for vid, code, number in rows}
+
+
+def _factor(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def describe_listings(
+    session: Session,
+    viewer: Actor,
+    listings: list[SupplyListing],
+    prices: dict[int, int | None] | None = None,
+    distances: dict[int, float | None] | None = None,
+    month: date | None = None,
+) -> list[ListingOut]:
+    """Listings as `ListingOut`, in a fixed number of queries whatever their number.
+
+    Prices are those given (a search's), else each listing's price for `month` (this month).
+    """
+    orgs = _organizations(session, {x.organization_id for x in listings})
+    grades = _grades(session, {x.standard_version_id for x in listings})
+    codes = index_codes(session, {x.index_id for x in listings})
+    if prices is None:
+        month = (month or date.today()).replace(day=1)
+        values = latest_values(session, {x.index_id for x in listings if x.index_id}, month)
+        prices = {
+            x.id: evaluate(formula_of(x), values.get(x.index_id) if x.index_id else None)
+            for x in listings
+        }
+    distances = distances or {}
+    out = []
+    for x in listings:
+        org = orgs[x.organization_id]
+        code, number = grades[x.standard_version_id]
+        distance = distances.get(x.id)
+        out.append(
+            ListingOut(
+                id=x.id,
+                status=x.status,
+                title=x.title,
+                organization=OrganizationRef(id=org.id, name_ja=org.name_ja, name_en=org.name_en),
+                material=x.material_code,
+                grade_version_id=x.standard_version_id,
+                grade_code=code,
+                grade_version=number,
+                monthly_t=str(kg_to_tonnes(x.monthly_kg)),
+                available_t=str(kg_to_tonnes(x.available_kg)),
+                min_t_per_contract=str(kg_to_tonnes(x.min_kg_per_contract)),
+                available_from=x.available_from,
+                max_term_months=x.max_term_months,
+                origin_prefecture=x.origin_prefecture,
+                origin_port=x.origin_port,
+                lat=x.lat,
+                lon=x.lon,
+                incoterm=x.incoterm,
+                incoterm_place=x.incoterm_place,
+                price_kind=x.price_kind,
+                fixed_price_jpy_per_t=x.fixed_price_jpy_per_t,
+                index=codes.get(x.index_id),
+                index_factor=_factor(x.index_factor),
+                premium_jpy_per_t=x.premium_jpy_per_t,
+                floor_jpy_per_t=x.floor_jpy_per_t,
+                cap_jpy_per_t=x.cap_jpy_per_t,
+                price_jpy_per_t=prices.get(x.id),
+                distance_km=None if distance is None else round(distance, 1),
+                data_quality_level=x.data_quality_level,
+                assay_id=x.assay_id,
+                certificate_id=x.certificate_id,
+                visibility=x.visibility,
+                invited_org_ids=sorted(x.invited) if viewer.owns(x.organization_id) else None,
+                expires_on=x.expires_on,
+                version=x.version,
+                updated_at=x.updated_at,
+            )
+        )
+    return out
+
+
+def describe_requests(
+    session: Session,
+    viewer: Actor,
+    requests: list[OfftakeRequest],
+    distances: dict[int, float | None] | None = None,
+) -> list[RequestOut]:
+    """Requests as `RequestOut` (ceilings for their own organisation only), fixed queries."""
+    orgs = _organizations(session, {x.organization_id for x in requests})
+    grades = _grades(session, {x.standard_version_id for x in requests})
+    codes = index_codes(session, {x.index_id for x in requests if viewer.owns(x.organization_id)})
+    distances = distances or {}
+    out = []
+    for x in requests:
+        org = orgs[x.organization_id]
+        code, number = grades[x.standard_version_id]
+        own = viewer.owns(x.organization_id)
+        distance = distances.get(x.id)
+        out.append(
+            RequestOut(
+                id=x.id,
+                status=x.status,
+                title=x.title,
+                organization=OrganizationRef(id=org.id, name_ja=org.name_ja, name_en=org.name_en),
+                material=x.material_code,
+                grade_version_id=x.standard_version_id,
+                grade_code=code,
+                grade_version=number,
+                accept_stricter=x.accept_stricter,
+                monthly_t=str(kg_to_tonnes(x.monthly_kg)),
+                open_t=str(kg_to_tonnes(x.open_kg)),
+                start_month=x.start_month,
+                term_months=x.term_months,
+                delivery_prefecture=x.delivery_prefecture,
+                delivery_place=x.delivery_place,
+                lat=x.lat,
+                lon=x.lon,
+                price_kind=x.price_kind if own else None,
+                max_price_jpy_per_t=x.max_price_jpy_per_t if own else None,
+                index=codes.get(x.index_id) if own else None,
+                index_factor=_factor(x.index_factor) if own else None,
+                premium_jpy_per_t=x.premium_jpy_per_t if own else None,
+                distance_km=None if distance is None else round(distance, 1),
+                purpose=x.purpose,
+                mandate=x.mandate,
+                expires_on=x.expires_on,
+                version=x.version,
+                updated_at=x.updated_at,
+            )
+        )
+    return out

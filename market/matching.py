@@ -4,6 +4,14 @@ The pure engine lives in :mod:`market.allocation`; this module reads open listin
 as plain columns, evaluates their prices for one month, runs the engine and writes proposals in
 bulk. No Flask here.
 
+Who may do what (checked here, whatever the caller: page, API, CLI or job):
+- the market-wide run: the marketplace operator (`OPERATE_MARKETPLACE`; jobs act as `SYSTEM`);
+- candidates and proposals are derived from other organisations' listings and requests, so
+  only members of verified organisations see them (`SEE_MATCHES`); an unverified or
+  suspended organisation sees none; candidates only for the organisation's own request;
+- deciding on a proposal: a signatory or trader of a verified organisation that is one of its
+  two sides (`DECIDE_PROPOSALS`); other organisations' proposals do not exist for them (404).
+
 Grade margin (score part, 0..1), kept deliberately simple:
 - a listing graded to a *stricter* published version than the request's scores 1.0;
 - a listing of the request's own version scores the headroom of its attached assay: the smallest
@@ -17,13 +25,16 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, insert, or_, update
-from sqlmodel import Session, col, func, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
 from market.allocation import (
     FULL_SPREAD_SHARE,
@@ -43,14 +54,10 @@ from market.allocation import (
     month_index,
     solve_allocation,
 )
-from market.errors import N_, Conflict, NotFound
 from market.indices import Formula, evaluate, latest_values
-from market.listings import can_see_listing
-from market.listings import parse_month as parse_month_field
 from market.models import (
     ListingStatus,
     MatchRun,
-    Member,
     Notification,
     OfftakeRequest,
     PriceKind,
@@ -58,8 +65,14 @@ from market.models import (
     ProposalStatus,
     SupplyListing,
 )
+from market.visibility import can_see_listing
+from participants.actors import OPERATE_MARKETPLACE, VERIFIED_MEMBER, Actor, permission
+from participants.audit import record_audit
+from participants.columns import utcnow
+from participants.errors import N_, Conflict, NotFound
+from participants.fields import Month, Paging
+from participants.models import Member, Organization, OrgStatus, Role
 from quality.catalogue import spec_of
-from quality.dbtypes import utcnow
 from quality.grading import GradeSpec, LimitKind, Measurement, assess, is_at_least_as_strict
 from quality.models import Assay, AssayResult, GradeStandard, StandardVersion, VersionStatus
 
@@ -67,6 +80,16 @@ from quality.models import Assay, AssayResult, GradeStandard, StandardVersion, V
 FULL_GRADE_HEADROOM = 0.10
 ACCEPT = "accept"
 DECLINE = "decline"
+
+# Candidates, proposals and their explanations come from other organisations' listings and
+# requests: members of verified organisations only (never suspended ones).
+SEE_MATCHES = VERIFIED_MEMBER
+# Accepting binds the organisation to a contract draft: a signatory or a trader.
+DECIDE_PROPOSALS = permission(
+    N_("Only a signatory or trader may do this."), roles=[Role.SIGNATORY, Role.TRADER]
+)
+# The market-wide allocation run is the operator's (the CLI and jobs act as SYSTEM).
+RUN_MATCHING = OPERATE_MARKETPLACE
 
 # Plain columns read for the engine (no ORM objects on the hot path).
 _LISTING_COLS = (
@@ -120,17 +143,7 @@ def first_of_month(month: date) -> date:
 
 def current_month() -> date:
     """This calendar month in Asia/Tokyo (a contract month is a Tokyo month)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     return datetime.now(ZoneInfo("Asia/Tokyo")).date().replace(day=1)
-
-
-def parse_month(value: object) -> date:
-    """'YYYY-MM' (or a date) as the month's first day; empty → the current month."""
-    if value in (None, ""):
-        return current_month()
-    return parse_month_field(value, "month")
 
 
 def month_number(d: date) -> int:
@@ -140,6 +153,154 @@ def month_number(d: date) -> int:
 
 def _tonnes(kg: int) -> Decimal:
     return kg_to_tonnes(kg)
+
+
+# ----------------------------------------------------------------------------------------------
+# Input and output shapes (shared by the pages, the API and the CLI)
+# ----------------------------------------------------------------------------------------------
+
+
+class MatchRunIn(BaseModel):
+    """The month to allocate; without one, this month in Asia/Tokyo."""
+
+    model_config = ConfigDict(extra="forbid")
+    month: Month | None = Field(default=None, description="YYYY-MM; default this month (Tokyo)")
+
+
+class CandidatesQuery(Paging):
+    """?month= (prices evaluated for that month; default this month) and paging."""
+
+    month: Month | None = Field(default=None, description="YYYY-MM; default this month (Tokyo)")
+
+
+class TransportPart(BaseModel):
+    jpy_per_t: int = Field(description="transport cost, yen per tonne")
+    km: float = Field(description="great-circle distance, 0.1 km")
+    mode: Literal["road", "road+sea", "sea"]
+    score: float = Field(ge=0, le=1)
+
+
+class ScorePart(BaseModel):
+    score: float = Field(ge=0, le=1)
+
+
+class DataQualityPart(BaseModel):
+    level: int = Field(ge=1, le=4)
+    score: float = Field(ge=0, le=1)
+
+
+class TermFitPart(BaseModel):
+    overlap_months: int
+    requested_months: int
+    score: float = Field(ge=0, le=1)
+
+
+class ExactSpread(BaseModel):
+    """The buyer's own spread: limit − (ask + transport), yen per tonne."""
+
+    jpy_per_t: int
+    band: Literal["narrow", "medium", "wide"]
+    score: float = Field(ge=0, le=1)
+
+
+class BandedSpread(BaseModel):
+    """The spread as the seller sees it: whether it is positive, and a coarse band."""
+
+    positive: bool
+    band: Literal["narrow", "medium", "wide"]
+
+
+class _Explanation(BaseModel):
+    transport: TransportPart
+    grade_margin: ScorePart
+    data_quality: DataQualityPart
+    term_fit: TermFitPart
+    weights: dict[str, int] = Field(description="weight of each part; they sum to 100")
+    score: int = Field(ge=0, le=100)
+    ask_jpy_per_t: int = Field(description="the seller's ask, yen per tonne")
+
+
+class BuyerExplanation(_Explanation):
+    """The buyer's score breakdown: its own limit and the exact spread."""
+
+    price_spread: ExactSpread
+    limit_jpy_per_t: int = Field(description="the buyer's own limit, yen per tonne")
+    score_is_indicative: Literal[False] = False
+
+
+class SellerExplanation(_Explanation):
+    """The seller's score breakdown: never the buyer's limit; the spread only as a band."""
+
+    price_spread: BandedSpread
+    score_is_indicative: Literal[True] = True
+
+
+class CandidateOut(BaseModel):
+    """A compatible listing for the caller's request, with the buyer's score breakdown."""
+
+    listing_id: int
+    organization_id: int
+    title: str
+    grade_version_id: int
+    stricter_grade: bool = Field(description="graded to a stricter version than requested")
+    available_t: str = Field(description="tonnes a month still available")
+    minimum_t: str = Field(description="the listing's minimum per contract, tonnes a month")
+    incoterm: str
+    incoterm_place: str
+    price_ok: bool = Field(description="the landed price lies below the request's limit")
+    score: int = Field(ge=0, le=100)
+    explanation: BuyerExplanation
+
+
+class ProposalOut(BaseModel):
+    """A proposal as one side sees it (a seller never sees the buyer's limit)."""
+
+    id: int
+    run_id: int | None
+    side: Literal["seller", "buyer"] = Field(description="the caller's side")
+    status: ProposalStatus
+    listing_id: int
+    request_id: int
+    monthly_t: str = Field(description="tonnes a month")
+    overlap_months: int
+    my_decision: Literal["accept", "decline"] | None
+    other_decision: Literal["accept", "decline"] | None
+    created_at: datetime | None
+    explanation: BuyerExplanation | SellerExplanation = Field(
+        description="score breakdown; never the counterparty's limit"
+    )
+
+
+class MatchRunOut(BaseModel):
+    """A market-wide allocation run and its figures."""
+
+    id: int
+    month: str = Field(description="YYYY-MM")
+    n_listings: int
+    n_requests: int
+    n_edges: int = Field(description="compatible pairs considered")
+    n_proposals: int
+    surplus_jpy: int = Field(description="gains from trade of the allocation, yen a month")
+    lp_bound_jpy: int = Field(description="upper bound of the surplus (LP relaxation)")
+    solver_ms: int
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def match_run_out(run: MatchRun) -> MatchRunOut:
+    return MatchRunOut(
+        id=run.id,
+        month=run.month.strftime("%Y-%m"),
+        n_listings=run.n_listings,
+        n_requests=run.n_requests,
+        n_edges=run.n_edges,
+        n_proposals=run.n_proposals,
+        surplus_jpy=run.surplus_jpy,
+        lp_bound_jpy=run.lp_bound_jpy,
+        solver_ms=run.solver_ms,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,7 +520,9 @@ def _read_market(session: Session, month: date, today: date | None = None) -> Ma
     m = month_number(month)
     listing_rows = session.exec(
         select(*_LISTING_COLS)
+        .join(Organization, Organization.id == SupplyListing.organization_id)
         .where(
+            Organization.status == OrgStatus.VERIFIED,
             SupplyListing.status == ListingStatus.OPEN,
             col(SupplyListing.expires_on) >= today,
             SupplyListing.committed_kg < SupplyListing.monthly_kg,
@@ -368,7 +531,9 @@ def _read_market(session: Session, month: date, today: date | None = None) -> Ma
     ).all()
     request_rows = session.exec(
         select(*_REQUEST_COLS)
+        .join(Organization, Organization.id == OfftakeRequest.organization_id)
         .where(
+            Organization.status == OrgStatus.VERIFIED,
             OfftakeRequest.status == ListingStatus.OPEN,
             col(OfftakeRequest.expires_on) >= today,
             OfftakeRequest.filled_kg < OfftakeRequest.monthly_kg,
@@ -407,7 +572,8 @@ def _read_market(session: Session, month: date, today: date | None = None) -> Ma
 def load_sides(
     session: Session, month: date, today: date | None = None
 ) -> tuple[list[SupplySide], list[DemandSide], list[Any], list[Any]]:
-    """Open, unexpired listings and requests as engine inputs, prices evaluated for ``month``.
+    """Open, unexpired listings and requests of verified organisations as engine inputs, prices
+    evaluated for ``month`` (an unverified or suspended organisation gets no proposals).
 
     Returns ``(supplies, demands, listings, requests)``; the last two are the database rows
     (plain columns) aligned with the first two. Index-linked prices use the latest index value
@@ -490,29 +656,47 @@ def explanation_of(proposal: Proposal, term_months: int) -> EdgeExplanation:
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Candidates:
+    """Compatible listings for one request, best score first, for one month's prices."""
+
+    request: OfftakeRequest
+    month: date
+    items: list[CandidateOut]
+
+
 def candidates_for_request(
     session: Session,
+    actor: Actor,
     request_id: int,
-    viewer_org_id: int,
-    month: date,
+    month: date | None = None,
     today: date | None = None,
     rates: TransportRates | None = None,
-) -> list[dict[str, Any]]:
-    """Compatible listings for the viewer's own request, best score first, with explanations.
+) -> Candidates:
+    """Compatible listings for the actor's own request, best score first, with explanations.
+
+    Members of verified organisations only (`SEE_MATCHES`), and only for a request of their
+    own organisation (any other answers NotFound). Without a month: this month (Tokyo).
 
     Compatible: same material, grade acceptable, periods overlap, available ≥ the listing's
-    minimum ≤ the request's open need, listing visible to the viewer. Listings above the
-    request's limit stay in the list (``price_ok`` false) so the buyer sees the whole market.
+    minimum ≤ the request's open need, listing of a verified seller and visible to the viewer.
+    Listings above the request's limit stay in the list (``price_ok`` false) so the buyer sees
+    the whole market.
     """
+    SEE_MATCHES.check(actor)
     request = session.get(OfftakeRequest, request_id)
-    if request is None or request.organization_id != viewer_org_id:
+    if request is None or not actor.owns(request.organization_id):
         raise NotFound("No such request.")
-    month = first_of_month(month)
+    month = first_of_month(month or current_month())
     today = today or date.today()
+    viewer_org_id = actor.organization_id
     cache = SpecCache()
     grades = _acceptance(session, [request], cache)[request.id]
     listings = session.exec(
-        select(SupplyListing).where(
+        select(SupplyListing)
+        .join(Organization, Organization.id == SupplyListing.organization_id)
+        .where(
+            Organization.status == OrgStatus.VERIFIED,
             SupplyListing.material_code == request.material_code,
             col(SupplyListing.standard_version_id).in_(grades),
             SupplyListing.status == ListingStatus.OPEN,
@@ -523,7 +707,7 @@ def candidates_for_request(
     values = latest_values(session, index_ids, month)
     limit = _price(request, False, values)
     if limit is None:
-        return []
+        return Candidates(request, month, [])
     need_kg = request.monthly_kg - request.filled_kg
     demand = demand_of(request, limit, grades)
     kept: list[tuple[SupplyListing, SupplySide]] = []
@@ -550,29 +734,31 @@ def candidates_for_request(
         [(x.assay_id, x.standard_version_id, request.standard_version_id) for x, _ in kept],
         cache,
     )
-    out: list[dict[str, Any]] = []
+    items: list[CandidateOut] = []
     for (listing, supply), margin in zip(kept, margins, strict=True):
         e = explain_edge(
             supply, demand, rates, margin, max(1, min(4, listing.data_quality_level or 1))
         )
-        out.append(
-            {
-                "listing_id": listing.id,
-                "organization_id": listing.organization_id,
-                "title": listing.title,
-                "grade_version_id": listing.standard_version_id,
-                "stricter_grade": listing.standard_version_id != request.standard_version_id,
-                "available_t": str(_tonnes(listing.monthly_kg - listing.committed_kg)),
-                "minimum_t": str(_tonnes(listing.min_kg_per_contract)),
-                "incoterm": listing.incoterm,
-                "incoterm_place": listing.incoterm_place,
-                "price_ok": e.spread_jpy_per_t > 0,
-                "score": e.score,
-                "explanation": explain_for_buyer(e, ask_is_public=True),
-            }
+        items.append(
+            CandidateOut(
+                listing_id=listing.id,
+                organization_id=listing.organization_id,
+                title=listing.title,
+                grade_version_id=listing.standard_version_id,
+                stricter_grade=listing.standard_version_id != request.standard_version_id,
+                available_t=str(_tonnes(listing.monthly_kg - listing.committed_kg)),
+                minimum_t=str(_tonnes(listing.min_kg_per_contract)),
+                incoterm=listing.incoterm,
+                incoterm_place=listing.incoterm_place,
+                price_ok=e.spread_jpy_per_t > 0,
+                score=e.score,
+                explanation=BuyerExplanation.model_validate(
+                    explain_for_buyer(e, ask_is_public=True)
+                ),
+            )
         )
-    out.sort(key=lambda c: (-c["score"], c["listing_id"]))
-    return out
+    items.sort(key=lambda c: (-c.score, c.listing_id))
+    return Candidates(request, month, items)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -651,8 +837,8 @@ def _visible_edges(edges: Edges, listings: Sequence[Any], requests: Sequence[Any
 
 def run_market_allocation(
     session: Session,
-    month: date,
-    run_by_member_id: int | None = None,
+    actor: Actor,
+    month: date | None = None,
     today: date | None = None,
     rates: TransportRates | None = None,
     timings: dict[str, float] | None = None,
@@ -660,6 +846,8 @@ def run_market_allocation(
 ) -> MatchRun:
     """Read the open market, allocate volume for ``month`` and write proposals (flushes).
 
+    The operator's (`RUN_MATCHING`; the CLI and jobs act as `SYSTEM`); the run and its actor
+    go into the audit log. Without a month: this month in Asia/Tokyo.
     ``timings`` (optional dict) receives seconds per stage: read, candidates, solve, write;
     ``progress`` (optional) is told what each stage is about to do (long CLI runs).
 
@@ -667,10 +855,11 @@ def run_market_allocation(
     already accepted stay open: their volume is reserved and their pair is not proposed again.
     Accepted proposals have committed their volume, so a re-run never duplicates them.
     """
+    RUN_MATCHING.check(actor)
     t0 = time.perf_counter()
     say = progress or (lambda _message: None)
     say("reading open listings and requests …")
-    month = first_of_month(month)
+    month = first_of_month(month or current_month())
     now = utcnow()
     market = _read_market(session, month, today)
     t_read = time.perf_counter()
@@ -723,7 +912,7 @@ def run_market_allocation(
     t_write0 = time.perf_counter()
     say("writing proposals …")
 
-    run = MatchRun(month=month, run_by_member_id=run_by_member_id, started_at=now)
+    run = MatchRun(month=month, run_by_member_id=actor.member_id, started_at=now)
     session.add(run)
     session.flush()
     session.execute(
@@ -755,6 +944,14 @@ def run_market_allocation(
     run.finished_at = utcnow()
     session.add(run)
     session.flush()
+    record_audit(
+        session,
+        actor,
+        "matching.run",
+        "matchrun",
+        run.id,
+        {"month": month.isoformat(), "proposals": run.n_proposals},
+    )
     if timings is not None:
         end = time.perf_counter()
         timings.update(
@@ -856,20 +1053,35 @@ def _proposal_rows(
 
 @dataclass
 class ProposalRow:
+    """A proposal with its listing, request and both organisations, and the viewer's side."""
+
     proposal: Proposal
     side: str  # seller | buyer
     listing: SupplyListing
     request: OfftakeRequest
+    seller: Organization
+    buyer: Organization
 
 
-def proposals_for_org(
-    session: Session, org_id: int, include_superseded: bool = False
-) -> list[ProposalRow]:
-    """The organisation's proposals as seller or buyer (newest first), with its side."""
+_Seller = aliased(Organization, name="seller_org")
+_Buyer = aliased(Organization, name="buyer_org")
+
+
+def proposals_query(actor: Actor, include_superseded: bool = False):
+    """The query of the actor's organisation's proposals, newest first (the caller pages it).
+
+    Members of verified organisations only (`SEE_MATCHES`). Rows are (proposal, listing,
+    request, seller organisation, buyer organisation): turn them into `ProposalRow` with
+    `proposal_rows`.
+    """
+    SEE_MATCHES.check(actor)
+    org_id = actor.organization_id
     query = (
-        select(Proposal, SupplyListing, OfftakeRequest)
+        select(Proposal, SupplyListing, OfftakeRequest, _Seller, _Buyer)
         .join(SupplyListing, SupplyListing.id == Proposal.listing_id)
         .join(OfftakeRequest, OfftakeRequest.id == Proposal.request_id)
+        .join(_Seller, _Seller.id == SupplyListing.organization_id)
+        .join(_Buyer, _Buyer.id == OfftakeRequest.organization_id)
         .where(
             or_(SupplyListing.organization_id == org_id, OfftakeRequest.organization_id == org_id)
         )
@@ -877,64 +1089,86 @@ def proposals_for_org(
     )
     if not include_superseded:
         query = query.where(Proposal.status != ProposalStatus.SUPERSEDED)
+    return query
+
+
+def proposal_rows(actor: Actor, results: Iterable[Any]) -> list[ProposalRow]:
+    """Rows of `proposals_query` with the actor's side."""
     out = []
-    for proposal, listing, request in session.exec(query).all():
-        side = "seller" if listing.organization_id == org_id else "buyer"
-        out.append(ProposalRow(proposal, side, listing, request))
+    for proposal, listing, request, seller, buyer in results:
+        side = "seller" if actor.owns(listing.organization_id) else "buyer"
+        out.append(ProposalRow(proposal, side, listing, request, seller, buyer))
     return out
 
 
-def proposal_view(proposal: Proposal, side: str, term_months: int | None = None) -> dict:
-    """One side's view of a proposal. The seller never sees the buyer's limit price.
+def proposals_for_org(
+    session: Session, actor: Actor, include_superseded: bool = False
+) -> list[ProposalRow]:
+    """The actor's organisation's proposals as seller or buyer (newest first), with its side."""
+    query = proposals_query(actor, include_superseded)
+    return proposal_rows(actor, session.exec(query).all())
 
-    ``term_months`` is the request's term (for the term-fit part); by default the overlap.
-    """
-    e = explanation_of(proposal, term_months or proposal.overlap_months)
-    if side == "seller":
-        explanation = explain_for_seller(e)
+
+def proposal_out(row: ProposalRow) -> ProposalOut:
+    """One side's view of a proposal. The seller never sees the buyer's limit price."""
+    proposal = row.proposal
+    e = explanation_of(proposal, row.request.term_months or proposal.overlap_months)
+    explanation: BuyerExplanation | SellerExplanation
+    if row.side == "seller":
+        explanation = SellerExplanation.model_validate(explain_for_seller(e))
         mine, theirs = proposal.seller_decision, proposal.buyer_decision
-    elif side == "buyer":
-        explanation = explain_for_buyer(e, ask_is_public=True)
+    elif row.side == "buyer":
+        explanation = BuyerExplanation.model_validate(explain_for_buyer(e, ask_is_public=True))
         mine, theirs = proposal.buyer_decision, proposal.seller_decision
     else:
         raise ValueError("side is seller or buyer")
-    return {
-        "id": proposal.id,
-        "run_id": proposal.run_id,
-        "side": side,
-        "status": proposal.status,
-        "listing_id": proposal.listing_id,
-        "request_id": proposal.request_id,
-        "monthly_t": str(_tonnes(proposal.monthly_kg)),
-        "overlap_months": proposal.overlap_months,
-        "my_decision": mine,
-        "other_decision": theirs,
-        "created_at": proposal.created_at.isoformat() if proposal.created_at else None,
-        "explanation": explanation,
-    }
+    return ProposalOut(
+        id=proposal.id,
+        run_id=proposal.run_id,
+        side=row.side,
+        status=proposal.status,
+        listing_id=proposal.listing_id,
+        request_id=proposal.request_id,
+        monthly_t=str(_tonnes(proposal.monthly_kg)),
+        overlap_months=proposal.overlap_months,
+        my_decision=mine,
+        other_decision=theirs,
+        created_at=proposal.created_at,
+        explanation=explanation,
+    )
 
 
 @dataclass
 class Decision:
-    proposal: Proposal
-    side: str
+    row: ProposalRow  # the proposal as the deciding side sees it (after the decision)
     completed: bool  # this decision made both sides accept
 
+    @property
+    def proposal(self) -> Proposal:
+        return self.row.proposal
 
-def decide(session: Session, org_id: int, proposal_id: int, accept: bool) -> Decision:
-    """Record one side's decision with conditional UPDATEs (safe when both decide at once)."""
+    @property
+    def side(self) -> str:
+        return self.row.side
+
+
+def decide(session: Session, actor: Actor, proposal_id: int, accept: bool) -> Decision:
+    """Record the actor's organisation's decision with conditional UPDATEs (safe when both
+    sides decide at once). Only the record: `contracts.drafting.accept_proposal` and
+    `decline_proposal` are the entry points that also commit volume and write the draft.
+
+    A signatory or trader of a verified organisation (`DECIDE_PROPOSALS`) that is one side of
+    the proposal; for anyone else the proposal does not exist (NotFound).
+    """
+    DECIDE_PROPOSALS.check(actor)
     proposal = session.get(Proposal, proposal_id)
     if proposal is None:
         raise NotFound("No such proposal.")
-    seller = session.exec(
-        select(SupplyListing.organization_id).where(SupplyListing.id == proposal.listing_id)
-    ).first()
-    buyer = session.exec(
-        select(OfftakeRequest.organization_id).where(OfftakeRequest.id == proposal.request_id)
-    ).first()
-    if org_id not in (seller, buyer):
+    listing = session.get(SupplyListing, proposal.listing_id)
+    request = session.get(OfftakeRequest, proposal.request_id)
+    if not (actor.owns(listing.organization_id) or actor.owns(request.organization_id)):
         raise NotFound("No such proposal.")
-    side = "seller" if seller == org_id else "buyer"
+    side = "seller" if actor.owns(listing.organization_id) else "buyer"
     column = Proposal.seller_decision if side == "seller" else Proposal.buyer_decision
     if proposal.status != ProposalStatus.PROPOSED:
         raise Conflict("This proposal is no longer open.")
@@ -973,19 +1207,18 @@ def decide(session: Session, org_id: int, proposal_id: int, accept: bool) -> Dec
         )
         completed = done.rowcount == 1
     session.refresh(proposal)
-    return Decision(proposal, side, completed)
+    row = ProposalRow(
+        proposal,
+        side,
+        listing,
+        request,
+        session.get(Organization, listing.organization_id),
+        session.get(Organization, request.organization_id),
+    )
+    return Decision(row, completed)
 
 
-def record_decision(session: Session, org_id: int, proposal_id: int, accept: bool) -> Proposal:
-    """A side accepts or declines once; a decline by either side declines the proposal."""
-    return decide(session, org_id, proposal_id, accept).proposal
-
-
-def latest_runs(session: Session, limit: int = 20) -> list[MatchRun]:
+def latest_runs(session: Session, actor: Actor, limit: int = 20) -> list[MatchRun]:
+    """The latest market-wide runs, newest first (the operator's matching page)."""
+    RUN_MATCHING.check(actor)
     return list(session.exec(select(MatchRun).order_by(col(MatchRun.id).desc()).limit(limit)).all())
-
-
-def open_proposal_count(session: Session) -> int:
-    return session.exec(
-        select(func.count()).select_from(Proposal).where(Proposal.status == ProposalStatus.PROPOSED)
-    ).one()

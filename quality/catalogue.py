@@ -6,8 +6,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session, col, select
 
+from participants.fields import Measurement
 from quality.errors import InvalidSpec, UnknownParameter, UnknownStandard
 from quality.grading import (
     AdjustmentSchedule,
@@ -27,7 +29,11 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+_MEASUREMENT = TypeAdapter(Measurement)
+
+
 def _d(value: Any, name: str) -> Decimal | None:
+    """A bound of a specification: decimal text or a whole number, within measurement bounds."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -40,6 +46,12 @@ def _d(value: Any, name: str) -> Decimal | None:
         ) from None
     if not number.is_finite():
         raise InvalidSpec("%(name)s must be a finite number.", name, name=name)
+    try:
+        _MEASUREMENT.validate_python(number)
+    except ValidationError:
+        raise InvalidSpec(
+            "%(name)s is out of range (at most 10^9, twelve decimals).", name, name=name
+        ) from None
     return number
 
 
@@ -359,3 +371,46 @@ def check_spec_parameters(session: Session, spec: GradeSpec) -> None:
 
 def requirement_codes(spec: GradeSpec) -> Sequence[str]:
     return [r.code for r in spec.requirements]
+
+
+def materials_query(family: str | None = None):
+    """Materials by family and code (a select, for paging), of one family if given."""
+    query = select(Material).order_by(col(Material.family), col(Material.code))
+    if family:
+        query = query.where(Material.family == family)
+    return query
+
+
+def standards_query(material: str | None = None, status: str | None = None):
+    """Standards by material, rank and code (a select, for paging).
+
+    A standard's status is that of its latest published version, else that of its newest
+    version: `status` filters on that, in SQL.
+    """
+    query = select(GradeStandard).order_by(
+        col(GradeStandard.material_code), col(GradeStandard.rank), col(GradeStandard.code)
+    )
+    if material:
+        query = query.where(GradeStandard.material_code == material)
+    if status:
+        published = (
+            select(StandardVersion.id)
+            .where(
+                StandardVersion.standard_id == GradeStandard.id,
+                StandardVersion.status == VersionStatus.PUBLISHED,
+            )
+            .exists()
+        )
+        if status == VersionStatus.PUBLISHED:
+            query = query.where(published)
+        else:
+            newest = (
+                select(StandardVersion.status)
+                .where(StandardVersion.standard_id == GradeStandard.id)
+                .order_by(col(StandardVersion.number).desc())
+                .limit(1)
+                .correlate(GradeStandard)
+                .scalar_subquery()
+            )
+            query = query.where(~published, newest == status)
+    return query

@@ -1,23 +1,16 @@
-"""Domain errors of the quality package; web/ maps them to form errors and problem details.
+"""Errors of the quality package, on the one domain error base (participants.errors).
 
-Each error carries a short English `message` with %(name)s placeholders, the values in
-`params` (so the message can be translated before it is formatted), the input `field` that
-is wrong (or None) and an HTTP `status` hint.
+Each has a default English message with %(name)s placeholders; the status comes from the
+generic class it also is (NotFound 404, Conflict 409, otherwise 422).
 """
 
+from participants.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
-class QualityError(Exception):
-    """Base of quality errors: a short English message with %(name)s placeholders."""
 
-    status = 422
+class QualityError(ValidationFailed):
+    """Base of quality errors: invalid quality data (422 unless a subclass says otherwise)."""
+
     message = "The quality data is not valid."
-
-    def __init__(self, message: str | None = None, field: str | None = None, **params: object):
-        if message is not None:
-            self.message = message
-        self.field = field
-        self.params: dict[str, object] = params
-        super().__init__(self.message % params if params else self.message)
 
 
 class UnknownParameter(QualityError):
@@ -26,10 +19,9 @@ class UnknownParameter(QualityError):
     message = "Unknown parameter %(code)s."
 
 
-class UnknownStandard(QualityError):
+class UnknownStandard(NotFound, QualityError):
     """A grade standard (or version) that does not exist."""
 
-    status = 404
     message = "Unknown grade standard %(code)s."
 
 
@@ -63,17 +55,15 @@ class InvalidContent(QualityError):
     message = "The certificate content cannot be encoded: %(reason)s."
 
 
-class ImmutableVersion(QualityError):
+class ImmutableVersion(Conflict, QualityError):
     """A published or retired standard version is never edited; draft a new version."""
 
-    status = 409
     message = "Version %(version)s of %(code)s is %(status)s and can no longer be changed."
 
 
-class InvalidTransition(QualityError):
+class InvalidTransition(Conflict, QualityError):
     """A lifecycle move that the workflow does not allow."""
 
-    status = 409
     message = "Cannot move %(code)s from %(current)s to %(target)s."
 
 
@@ -84,3 +74,15 @@ class MissingUmpire(QualityError):
         "The assays differ by %(difference)s, more than the splitting limit %(limit)s: "
         "an umpire assay is required."
     )
+
+
+class NotPermitted(PermissionDenied, QualityError):
+    """The acting organisation may not take this step of the quality workflow."""
+
+    message = "Your organisation may not do this."
+
+
+class ConsultationClosed(Conflict, QualityError):
+    """A response to a version that is not (or no longer) under consultation."""
+
+    message = "The consultation on this version is not open."

@@ -1,7 +1,6 @@
 """Tables of the quality package: catalogue, grade standards and versions, assays, certificates.
 
-Organisations are referred to by plain integer ids (no foreign key): quality imports nothing of
-market; web/ joins names and kinds for display.
+Organisations and members are the ground floor's (participants): real foreign keys.
 """
 
 from datetime import date, datetime
@@ -11,7 +10,8 @@ from enum import StrEnum
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from quality.dbtypes import ExactDecimal, UTCDateTime, utcnow
+from participants.columns import ExactDecimal, UTCDateTime, utcnow
+from participants.models import Member, Organization  # noqa: F401  (foreign-key targets)
 
 
 class VersionStatus(StrEnum):
@@ -67,7 +67,7 @@ class StandardVersion(SQLModel, table=True):
     spec_json: str = Field(sa_column=Column(Text, nullable=False))
     source: str = Field(default="", max_length=300)
     change_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    proposed_by_org_id: int | None = None
+    proposed_by_org_id: int | None = Field(default=None, foreign_key="organization.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     consultation_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     effective_from: date | None = None
@@ -80,9 +80,9 @@ class ConsultationResponse(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     version_id: int = Field(foreign_key="standardversion.id", index=True)
-    organization_id: int
+    organization_id: int = Field(foreign_key="organization.id")
     organization_kind: str = Field(max_length=20)
-    member_id: int | None = None
+    member_id: int | None = Field(default=None, foreign_key="member.id")
     position: str = Field(max_length=10)
     comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -91,7 +91,7 @@ class ConsultationResponse(SQLModel, table=True):
 
 class Assay(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    organization_id: int = Field(index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
     lot_ref: str = Field(max_length=80)
     material_code: str = Field(max_length=40)
     lab_name: str = Field(max_length=200)
@@ -117,7 +117,7 @@ class Certificate(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     assay_id: int = Field(foreign_key="assay.id", index=True)
     version_id: int = Field(foreign_key="standardversion.id")
-    issuer_org_id: int = Field(index=True)
+    issuer_org_id: int = Field(foreign_key="organization.id", index=True)
     issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     content_json: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(max_length=64)

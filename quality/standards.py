@@ -1,47 +1,77 @@
 """Joint standard-setting: proposals, consultation, publication, withdrawal and retirement.
 
 States: draft → consultation → published → retired; draft or consultation → withdrawn. One
-function (`transition`) performs every move and refuses the others. Published and retired
-versions are never edited: a change is a new version. Organisations are plain ids and kinds
-passed by the caller (web/ checks verification with market before calling).
+function (`_transition`) performs every move and refuses the others. Published and retired
+versions are never edited: a change is a new version.
+
+Who may do what (checked here, for the page, the API and the demo alike):
+- a member of any verified organisation proposes a standard or a revision
+  (`PROPOSE_STANDARDS`) and responds to an open consultation (`RESPOND_TO_CONSULTATIONS`);
+- the proposing organisation edits its own draft (`EDIT_DRAFTS`) and may withdraw it;
+- a verified standards body opens the consultation, publishes, withdraws and retires
+  (`ADMINISTER_STANDARDS`).
+The catalogue, the versions, the consultations and their responses are public.
 """
 
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, func, select
 
+from participants.actors import Actor, permission
+from participants.columns import utcnow
+from participants.errors import N_
+from participants.fields import Count, Day, Line, Measurement, Paragraphs, Yen
+from participants.models import OrgKind
 from quality.catalogue import (
     build_spec,
     check_spec_parameters,
     encode_spec,
     get_material,
     get_standard,
+    get_version,
+    latest_published_version,
     spec_of,
+    versions_of,
 )
-from quality.dbtypes import utcnow
 from quality.errors import (
+    ConsultationClosed,
     ImmutableVersion,
     InvalidSpec,
     InvalidTransition,
-    QualityError,
+    NotPermitted,
     UnknownStandard,
 )
-from quality.grading import DecisionRule, GradeSpec, Limit
+from quality.grading import GradeSpec, Limit
 from quality.models import (
     ConsultationResponse,
     GradeStandard,
-    Position,
+    Material,
     StandardVersion,
     VersionStatus,
 )
 
-STANDARDS_BODY = "standards_body"
+STANDARDS_BODY = OrgKind.STANDARDS_BODY.value
 CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{1,38}[A-Z0-9]")
+SPEC_MAX_CHARS = 50_000
+# 24:00 in Japan: a consultation "ends on" a day at midnight Asia/Tokyo (15:00 UTC).
+CONSULTATION_ENDS_AT_UTC = time(15, 0)
+
+PROPOSE_STANDARDS = permission(N_("Only verified organisations may take part in standard-setting."))
+EDIT_DRAFTS = permission(N_("Only the proposing organisation may edit its draft."))
+RESPOND_TO_CONSULTATIONS = permission(
+    N_("Only verified organisations may respond to a consultation.")
+)
+ADMINISTER_STANDARDS = permission(
+    N_("Only a standards body may do this."), kinds=[OrgKind.STANDARDS_BODY]
+)
 
 S = VersionStatus
 TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
@@ -53,14 +83,130 @@ TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
 }
 
 
-class NotPermitted(QualityError):
-    """The acting organisation may not take this step of the standard-setting workflow."""
+# --- input ------------------------------------------------------------------------------------
 
-    status = 403
-    message = "Your organisation may not do this."
+Action = Literal["reject", "deduct", "downgrade"]
+GradeCode = Line(40)
 
 
-def transition(session: Session, version: StandardVersion, target: VersionStatus) -> None:
+class ScheduleIn(BaseModel):
+    """Price deduction of a limit: free band, yen per tonne per unit, cap, rejection limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    free_band: Measurement = Decimal(0)
+    jpy_per_t_per_unit: Measurement
+    cap_jpy_per_t: Yen | None = None
+    reject_beyond: Measurement | None = None
+
+
+class LimitIn(BaseModel):
+    """A bound on one parameter and what a breach costs (numbers as decimal text)."""
+
+    model_config = ConfigDict(extra="forbid")
+    parameter: Line(40, min_length=1)
+    kind: Literal["min", "max", "range", "none_detected"]
+    min: Measurement | None = None
+    max: Measurement | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    action: Action = "reject"
+    downgrade_to: GradeCode | None = None
+    schedule: ScheduleIn | None = None
+    note: Line(300) = ""
+
+
+class RequirementIn(BaseModel):
+    """A requirement checked by inspection (e.g. no_brass), in English and Japanese."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: Line(60, min_length=1)
+    text_en: Line(300) = ""
+    text_ja: Line(300) = ""
+    action: Action = "reject"
+    downgrade_to: GradeCode | None = None
+
+
+class DerivedIn(BaseModel):
+    """A parameter computed as the sum of measured ones (e.g. ni_co_pct)."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: Line(40, min_length=1)
+    sum_of: list[Line(40, min_length=1)] = Field(max_length=10)
+
+
+class SpecIn(BaseModel):
+    """Limits, requirements and derived parameters of one version of a grade."""
+
+    model_config = ConfigDict(extra="forbid")
+    limits: list[LimitIn] = Field(default_factory=list, max_length=100)
+    requirements: list[RequirementIn] = Field(default_factory=list, max_length=50)
+    derived: list[DerivedIn] = Field(default_factory=list, max_length=20)
+
+
+def _spec_from_text(value: Any) -> Any:
+    """The page sends the specification as JSON text; the API as an object."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > SPEC_MAX_CHARS:
+        raise PydanticCustomError(
+            "spec_too_long", "The specification is too long (at most 50,000 characters)."
+        )
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        raise PydanticCustomError("spec_json", "The specification is not valid JSON.") from None
+
+
+SpecField = Annotated[SpecIn, BeforeValidator(_spec_from_text)]
+DecisionRuleName = Literal["simple", "guarded"]
+
+
+class StandardRevision(BaseModel):
+    """A new version of a standard (or the new content of a draft): rule, limits, source."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision_rule: DecisionRuleName = "simple"
+    spec: SpecField
+    source: Line(300) = ""
+    change_note: Paragraphs(4000) = ""
+
+
+class StandardProposal(StandardRevision):
+    """A new grade standard: code, material, names, rank, and its version 1."""
+
+    code: Line(40, min_length=3)
+    material: Line(40, min_length=1)
+    name_en: Line(200, min_length=1)
+    name_ja: Line(200, min_length=1)
+    rank: Annotated[Count, Field(ge=1, le=99)]
+
+
+class ConsultationOpening(BaseModel):
+    """The last day of the consultation (it ends at 24:00 Japan time)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ends_on: Day
+
+
+class Publication(BaseModel):
+    """The day a published version takes effect."""
+
+    model_config = ConfigDict(extra="forbid")
+    effective_from: Day
+
+
+class ResponseInput(BaseModel):
+    """An organisation's position on a version under consultation; reasons unless endorsing."""
+
+    model_config = ConfigDict(extra="forbid")
+    position: Literal["endorse", "object", "comment"]
+    comment: Paragraphs(4000) = ""
+
+
+# --- workflow ---------------------------------------------------------------------------------
+
+
+def _transition(session: Session, version: StandardVersion, target: VersionStatus) -> None:
     """Move a version to `target` or raise InvalidTransition."""
     current = VersionStatus(version.status)
     if target not in TRANSITIONS[current]:
@@ -76,34 +222,6 @@ def transition(session: Session, version: StandardVersion, target: VersionStatus
     session.add(version)
 
 
-def _require_verified(org_verified: bool) -> None:
-    if not org_verified:
-        raise NotPermitted("Only verified organisations may take part in standard-setting.")
-
-
-def _require_standards_body(actor_kind: str) -> None:
-    if actor_kind != STANDARDS_BODY:
-        raise NotPermitted("Only a standards body may do this.")
-
-
-def _decision_rule(value: str) -> str:
-    try:
-        return str(DecisionRule(value))
-    except ValueError:
-        raise InvalidSpec(
-            "Choose the simple or the guarded decision rule.", "decision_rule"
-        ) from None
-
-
-def _parse_spec_data(spec_data: Any) -> Any:
-    if isinstance(spec_data, str):
-        try:
-            return json.loads(spec_data)
-        except json.JSONDecodeError:
-            raise InvalidSpec("The specification is not valid JSON.", "spec") from None
-    return spec_data
-
-
 def _checked_spec(
     session: Session,
     standard_code: str,
@@ -111,21 +229,21 @@ def _checked_spec(
     material: str,
     rank: int,
     decision_rule: str,
-    spec_data: Any,
+    spec_in: SpecIn,
 ) -> GradeSpec:
     spec = build_spec(
-        _parse_spec_data(spec_data),
-        standard_code,
-        number,
-        material,
-        rank,
-        _decision_rule(decision_rule),
+        spec_in.model_dump(mode="json"), standard_code, number, material, rank, decision_rule
     )
     if not spec.limits and not spec.requirements:
         raise InvalidSpec("A grade needs at least one limit or requirement.", "spec")
     check_spec_parameters(session, spec)
     for target in {x.downgrade_to for x in (*spec.limits, *spec.requirements) if x.downgrade_to}:
-        other = get_standard(session, target)
+        try:
+            other = get_standard(session, target)
+        except UnknownStandard:
+            raise InvalidSpec(
+                "%(code)s downgrades to an unknown grade.", "spec", code=target
+            ) from None
         if other.material_code != material:
             raise InvalidSpec(
                 "%(code)s downgrades to a grade of another material.", "spec", code=target
@@ -133,43 +251,34 @@ def _checked_spec(
     return spec
 
 
-def propose_standard(
-    session: Session,
-    org_id: int,
-    org_verified: bool,
-    code: str,
-    material_code: str,
-    name_en: str,
-    name_ja: str,
-    rank: int,
-    decision_rule: str,
-    spec_data: Any,
-    source: str = "",
-    change_note: str = "",
-) -> StandardVersion:
+def proposal_materials(session: Session, actor: Actor) -> list[Material]:
+    """The materials a new standard may be for (the form's choices), for those who may propose."""
+    PROPOSE_STANDARDS.check(actor)
+    return list(session.exec(select(Material).order_by(col(Material.code))).all())
+
+
+def propose_standard(session: Session, actor: Actor, data: StandardProposal) -> StandardVersion:
     """A new standard with its version 1 as a draft (flush, no commit)."""
-    _require_verified(org_verified)
-    code = (code or "").strip().upper()
+    PROPOSE_STANDARDS.check(actor)
+    code = data.code.strip().upper()
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidSpec("A standard code has 3–40 capital letters, digits and hyphens.", "code")
     if session.exec(select(GradeStandard.id).where(GradeStandard.code == code)).first():
         raise InvalidSpec("A standard with code %(code)s already exists.", "code", code=code)
-    material = get_material(session, material_code)
-    if not (name_en or "").strip() or not (name_ja or "").strip():
+    try:
+        material = get_material(session, data.material.strip())
+    except UnknownStandard:
+        raise InvalidSpec("Unknown material %(code)s.", "material", code=data.material) from None
+    name_en, name_ja = data.name_en.strip(), data.name_ja.strip()
+    if not name_en or not name_ja:
         raise InvalidSpec("Give the name in English and in Japanese.", "name_en")
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= 99:
-        raise InvalidSpec("The rank is a whole number from 1 (best) to 99.", "rank")
-    spec = _checked_spec(session, code, 1, material.code, rank, decision_rule, spec_data)
+    spec = _checked_spec(session, code, 1, material.code, data.rank, data.decision_rule, data.spec)
     standard = GradeStandard(
-        code=code,
-        material_code=material.code,
-        name_en=name_en.strip()[:200],
-        name_ja=name_ja.strip()[:200],
-        rank=rank,
+        code=code, material_code=material.code, name_en=name_en, name_ja=name_ja, rank=data.rank
     )
     session.add(standard)
     session.flush()
-    return _new_version(session, standard, 1, spec, org_id, source, change_note)
+    return _new_version(session, standard, 1, spec, actor, data)
 
 
 def _new_version(
@@ -177,9 +286,8 @@ def _new_version(
     standard: GradeStandard,
     number: int,
     spec: GradeSpec,
-    org_id: int,
-    source: str,
-    change_note: str,
+    actor: Actor,
+    data: StandardRevision,
 ) -> StandardVersion:
     version = StandardVersion(
         standard_id=standard.id,
@@ -187,29 +295,32 @@ def _new_version(
         status=VersionStatus.DRAFT,
         decision_rule=str(spec.decision_rule),
         spec_json=encode_spec(spec),
-        source=(source or "").strip()[:300],
-        change_note=(change_note or "").strip(),
-        proposed_by_org_id=org_id,
+        source=data.source.strip(),
+        change_note=data.change_note.strip(),
+        proposed_by_org_id=actor.organization_id,
     )
     session.add(version)
     session.flush()
     return version
 
 
+def revision_base(
+    session: Session, actor: Actor, code: str
+) -> tuple[GradeStandard, StandardVersion]:
+    """The version a revision starts from (latest published, else the newest), for proposers."""
+    PROPOSE_STANDARDS.check(actor)
+    standard = get_standard(session, code)
+    base = latest_published_version(session, standard) or versions_of(session, standard)[-1]
+    return standard, base
+
+
 def propose_revision(
-    session: Session,
-    org_id: int,
-    org_verified: bool,
-    code: str,
-    decision_rule: str,
-    spec_data: Any,
-    source: str = "",
-    change_note: str = "",
+    session: Session, actor: Actor, code: str, data: StandardRevision
 ) -> StandardVersion:
     """A draft of the next version of an existing standard (flush, no commit)."""
-    _require_verified(org_verified)
+    PROPOSE_STANDARDS.check(actor)
     standard = get_standard(session, code)
-    if not (change_note or "").strip():
+    if not data.change_note.strip():
         raise InvalidSpec("Say what the revision changes and why.", "change_note")
     latest = session.exec(
         select(func.max(StandardVersion.number)).where(StandardVersion.standard_id == standard.id)
@@ -221,107 +332,121 @@ def propose_revision(
         number,
         standard.material_code,
         standard.rank,
-        decision_rule,
-        spec_data,
+        data.decision_rule,
+        data.spec,
     )
-    return _new_version(session, standard, number, spec, org_id, source, change_note)
+    return _new_version(session, standard, number, spec, actor, data)
 
 
-def edit_version(
-    session: Session,
-    version: StandardVersion,
-    org_id: int,
-    decision_rule: str,
-    spec_data: Any,
-    source: str | None = None,
-    change_note: str | None = None,
-) -> StandardVersion:
-    """Change a draft (by its proposer); any other version is immutable."""
+def _own_draft(session: Session, actor: Actor, version: StandardVersion) -> GradeStandard:
+    EDIT_DRAFTS.check(actor)
     standard = session.get(GradeStandard, version.standard_id)
     if version.status != VersionStatus.DRAFT:
         raise ImmutableVersion(
             None, "status", version=version.number, code=standard.code, status=version.status
         )
-    if version.proposed_by_org_id != org_id:
+    if not actor.owns(version.proposed_by_org_id):
         raise NotPermitted("Only the proposing organisation may edit its draft.")
+    return standard
+
+
+def draft_to_edit(
+    session: Session, actor: Actor, code: str, number: int
+) -> tuple[GradeStandard, StandardVersion]:
+    """A draft its proposer may edit (the edit form); any other version is immutable (409)."""
+    standard, version = get_version(session, code, number)
+    _own_draft(session, actor, version)
+    return standard, version
+
+
+def edit_version(
+    session: Session, actor: Actor, version: StandardVersion, data: StandardRevision
+) -> StandardVersion:
+    """Change a draft (by its proposer); the fields sent replace the stored ones."""
+    standard = _own_draft(session, actor, version)
     spec = _checked_spec(
         session,
         standard.code,
         version.number,
         standard.material_code,
         standard.rank,
-        decision_rule,
-        spec_data,
+        data.decision_rule,
+        data.spec,
     )
     version.spec_json = encode_spec(spec)
     version.decision_rule = str(spec.decision_rule)
-    if source is not None:
-        version.source = source.strip()[:300]
-    if change_note is not None:
-        version.change_note = change_note.strip()
+    if "source" in data.model_fields_set:
+        version.source = data.source.strip()
+    if "change_note" in data.model_fields_set:
+        version.change_note = data.change_note.strip()
     session.add(version)
     session.flush()
     return version
 
 
+def consultation_end(ends_on) -> datetime:
+    """The moment a consultation ending on `ends_on` closes: 24:00 Japan time, in UTC."""
+    return datetime.combine(ends_on, CONSULTATION_ENDS_AT_UTC, tzinfo=UTC)
+
+
 def open_consultation(
     session: Session,
+    actor: Actor,
     version: StandardVersion,
-    actor_kind: str,
-    ends_at: datetime,
+    data: ConsultationOpening,
     now: datetime | None = None,
 ) -> StandardVersion:
-    """A standards body opens the consultation on a draft until `ends_at` (aware UTC)."""
-    _require_standards_body(actor_kind)
+    """A standards body opens the consultation on a draft until the end of `ends_on`."""
+    ADMINISTER_STANDARDS.check(actor)
     now = now or utcnow()
-    if ends_at.tzinfo is None or ends_at <= now:
-        raise InvalidSpec("The consultation must end in the future.", "ends_at")
-    transition(session, version, VersionStatus.CONSULTATION)
+    ends_at = consultation_end(data.ends_on)
+    if ends_at <= now:
+        raise InvalidSpec("The consultation must end in the future.", "ends_on")
+    _transition(session, version, VersionStatus.CONSULTATION)
     version.consultation_ends_at = ends_at
     session.flush()
     return version
 
 
+def is_open(version: StandardVersion, now: datetime | None = None) -> bool:
+    """True while a version is under consultation and its end has not come."""
+    now = now or utcnow()
+    return version.status == VersionStatus.CONSULTATION and (
+        version.consultation_ends_at is None or now < version.consultation_ends_at
+    )
+
+
 def respond(
     session: Session,
+    actor: Actor,
     version: StandardVersion,
-    org_id: int,
-    org_kind: str,
-    org_verified: bool,
-    member_id: int | None,
-    position: str,
-    comment: str = "",
+    data: ResponseInput,
     now: datetime | None = None,
 ) -> ConsultationResponse:
     """A verified organisation endorses, objects or comments; one response, updatable."""
-    _require_verified(org_verified)
+    RESPOND_TO_CONSULTATIONS.check(actor)
     now = now or utcnow()
-    if version.status != VersionStatus.CONSULTATION or (
-        version.consultation_ends_at is not None and now >= version.consultation_ends_at
-    ):
-        raise NotPermitted("The consultation on this version is not open.")
-    try:
-        position = str(Position(position))
-    except ValueError:
-        raise InvalidSpec("Choose endorse, object or comment.", "position") from None
-    comment = (comment or "").strip()
-    if position != Position.ENDORSE and not comment:
+    if not is_open(version, now):
+        raise ConsultationClosed()
+    comment = data.comment.strip()
+    if data.position != "endorse" and not comment:
         raise InvalidSpec("Give your reasons in a comment.", "comment")
-    if len(comment) > 4000:
-        raise InvalidSpec("A comment has at most %(n)s characters.", "comment", n=4000)
     response = session.exec(
         select(ConsultationResponse).where(
             ConsultationResponse.version_id == version.id,
-            ConsultationResponse.organization_id == org_id,
+            ConsultationResponse.organization_id == actor.organization_id,
         )
     ).first()
     if response is None:
         response = ConsultationResponse(
-            version_id=version.id, organization_id=org_id, created_at=now, position=position
+            version_id=version.id,
+            organization_id=actor.organization_id,
+            created_at=now,
+            position=data.position,
         )
-    response.organization_kind = org_kind
-    response.member_id = member_id
-    response.position = position
+    response.organization_kind = actor.organization_kind
+    response.member_id = actor.member_id
+    response.position = data.position
     response.comment = comment
     response.updated_at = now
     session.add(response)
@@ -330,6 +455,7 @@ def respond(
 
 
 def responses_of(session: Session, version_id: int) -> list[ConsultationResponse]:
+    """Every response to a version, oldest first (public, like the tally)."""
     return list(
         session.exec(
             select(ConsultationResponse)
@@ -343,46 +469,55 @@ def tally(session: Session, version_id: int) -> dict[str, dict[str, int]]:
     """Responses counted by organisation kind: {kind: {endorse, object, comment}}."""
     counts: dict[str, dict[str, int]] = {}
     for response in responses_of(session, version_id):
-        row = counts.setdefault(response.organization_kind, {p.value: 0 for p in Position})
+        row = counts.setdefault(
+            response.organization_kind, {"endorse": 0, "object": 0, "comment": 0}
+        )
         row[response.position] += 1
     return dict(sorted(counts.items()))
 
 
 def publish_version(
     session: Session,
+    actor: Actor,
     version: StandardVersion,
-    actor_kind: str,
-    effective_from: date,
+    data: Publication,
     now: datetime | None = None,
 ) -> StandardVersion:
     """A standards body publishes a version under consultation; earlier ones stay valid."""
-    _require_standards_body(actor_kind)
-    if not isinstance(effective_from, date):
-        raise InvalidSpec("Give the effective date.", "effective_from")
-    transition(session, version, VersionStatus.PUBLISHED)
-    version.effective_from = effective_from
+    ADMINISTER_STANDARDS.check(actor)
+    _transition(session, version, VersionStatus.PUBLISHED)
+    version.effective_from = data.effective_from
     version.published_at = now or utcnow()
     session.flush()
     return version
 
 
-def withdraw_version(
-    session: Session, version: StandardVersion, actor_kind: str, org_id: int
-) -> StandardVersion:
+def may_withdraw(actor: Actor | None, version: StandardVersion) -> bool:
+    """A standards body, or the proposer of a draft (for showing the button)."""
+    if ADMINISTER_STANDARDS.allows(actor):
+        return True
+    return (
+        EDIT_DRAFTS.allows(actor)
+        and version.status == VersionStatus.DRAFT
+        and actor.owns(version.proposed_by_org_id)
+    )
+
+
+def withdraw_version(session: Session, actor: Actor, version: StandardVersion) -> StandardVersion:
     """The standards body (or the proposer of a draft) withdraws an unpublished version."""
-    if actor_kind != STANDARDS_BODY and not (
-        version.status == VersionStatus.DRAFT and version.proposed_by_org_id == org_id
-    ):
-        raise NotPermitted("Only a standards body may do this.")
-    transition(session, version, VersionStatus.WITHDRAWN)
+    if not ADMINISTER_STANDARDS.allows(actor):
+        EDIT_DRAFTS.check(actor)
+        if not (version.status == VersionStatus.DRAFT and actor.owns(version.proposed_by_org_id)):
+            ADMINISTER_STANDARDS.check(actor)
+    _transition(session, version, VersionStatus.WITHDRAWN)
     session.flush()
     return version
 
 
-def retire_version(session: Session, version: StandardVersion, actor_kind: str) -> StandardVersion:
+def retire_version(session: Session, actor: Actor, version: StandardVersion) -> StandardVersion:
     """A standards body retires a published version (it stays readable and verifiable)."""
-    _require_standards_body(actor_kind)
-    transition(session, version, VersionStatus.RETIRED)
+    ADMINISTER_STANDARDS.check(actor)
+    _transition(session, version, VersionStatus.RETIRED)
     session.flush()
     return version
 

@@ -14,13 +14,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
-import market.participants
+import participants.accounts
 import web.models  # noqa: F401
 from web import create_app
 from web.config import normalise_database_url
 from web.migrate import upgrade
 
-market.participants.PASSWORD_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests
+participants.accounts.PASSWORD_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests
 PASSWORD = "correct-horse-battery"
 
 
@@ -46,6 +46,24 @@ def database_url():
     admin.dispose()
 
 
+@pytest.fixture()
+def empty_database_url(tmp_path):
+    """A database of the test's own with no tables (for migration tests), on either engine."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    base = normalise_database_url(base)
+    name = f"junkan_m_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _empty_tables(engine) -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
@@ -56,20 +74,37 @@ def _empty_tables(engine) -> None:
                 conn.execute(text(f"DELETE FROM {name}"))
 
 
+def _test_config(database_url: str, outbox) -> dict:
+    return {
+        "DATABASE_URL": database_url,
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "test-secret",
+        "MAIL_SERVER": "",
+        "MAIL_OUTBOX": str(outbox),
+        "LOG_JSON": False,
+    }
+
+
 @pytest.fixture()
 def app(database_url, tmp_path):
-    application = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "TESTING": True,
-            "WTF_CSRF_ENABLED": False,
-            "SECRET_KEY": "test-secret",
-            "MAIL_SERVER": "",
-            "MAIL_OUTBOX": str(tmp_path / "outbox"),
-            "LOG_JSON": False,
-        }
-    )
+    application = create_app(_test_config(database_url, tmp_path / "outbox"))
     engine = application.extensions["junkan.engine"]
+    yield application
+    _empty_tables(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_app(database_url, tmp_path_factory):
+    """An app over the demo story (loaded once for the test module; emptied after it)."""
+    from demo import load_demo
+
+    application = create_app(_test_config(database_url, tmp_path_factory.mktemp("outbox")))
+    engine = application.extensions["junkan.engine"]
+    with Session(engine, expire_on_commit=False) as session:
+        load_demo(session, echo=lambda _line: None)
+        session.commit()
     yield application
     _empty_tables(engine)
     engine.dispose()

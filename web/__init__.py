@@ -15,15 +15,38 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config())
     if config:
         app.config.update(config)
+    proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if proxies:
+        # The client address and scheme as the trusted reverse proxies saw them (the rightmost
+        # `proxies` entries of X-Forwarded-For / -Proto); without proxies the headers are ignored.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     # Ids in URLs are database integers: larger numbers are simply not found (404).
     from werkzeug.routing import IntegerConverter
 
     class DatabaseId(IntegerConverter):
-        def __init__(self, map, *args, **kwargs) -> None:
-            kwargs.setdefault("max", 2**31 - 1)
-            super().__init__(map, *args, **kwargs)
+        """Any whole number matches the route; one beyond 32 bits becomes 0, an id that never
+        exists, so the answer is the record's 404 (not a routing 405 or a database error)."""
+
+        def to_python(self, value: str) -> int:
+            number = super().to_python(value)
+            return number if number <= 2**31 - 1 else 0
 
     app.url_map.converters["int"] = DatabaseId
+
+    from flask.json.provider import DefaultJSONProvider
+
+    class GuardedJSON(DefaultJSONProvider):
+        """A body nested too deeply is bad input (400), not a RecursionError (500)."""
+
+        def loads(self, s, **kwargs):
+            try:
+                return super().loads(s, **kwargs)
+            except RecursionError:
+                raise ValueError("JSON nested too deeply") from None
+
+    app.json = GuardedJSON(app)
 
     from web import auth, db, errors, i18n, logconfig, security
 

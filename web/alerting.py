@@ -1,6 +1,8 @@
-"""After a listing or request is published: notify matching saved searches, then e-mail them.
+"""E-mails for the notifications a publication raised (after the caller has committed).
 
-One function used by the HTML views and the JSON API alike.
+The domain (`market.listings.publish_listing` / `publish_request`) creates the in-app
+notifications in the caller's transaction; the view commits, then calls `send_alert_mails`.
+This module never commits, and a mail that fails is logged: it never undoes the publication.
 """
 
 import json
@@ -9,20 +11,27 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlmodel import Session, col, select
 
-from market.models import Member, OfftakeRequest, SupplyListing
+from market.models import Notification
+from participants.errors import N_
+from participants.models import Member
 from web.mail import send_mail
 
 
-def alert_saved_searches(session: Session, item: SupplyListing | OfftakeRequest) -> int:
-    """Create the notifications for a just-published item, commit, e-mail each member.
+def send_alert_mails(session: Session, notes: list[Notification]) -> int:
+    """E-mail each member alerted by a saved search, in its language; returns how many."""
+    return send_notice_mails(
+        session,
+        notes,
+        N_("Junkan: a new match for your saved search"),
+        N_("You receive this e-mail because you saved a search on Junkan."),
+    )
 
-    Returns the number of e-mails sent. The commit comes first so that a mail failure never
-    undoes the publication or the notifications.
-    """
-    from market.alerts import alert_matching_searches
 
-    notes = alert_matching_searches(session, item)
-    session.commit()
+def send_notice_mails(
+    session: Session, notes: list[Notification], subject: str, reason: str
+) -> int:
+    """E-mail each notified member in its language (subject and reason are msgids); returns
+    the number of e-mails sent. Never commits; a failed mail is logged and skipped."""
     if not notes:
         return 0
     members = {
@@ -39,17 +48,17 @@ def alert_saved_searches(session: Session, item: SupplyListing | OfftakeRequest)
             continue
         params = json.loads(note.params or "{}")
         with force_locale(member.locale or "ja"):
-            subject = gettext("Junkan: a new match for your saved search")
             text = gettext(note.message, **params) if params else gettext(note.message)
             body = gettext(
-                "%(text)s\n\nOpen it here:\n%(link)s\n\n"
-                "You receive this e-mail because you saved a search on Junkan.",
+                "%(text)s\n\nOpen it here:\n%(link)s\n\n%(reason)s",
                 text=text,
                 link=base + (note.link or ""),
+                reason=gettext(reason),
             )
+            title = gettext(subject)
         try:
-            send_mail(member.email, subject, body)
+            send_mail(member.email, title, body)
             sent += 1
-        except OSError:
+        except Exception:  # noqa: BLE001 - the publication is committed; a mail may fail alone
             current_app.logger.exception("alert e-mail to member %s failed", member.id)
     return sent

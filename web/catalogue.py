@@ -22,7 +22,7 @@ KEYWORDS = {
     "PermissionDenied": None,
     "Conflict": None,
     "TooManyAttempts": None,
-    "MarketError": None,
+    "DomainError": None,
     "ContractError": None,
     "QualityError": None,
     "InvalidMeasurement": None,
@@ -33,19 +33,21 @@ KEYWORDS = {
     "InvalidAssay": None,
     "NotPermitted": None,
     "CertificateRefused": None,
+    "permission": None,
+    "PydanticCustomError": (2,),
+    "Permission": None,
 }
-PACKAGES = ("web", "market", "quality", "contracts")
+PACKAGES = ("web", "participants", "market", "quality", "contracts")
+DOMAIN_PACKAGES = ("participants", "market", "quality", "contracts")
 CATALOGUE = ROOT / "web" / "translations" / "ja" / "LC_MESSAGES" / "messages.po"
 
 
 def _error_class_messages() -> set[str]:
-    """`message` class attributes of the packages' error hierarchies."""
+    """`message` class attributes of every error class of the domain packages."""
     messages: set[str] = set()
-    for package in ("market", "quality", "contracts"):
+    for package in DOMAIN_PACKAGES:
         pkg = importlib.import_module(package)
         for info in pkgutil.iter_modules(pkg.__path__):
-            if info.name != "errors":
-                continue
             module = importlib.import_module(f"{package}.{info.name}")
             for value in vars(module).values():
                 if isinstance(value, type) and issubclass(value, Exception):

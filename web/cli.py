@@ -1,4 +1,4 @@
-"""The `junkan` command: database, demo data, server (and later jobs)."""
+"""The `junkan` command: database, demo data, server, scheduler and jobs."""
 
 import click
 from flask import current_app
@@ -44,9 +44,9 @@ def demo() -> None:
 @with_appcontext
 def demo_load() -> None:
     """Load the demo story (idempotent: does nothing when it is already there)."""
+    from demo.organizations import load_demo
     from web.config import transport_rates
     from web.db import get_db
-    from web.demo import load_demo
 
     created = load_demo(get_db(), echo=click.echo, rates=transport_rates(current_app.config))
     click.echo("demo data loaded" if created else "demo data already present")
@@ -57,21 +57,25 @@ def demo_load() -> None:
 @with_appcontext
 def match(month: str | None) -> None:
     """Run the market-wide matching for a month and print the run's figures."""
-    from market.errors import MarketError
-    from market.matching import parse_month, run_market_allocation
+    from pydantic import ValidationError
+
+    from market.matching import MatchRunIn, run_market_allocation
+    from participants.actors import SYSTEM
     from web.config import transport_rates
     from web.db import get_db
 
-    db = get_db()
     try:
-        run = run_market_allocation(
-            db,
-            parse_month(month),
-            rates=transport_rates(current_app.config),
-            progress=lambda message: click.echo(message, err=True),
-        )
-    except MarketError as err:
-        raise click.BadParameter(str(err), param_hint="--month") from None
+        data = MatchRunIn.model_validate({"month": month} if month else {})
+    except ValidationError as err:
+        raise click.BadParameter(err.errors()[0]["msg"], param_hint="--month") from None
+    db = get_db()
+    run = run_market_allocation(
+        db,
+        SYSTEM,
+        data.month,
+        rates=transport_rates(current_app.config),
+        progress=lambda message: click.echo(message, err=True),
+    )
     db.commit()
     gap = (run.lp_bound_jpy - run.surplus_jpy) / run.lp_bound_jpy if run.lp_bound_jpy else 0.0
     click.echo(f"run {run.id} for {run.month:%Y-%m}")
@@ -83,14 +87,157 @@ def match(month: str | None) -> None:
     click.echo(f"solver {run.solver_ms} ms")
 
 
+@main.group("contracts")
+def contracts_group() -> None:
+    """Offtake contracts."""
+
+
+@contracts_group.command("verify")
+@click.option("--contract", "contract_id", type=int, default=None, help="Only this contract.")
+@with_appcontext
+def contracts_verify(contract_id: int | None) -> None:
+    """Check every contract's audit trail (or one's): each event must carry the SHA-256 of the
+    one before. Prints one line a contract; exits 1 when a chain is broken."""
+    from contracts.negotiation import verify_contracts
+    from participants.actors import SYSTEM
+    from participants.errors import NotFound
+    from web.db import get_db
+
+    try:
+        reports = verify_contracts(get_db(), SYSTEM, contract_id)
+    except NotFound:
+        raise click.BadParameter("no such contract", param_hint="--contract") from None
+    broken = 0
+    for r in reports:
+        if r.intact:
+            click.echo(f"contract {r.contract_id}: intact ({r.events} events)")
+        else:
+            broken += 1
+            click.echo(f"contract {r.contract_id}: BROKEN at event {r.broken_at}: {r.reason}")
+    click.echo(f"{len(reports)} contracts checked, {broken} broken")
+    if broken:
+        raise SystemExit(1)
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 @with_appcontext
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve with waitress (a production WSGI server)."""
+    """Serve with waitress (a production WSGI server); with SCHEDULER_IN_PROCESS=1 the
+    scheduler runs in the same process (the single-machine demo)."""
     from waitress import serve as waitress_serve
 
+    app = current_app._get_current_object()
+    started = None
+    if app.config.get("SCHEDULER_IN_PROCESS"):
+        from web.scheduler import start_in_process
+
+        started = start_in_process(app)
+        click.echo(
+            "scheduler: running in this process"
+            if started
+            else "scheduler: another scheduler holds this database; not started here"
+        )
     click.echo(f"Junkan on http://{host}:{port}/")
-    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads)
+    finally:
+        if started:
+            scheduler, lock = started
+            scheduler.shutdown(wait=False)
+            lock.release()
+
+
+@main.command("scheduler")
+@click.option("--list", "list_only", is_flag=True, help="Print the timetable and exit.")
+@with_appcontext
+def scheduler(list_only: bool) -> None:
+    """Run the scheduler: the one process that runs the jobs on their timetable."""
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+
+    from contracts.jobs import JOBS
+    from web.scheduler import (
+        SCHEDULE,
+        SchedulerLock,
+        build_scheduler,
+        forget_retired_jobs,
+        schedule_text,
+    )
+
+    for name in SCHEDULE:
+        click.echo(f"{name:<26} {schedule_text(name):<26} {JOBS[name].summary}")
+    if list_only:
+        return
+    app = current_app._get_current_object()
+    lock = SchedulerLock(app.extensions["junkan.engine"])
+    if not lock.acquire():
+        raise click.ClickException("Another scheduler is running on this database.")
+    runner = build_scheduler(app)
+    runner.add_listener(lambda _event: forget_retired_jobs(runner), EVENT_SCHEDULER_STARTED)
+    click.echo("scheduler running (Ctrl-C stops it)")
+    try:
+        runner.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        lock.release()
+
+
+@main.group()
+def jobs() -> None:
+    """Scheduled jobs: list them, or run one now."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """The jobs, when the scheduler runs them, and what they do."""
+    from contracts.jobs import JOBS
+    from web.scheduler import schedule_text
+
+    for name, job in JOBS.items():
+        click.echo(f"{name:<26} {schedule_text(name):<26} {job.summary}")
+
+
+def _job_names() -> list[str]:
+    from contracts.jobs import JOBS
+
+    return list(JOBS)
+
+
+@jobs.command("run")
+@click.argument("name", type=click.Choice(_job_names()))
+@click.option("--month", default=None, help="YYYY-MM: the month to open, close or invoice.")
+@click.option("--today", default=None, help="YYYY-MM-DD: run as on this day (Asia/Tokyo).")
+@with_appcontext
+def jobs_run(name: str, month: str | None, today: str | None) -> None:
+    """Run one job once, now, and print what it did (progress on stderr)."""
+    from datetime import date
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from participants.errors import DomainError
+    from participants.fields import Month
+    from web.scheduler import run_job
+
+    try:
+        the_month = TypeAdapter(Month).validate_python(month) if month else None
+    except ValidationError:
+        raise click.BadParameter("Enter a month as YYYY-MM.", param_hint="--month") from None
+    try:
+        the_day = date.fromisoformat(today) if today else None
+    except ValueError:
+        raise click.BadParameter("Enter a date as YYYY-MM-DD.", param_hint="--today") from None
+    try:
+        report = run_job(
+            current_app._get_current_object(),
+            name,
+            month=the_month,
+            today=the_day,
+            progress=lambda message: click.echo(message, err=True),
+        )
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    for key, value in report.counts.items():
+        click.echo(f"{key}: {value}")

@@ -32,6 +32,20 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _whole_number(env, name: str, default: int, minimum: int) -> int:
+    """A whole-number setting from the environment, at least `minimum` (else a clear error)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
 def load_config() -> dict:
     env = os.environ
     production = env.get("JUNKAN_ENV") == "production"
@@ -45,6 +59,13 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none; the
+        # headers are then ignored and the client address is the connection's).
+        "TRUSTED_PROXY_COUNT": _whole_number(env, "TRUSTED_PROXY_COUNT", 0, 0),
+        # An API token works for this many days after it is created.
+        "API_TOKEN_LIFETIME_DAYS": _whole_number(env, "API_TOKEN_LIFETIME_DAYS", 90, 1),
+        # A login session ends after this many days without a request.
+        "SESSION_IDLE_DAYS": _whole_number(env, "SESSION_IDLE_DAYS", 14, 1),
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "ja",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
@@ -64,6 +85,9 @@ def load_config() -> dict:
         "TRANSPORT_SEA_JPY_PER_T_KM": env.get("TRANSPORT_SEA_JPY_PER_T_KM", "6"),
         "TRANSPORT_SEA_THRESHOLD_KM": env.get("TRANSPORT_SEA_THRESHOLD_KM", "500"),
         "LOG_JSON": env.get("LOG_JSON", "1") == "1",
+        # Run the scheduler in a thread of `junkan serve` (the single-machine demo). Otherwise
+        # (production) `junkan scheduler` runs it as its own, single process.
+        "SCHEDULER_IN_PROCESS": env.get("SCHEDULER_IN_PROCESS") == "1",
     }
 
 

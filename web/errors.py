@@ -5,12 +5,12 @@ from flask_babel import gettext
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from market.errors import MarketError
-from quality.errors import QualityError
+from participants.errors import DomainError, NotFound, PermissionDenied
 from web.db import get_db
 from web.i18n import translate_error
+from web.validation import InputInvalid
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketError, QualityError)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (DomainError,)
 
 
 def error_status(error: Exception) -> int:
@@ -49,27 +49,51 @@ def apply_to_form(form, error: Exception) -> None:
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(MarketError)
-    @app.errorhandler(QualityError)
+    @app.errorhandler(DomainError)
     def _domain(error: Exception):
         get_db().rollback()
         status = error_status(error)
         message = translate_error(error)
         if wants_problem_json():
-            return problem(
+            response = problem(
                 status,
                 _title(status),
                 message,
                 [field_error(getattr(error, "field", None), message)],
             )
+        else:
+            response = app.make_response(
+                (render_template("error.html", status=status, message=message), status)
+            )
+        if getattr(error, "retry_after", 0):
+            response.headers["Retry-After"] = str(error.retry_after)
+        if status == 401 and wants_problem_json():
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.errorhandler(InputInvalid)
+    def _input_invalid(error: InputInvalid):
+        get_db().rollback()
+        status = error.status
+        message = error.errors[0]["message"] if error.errors else _title(status)
+        if wants_problem_json():
+            return problem(status, _title(status), message, error.errors)
         return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         status = error.code or 500
         if wants_problem_json():
-            return problem(status, _title(status), error.description if status != 404 else None)
-        return render_template("error.html", status=status, message=_title(status)), status
+            response = problem(status, _title(status), error.description if status != 404 else None)
+        else:
+            response = app.make_response(
+                (render_template("error.html", status=status, message=_title(status)), status)
+            )
+        # Keep the exception's own headers (Allow on 405, WWW-Authenticate, Retry-After …).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
@@ -108,13 +132,17 @@ def _title(status: int) -> str:
 
 def commit_or_flash(action, success: str | None = None):
     """Run a domain action in the request's session: commit and flash `success`, or roll back
-    and flash the domain error (translated). Returns the action's result, or None on error."""
+    and flash the domain error (translated). Returns the action's result, or None on error.
+
+    PermissionDenied and NotFound are not flashed: they answer 403 / 404 as in the API."""
     from flask import flash
 
     db = get_db()
     try:
         result = action()
         db.commit()
+    except (PermissionDenied, NotFound):
+        raise
     except DOMAIN_ERRORS as err:
         db.rollback()
         flash(translate_error(err), "error")

@@ -4,8 +4,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
-from market.geography import PREFECTURES
-from market.models import OrgKind, Role
+from participants.geography import PREFECTURES
+from participants.models import OrgKind, Role
 
 ORG_KIND_LABELS = {
     OrgKind.RECYCLER: _l("Recycler"),
@@ -35,7 +35,7 @@ def prefecture_choices(blank: bool = True) -> list[tuple[str, str]]:
 
 
 def prefecture_name(code: str | None) -> str:
-    from market.geography import BY_CODE
+    from participants.geography import BY_CODE
 
     if not code or code not in BY_CODE:
         return ""

@@ -6,9 +6,7 @@ from typing import Any
 from flask import request, url_for
 from sqlmodel import Session, func, select
 
-DEFAULT_PER_PAGE = 25
-MAX_PER_PAGE = 100
-MAX_PAGE = 1_000_000
+from participants.fields import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, Paging
 
 
 @dataclass
@@ -45,33 +43,24 @@ class Page:
         }
 
 
-class PageArgumentError(ValueError):
-    pass
-
-
 def page_args() -> tuple[int, int]:
-    """page and per_page from the query string; raises PageArgumentError on nonsense."""
+    """page and per_page of a page's query string; nonsense falls back to the first page."""
     try:
         page = int(request.args.get("page", 1))
         per_page = int(request.args.get("per_page", DEFAULT_PER_PAGE))
     except ValueError:
-        raise PageArgumentError("page and per_page are whole numbers") from None
+        return 1, DEFAULT_PER_PAGE
     if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
-        raise PageArgumentError(f"page ≥ 1 and 1 ≤ per_page ≤ {MAX_PER_PAGE}")
+        return 1, DEFAULT_PER_PAGE
     return page, per_page
 
 
-def paginate(session: Session, query, strict: bool = False) -> Page:
+def paginate(session: Session, query, paging: Paging | None = None) -> Page:
     """One page of a select() plus the total count (two queries, whatever the page size).
 
-    strict (the API): nonsense page arguments raise; pages fall back to page 1.
+    `paging` is the validated query of an API operation; pages read the query string.
     """
-    try:
-        page, per_page = page_args()
-    except PageArgumentError:
-        if strict:
-            raise
-        page, per_page = 1, DEFAULT_PER_PAGE
+    page, per_page = (paging.page, paging.per_page) if paging is not None else page_args()
     total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
     items = session.exec(query.offset((page - 1) * per_page).limit(per_page)).all()
     return Page(list(items), page, per_page, total)

@@ -7,7 +7,7 @@ Create Date: 2026-11-24 10:20:44.763416
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import quality.dbtypes
+import participants.columns
 
 
 revision = '0001'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('remote_addr', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('succeeded', sa.Boolean(), nullable=False),
-    sa.Column('at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', participants.columns.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('loginattempt', schema=None) as batch_op:
@@ -42,8 +42,8 @@ def upgrade() -> None:
     sa.Column('lat', sa.Float(), nullable=True),
     sa.Column('lon', sa.Float(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-    sa.Column('created_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('verified_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('verified_at', participants.columns.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('corporate_number')
     )
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('roles', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
@@ -75,9 +75,9 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('token_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-    sa.Column('created_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', participants.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', participants.columns.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_sha256')
@@ -87,7 +87,7 @@ def upgrade() -> None:
 
     op.create_table('auditentry',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', participants.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_member_id', sa.Integer(), nullable=True),
     sa.Column('actor_organization_id', sa.Integer(), nullable=True),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
@@ -105,8 +105,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('token_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('expires_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', participants.columns.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_sha256')

@@ -7,7 +7,7 @@ Create Date: 2026-11-24 10:26:49.519540
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import quality.dbtypes
+import participants.columns
 
 
 revision = '0002'
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('reported_on', sa.Date(), nullable=False),
     sa.Column('evidence_json', sa.Text(), nullable=False),
     sa.Column('tonnes_kg', sa.Integer(), nullable=True),
-    sa.Column('created_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('assay', schema=None) as batch_op:
@@ -43,7 +43,7 @@ def upgrade() -> None:
     sa.Column('name_en', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('name_ja', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('rank', sa.Integer(), nullable=False),
-    sa.Column('created_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
@@ -78,8 +78,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('assay_id', sa.Integer(), nullable=False),
     sa.Column('parameter', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('value', quality.dbtypes.ExactDecimal(length=40), nullable=False),
-    sa.Column('uncertainty', quality.dbtypes.ExactDecimal(length=40), nullable=False),
+    sa.Column('value', participants.columns.ExactDecimal(length=40), nullable=False),
+    sa.Column('uncertainty', participants.columns.ExactDecimal(length=40), nullable=False),
     sa.ForeignKeyConstraint(['assay_id'], ['assay.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('assay_id', 'parameter', name='uq_assayresult_parameter')
@@ -97,10 +97,10 @@ def upgrade() -> None:
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('change_note', sa.Text(), nullable=False),
     sa.Column('proposed_by_org_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('consultation_ends_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('consultation_ends_at', participants.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('effective_from', sa.Date(), nullable=True),
-    sa.Column('published_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', participants.columns.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['standard_id'], ['gradestandard.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('standard_id', 'number', name='uq_standardversion_number')
@@ -114,7 +114,7 @@ def upgrade() -> None:
     sa.Column('assay_id', sa.Integer(), nullable=False),
     sa.Column('version_id', sa.Integer(), nullable=False),
     sa.Column('issuer_org_id', sa.Integer(), nullable=False),
-    sa.Column('issued_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('content_json', sa.Text(), nullable=False),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['assay_id'], ['assay.id'], ),
@@ -133,8 +133,8 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Integer(), nullable=True),
     sa.Column('position', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('created_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', quality.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', participants.columns.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['version_id'], ['standardversion.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('version_id', 'organization_id', name='uq_consultation_org')

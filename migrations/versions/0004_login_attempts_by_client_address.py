@@ -7,7 +7,7 @@ Create Date: 2026-11-24 11:11:59.822552
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import quality.dbtypes
+import participants.columns
 
 
 revision = '0004'

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session
 
-from web.demo import DEMO_PASSWORD, load_demo
+from demo.organizations import DEMO_PASSWORD, load_demo
 
 
 @pytest.fixture()

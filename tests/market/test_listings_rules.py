@@ -1,28 +1,37 @@
-"""Listings and requests: validation, lifecycle, committed volume, index prices, search, alerts."""
+"""Listings and requests: typed input, lifecycle, committed volume, index prices, search, alerts,
+and who may do what (checked by the domain with the acting member)."""
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from factories import make_member, make_org
+from factories import as_actor, make_member, make_org
+from pydantic import ValidationError
 from sqlmodel import func, select
 
-from market.alerts import alert_matching_searches, save_search
-from market.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from market.indices import CsvRowsInvalid, import_index_csv, price_for_month, set_index_value
+from market.alerts import SavedSearchInput, alert_matching_searches, save_search
+from market.indices import (
+    CsvRowsInvalid,
+    IndexValueInput,
+    import_index_csv,
+    price_for_month,
+    set_index_value,
+)
 from market.listings import (
     ListingInput,
-    PriceInput,
+    ListingPatch,
     RequestInput,
     close_listing,
     commit_volume,
     create_listing,
     create_request,
     publish_listing,
+    read_listing,
     update_listing,
 )
 from market.models import IndexValue, Notification, PriceIndex, SupplyListing
-from market.search import parse_listing_filters, search_listings
+from market.search import SearchFilters, search_listings
+from participants.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from quality.catalogue import latest_published, seed_catalogue
 
 TODAY = date(2026, 11, 24)
@@ -47,8 +56,10 @@ def market(db):
     _, alu = latest_published(db, "ISRI-TAINT-TABOR")
     return {
         "recycler": recycler,
+        "seller": as_actor(db, make_member(db, recycler, roles="trader")),
         "maker": maker,
-        "operator": operator,
+        "buyer": as_actor(db, make_member(db, maker, roles="trader")),
+        "operator": as_actor(db, operator),
         "index": index,
         "birch": birch,
         "eu_cu": eu_cu,
@@ -67,16 +78,14 @@ def listing_input(m, **changes) -> ListingInput:
         origin_prefecture="11",
         incoterm="FCA",
         incoterm_place="Kawaguchi yard",
-        price=PriceInput(
-            kind="index",
-            index_code="CU-SCRAP-JP",
-            factor="0.92",
-            premium_jpy_per_t=5000,
-            floor_jpy_per_t=900000,
-        ),
+        price_kind="index",
+        index="CU-SCRAP-JP",
+        index_factor="0.92",
+        premium_jpy_per_t=5000,
+        floor_jpy_per_t=900000,
     )
     values.update(changes)
-    return ListingInput(**values)
+    return ListingInput.model_validate(values)
 
 
 def count(db, model) -> int:
@@ -84,31 +93,61 @@ def count(db, model) -> int:
 
 
 def test_listing_is_created_as_draft_with_kg_and_formula(db, market):
-    listing = create_listing(db, market["recycler"].id, listing_input(market), TODAY)
+    listing = create_listing(db, market["seller"], listing_input(market), TODAY)
     assert listing.status == "draft"
     assert (listing.monthly_kg, listing.min_kg_per_contract) == (120_000, 40_000)
     assert listing.index_factor == Decimal("0.92") and listing.floor_jpy_per_t == 900000
     assert listing.available_from == date(2027, 1, 1)
+    assert listing.expires_on == date(2027, 2, 1)  # by default the month three months on
     assert listing.data_quality_level == 1  # declared composition only
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "kind"),
+    [
+        ({"monthly_t": "-5"}, "monthly_t", "greater_than_equal"),
+        ({"monthly_t": "12.0005"}, "monthly_t", "decimal_max_places"),
+        ({"monthly_t": "lots"}, "monthly_t", "decimal_parsing"),
+        ({"monthly_t": "NaN"}, "monthly_t", "decimal_parsing"),
+        ({"max_term_months": 0}, "max_term_months", "greater_than_equal"),
+        ({"incoterm": "FOO"}, "incoterm", "literal_error"),
+        ({"available_from": "9999-12"}, "available_from", "month"),
+        ({"premium_jpy_per_t": 10**19}, "premium_jpy_per_t", "less_than_equal"),
+        ({"title": "Copper\x00"}, "title", "text_characters"),
+        ({"title": "Copper \u202eparcs"}, "title", "text_characters"),
+        ({"incoterm_place": "Yard\x07"}, "incoterm_place", "text_characters"),
+        ({"lat": 91}, "lat", "less_than_equal"),
+    ],
+)
+def test_odd_listing_input_is_refused_by_its_type(market, changes, field, kind):
+    with pytest.raises(ValidationError) as err:
+        listing_input(market, **changes)
+    assert [(e["loc"][0], e["type"]) for e in err.value.errors()] == [(field, kind)]
+
+
+@pytest.mark.parametrize("field", ["fixed_price_jpy_per_t", "grade_version_id", "lat"])
+def test_true_is_not_the_number_one_in_json(market, field):
+    body = listing_input(market).model_dump(mode="json")
+    body[field] = True
+    with pytest.raises(ValidationError) as err:
+        ListingInput.model_validate(body, strict=True)
+    assert err.value.errors()[0]["loc"] == (field,)
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
         ({"monthly_t": "0"}, "monthly_t", "more than zero"),
-        ({"monthly_t": "-5"}, "monthly_t", "more than zero"),
-        ({"monthly_t": "12.0005"}, "monthly_t", "three decimals"),
-        ({"monthly_t": "lots"}, "monthly_t", "number of tonnes"),
         ({"min_t_per_contract": "200"}, "min_t_per_contract", "exceeds the monthly volume"),
-        ({"max_term_months": 0}, "max_term_months", "between 1 and 120"),
-        ({"incoterm": "FOO"}, "incoterm", "Incoterms 2020"),
         ({"material": "gold"}, "material", "Unknown material"),
-        ({"grade_version_id": 999999}, "grade", "Unknown grade"),
+        ({"grade_version_id": 999999}, "grade_version_id", "Unknown grade"),
+        ({"origin_prefecture": None}, "origin_prefecture", "a prefecture or coordinates"),
+        ({"lat": 35.0}, "lon", "both coordinates"),
     ],
 )
 def test_bad_listing_input_is_refused_and_nothing_written(db, market, changes, field, message):
     with pytest.raises(ValidationFailed) as err:
-        create_listing(db, market["recycler"].id, listing_input(market, **changes), TODAY)
+        create_listing(db, market["seller"], listing_input(market, **changes), TODAY)
     assert err.value.field == field and message in str(err.value)
     db.rollback()
     assert count(db, SupplyListing) == 0
@@ -117,61 +156,86 @@ def test_bad_listing_input_is_refused_and_nothing_written(db, market, changes, f
 def test_grade_of_another_material_is_refused(db, market):
     with pytest.raises(ValidationFailed, match="another material"):
         create_listing(
-            db,
-            market["recycler"].id,
-            listing_input(market, grade_version_id=market["alu"].id),
-            TODAY,
+            db, market["seller"], listing_input(market, grade_version_id=market["alu"].id), TODAY
         )
 
 
 @pytest.mark.parametrize(
     ("price", "field", "message"),
     [
-        (PriceInput(kind="index", index_code="", factor="0.9"), "index", "needs a price index"),
+        ({"index": None}, "index", "needs a price index"),
         (
-            PriceInput(
-                kind="index",
-                index_code="CU-SCRAP-JP",
-                factor="0.9",
-                floor_jpy_per_t=900000,
-                cap_jpy_per_t=800000,
-            ),
-            "floor",
+            {"floor_jpy_per_t": 900000, "cap_jpy_per_t": 800000},
+            "floor_jpy_per_t",
             "floor lies above the cap",
         ),
-        (PriceInput(kind="fixed", fixed_jpy_per_t="-1"), "fixed_price", "more than zero"),
-        (PriceInput(kind="index", index_code="NOPE", factor="0.9"), "index", "Unknown price index"),
+        ({"price_kind": "fixed"}, "fixed_price_jpy_per_t", "required"),
+        ({"index": "NOPE"}, "index", "Unknown price index"),
+        ({"index_factor": None}, "index_factor", "index factor"),
     ],
 )
 def test_bad_price_formulas_are_refused(db, market, price, field, message):
     with pytest.raises(ValidationFailed) as err:
-        create_listing(db, market["recycler"].id, listing_input(market, price=price), TODAY)
+        create_listing(db, market["seller"], listing_input(market, **price), TODAY)
     assert err.value.field == field and message in str(err.value)
 
 
-def test_only_verified_recyclers_list_supply(db, market):
-    pending = make_org(db, kind="recycler", status="unverified")
-    with pytest.raises(PermissionDenied, match="verified"):
-        create_listing(db, pending.id, listing_input(market), TODAY)
+def test_only_traders_and_admins_of_verified_recyclers_list_supply(db, market):
+    pending = as_actor(db, make_member(db, make_org(db, kind="recycler", status="unverified")))
+    with pytest.raises(PermissionDenied, match="Only members of verified organisations"):
+        create_listing(db, pending, listing_input(market), TODAY)
+    suspended = as_actor(db, make_member(db, make_org(db, kind="recycler", status="suspended")))
+    with pytest.raises(PermissionDenied, match="suspended"):
+        create_listing(db, suspended, listing_input(market), TODAY)
     with pytest.raises(PermissionDenied, match="Only recyclers"):
-        create_listing(db, market["maker"].id, listing_input(market), TODAY)
+        create_listing(db, market["buyer"], listing_input(market), TODAY)
+    inspector = as_actor(db, make_member(db, market["recycler"], roles="inspector"))
+    with pytest.raises(PermissionDenied, match="Only traders and administrators"):
+        create_listing(db, inspector, listing_input(market), TODAY)
+    assert count(db, SupplyListing) == 0
 
 
 def test_closed_listing_cannot_be_edited_or_reopened(db, market):
-    listing = create_listing(db, market["recycler"].id, listing_input(market), TODAY)
-    publish_listing(db, market["recycler"].id, listing.id)
-    close_listing(db, market["recycler"].id, listing.id)
+    seller = market["seller"]
+    listing = create_listing(db, seller, listing_input(market), TODAY)
+    publish_listing(db, seller, listing.id, TODAY)
+    close_listing(db, seller, listing.id)
     with pytest.raises(Conflict, match="cannot be edited"):
-        update_listing(db, market["recycler"].id, listing.id, listing_input(market), TODAY)
+        update_listing(db, seller, listing.id, ListingPatch(title="x"), TODAY)
     with pytest.raises(Conflict, match="Cannot move from closed to open"):
-        publish_listing(db, market["recycler"].id, listing.id)
+        publish_listing(db, seller, listing.id, TODAY)
+    rival = as_actor(db, make_member(db, make_org(db, kind="recycler")))
     with pytest.raises(NotFound):
-        close_listing(db, market["maker"].id, listing.id)
+        close_listing(db, rival, listing.id)
+
+
+def test_patch_changes_only_the_fields_sent(db, market):
+    seller = market["seller"]
+    listing = create_listing(db, seller, listing_input(market, title="Birch"), TODAY)
+    update_listing(db, seller, listing.id, ListingPatch(monthly_t="150.5"), TODAY)
+    assert listing.monthly_kg == 150_500 and listing.version == 2
+    assert (listing.title, listing.index_factor, listing.floor_jpy_per_t) == (
+        "Birch",
+        Decimal("0.92"),
+        900000,
+    )
+    update_listing(
+        db, seller, listing.id, ListingPatch(price_kind="fixed", fixed_price_jpy_per_t=990_000)
+    )
+    assert (listing.price_kind, listing.fixed_price_jpy_per_t, listing.index_id) == (
+        "fixed",
+        990_000,
+        None,
+    )
+    with pytest.raises(ValidationFailed) as err:
+        update_listing(db, seller, listing.id, ListingPatch(monthly_t=None), TODAY)
+    assert (err.value.field, err.value.message) == ("monthly_t", "This field is required.")
 
 
 def test_committed_volume_never_exceeds_the_listing(db, market):
-    listing = create_listing(db, market["recycler"].id, listing_input(market), TODAY)
-    publish_listing(db, market["recycler"].id, listing.id)
+    seller = market["seller"]
+    listing = create_listing(db, seller, listing_input(market), TODAY)
+    publish_listing(db, seller, listing.id, TODAY)
     db.commit()
     commit_volume(db, listing.id, 80_000)
     with pytest.raises(Conflict, match="Not enough volume"):
@@ -180,16 +244,24 @@ def test_committed_volume_never_exceeds_the_listing(db, market):
     db.commit()
     db.refresh(listing)
     assert listing.committed_kg == 120_000 and listing.available_kg == 0
-    with pytest.raises(ValidationFailed, match="below the committed 120.000 t"):
-        update_listing(
-            db, market["recycler"].id, listing.id, listing_input(market, monthly_t="100"), TODAY
-        )
+    with pytest.raises(Conflict) as err:
+        update_listing(db, seller, listing.id, ListingPatch(monthly_t="100"), TODAY)
+    assert str(err.value) == (
+        "The monthly volume cannot drop below the 120.000 t committed plus the 0.000 t"
+        " offered in open proposals."
+    )
 
 
 def test_index_linked_price_uses_factor_premium_floor_and_latest_value(db, market):
-    listing = create_listing(db, market["recycler"].id, listing_input(market), TODAY)
-    set_index_value(db, market["operator"], "CU-SCRAP-JP", date(2026, 9, 1), 1_200_000)
-    set_index_value(db, market["operator"], "CU-SCRAP-JP", date(2026, 10, 1), 950_000)
+    listing = create_listing(db, market["seller"], listing_input(market), TODAY)
+    operator = market["operator"]
+    for month, value in (("2026-09", 1_200_000), ("2026-10", 950_000)):
+        set_index_value(
+            db,
+            operator,
+            "CU-SCRAP-JP",
+            IndexValueInput(month=month, value_jpy_per_t=value),
+        )
     assert price_for_month(db, listing, date(2026, 9, 1)) == 1_109_000  # 1.2M × 0.92 + 5,000
     assert price_for_month(db, listing, date(2026, 10, 1)) == 900_000  # 879,000 → floor
     assert price_for_month(db, listing, date(2026, 12, 1)) == 900_000  # latest value (Oct)
@@ -197,97 +269,147 @@ def test_index_linked_price_uses_factor_premium_floor_and_latest_value(db, marke
 
 
 def test_index_csv_import_is_all_or_nothing_with_row_errors(db, market):
-    bad = "month,value\n2026-01,1000000\n2026-13,5\n2026-02,-3\n2026-01,1\n"
+    operator = market["operator"]
+    bad = "month,value\n2026-01,1000000\n2026-13,5\n2026-02,-3\n2026-01,1\n9999-12,5\n"
     with pytest.raises(CsvRowsInvalid) as err:
-        import_index_csv(db, market["operator"], "CU-SCRAP-JP", bad)
+        import_index_csv(db, operator, "CU-SCRAP-JP", bad)
     assert [(r["row"], r["field"]) for r in err.value.rows] == [
         (3, "month"),
         (4, "value"),
         (5, "month"),
+        (6, "month"),
     ]
     db.rollback()
     assert count(db, IndexValue) == 0
-    saved = import_index_csv(
-        db,
-        market["operator"],
-        "CU-SCRAP-JP",
-        "2026-01,1000000\n2026-02,1,010,000\n".replace("1,010,000", '"1,010,000"'),
-    )
+    saved = import_index_csv(db, operator, "CU-SCRAP-JP", '2026-01,1000000\n2026-02,"1,010,000"\n')
     assert saved == 2
-    non_operator = make_member(db, market["recycler"])
-    with pytest.raises(PermissionDenied):
-        import_index_csv(db, non_operator, "CU-SCRAP-JP", "2026-03,1")
+    with pytest.raises(PermissionDenied, match="operator"):
+        import_index_csv(db, market["seller"], "CU-SCRAP-JP", "2026-03,1")
 
 
 def test_request_start_after_end_is_refused(db, market):
-    data = RequestInput(
-        material="copper_scrap",
-        grade_version_id=market["birch"].id,
-        monthly_t="300",
-        start_month="2027-04",
-        end_month="2027-01",
-        delivery_prefecture="27",
-        delivery_place="DAP Sakai works",
-        price=PriceInput(kind="fixed", fixed_jpy_per_t=1_250_000),
+    data = RequestInput.model_validate(
+        dict(
+            material="copper_scrap",
+            grade_version_id=market["birch"].id,
+            monthly_t="300",
+            start_month="2027-04",
+            end_month="2027-01",
+            delivery_prefecture="27",
+            delivery_place="DAP Sakai works",
+            max_price_jpy_per_t=1_250_000,
+        )
     )
     with pytest.raises(ValidationFailed, match="start lies after the end"):
-        create_request(db, market["maker"].id, data, TODAY)
+        create_request(db, market["buyer"], data, TODAY)
+
+
+def _open(db, m, **changes) -> SupplyListing:
+    listing = create_listing(db, m["seller"], listing_input(m, **changes), TODAY)
+    publish_listing(db, m["seller"], listing.id, TODAY)
+    return listing
 
 
 def test_search_filters_sort_and_visibility(db, market):
-    rid = market["recycler"].id
-    a = create_listing(db, rid, listing_input(market, monthly_t="120"), TODAY)
-    b = create_listing(
+    a = _open(db, market, monthly_t="120")
+    b = _open(
         db,
-        rid,
-        listing_input(
-            market,
-            monthly_t="300",
-            origin_prefecture="40",
-            price=PriceInput(kind="fixed", fixed_jpy_per_t=1_000_000),
-        ),
-        TODAY,
+        market,
+        monthly_t="300",
+        origin_prefecture="40",
+        price_kind="fixed",
+        fixed_price_jpy_per_t=1_000_000,
     )
-    hidden = create_listing(
+    hidden = _open(db, market, visibility="invited", invited_org_ids=[market["recycler"].id])
+    set_index_value(
         db,
-        rid,
-        listing_input(market, visibility="invited", invited_org_ids=[market["recycler"].id]),
-        TODAY,
+        market["operator"],
+        "CU-SCRAP-JP",
+        IndexValueInput(month="2026-11", value_jpy_per_t=1_200_000),
     )
-    for listing in (a, b, hidden):
-        publish_listing(db, rid, listing.id)
-    set_index_value(db, market["operator"], "CU-SCRAP-JP", date(2026, 11, 1), 1_200_000)
     db.commit()
-    viewer = market["maker"].id
-    page = search_listings(db, viewer, parse_listing_filters({"sort": "volume"}), today=TODAY)
-    assert [r.listing.id for r in page.items] == [b.id, a.id]  # invited-only one is hidden
-    page = search_listings(db, viewer, parse_listing_filters({"max_price": "1050000"}), today=TODAY)
-    assert [r.listing.id for r in page.items] == [b.id]  # a costs 1,109,000 this month
-    page = search_listings(
-        db, viewer, parse_listing_filters({"near": "11", "radius_km": "100"}), today=TODAY
+    buyer = market["buyer"]
+
+    def found(**filters) -> list[int]:
+        page = search_listings(db, buyer, SearchFilters.model_validate(filters), today=TODAY)
+        return [r.listing.id for r in page.items]
+
+    assert found(sort="volume") == [b.id, a.id]  # the invited-only one is hidden
+    assert found(max_price="1050000") == [b.id]  # a costs 1,109,000 this month
+    assert found(near="11", radius_km="100") == [a.id]
+    assert hidden.id in [
+        r.listing.id
+        for r in search_listings(db, market["seller"], SearchFilters(), today=TODAY).items
+    ]
+    for bad in ({"price_month": "soon"}, {"min_dq": "7"}, {"radius_km": "NaN", "near": "11"}):
+        with pytest.raises(ValidationError):
+            SearchFilters.model_validate(bad)
+    with pytest.raises(ValidationFailed) as err:
+        search_listings(db, buyer, SearchFilters(radius_km=50), today=TODAY)
+    assert (err.value.field, err.value.message) == (
+        "near",
+        "Choose the place to measure the distance from.",
     )
-    assert [r.listing.id for r in page.items] == [a.id]
-    with pytest.raises(ValidationFailed, match="YYYY-MM"):
-        parse_listing_filters({"price_month": "soon"})
-    with pytest.raises(ValidationFailed):
-        parse_listing_filters({"min_dq": "7"})
+
+
+def test_unverified_organisations_read_only_their_own_listings(db, market):
+    listing = _open(db, market)
+    db.commit()
+    for status in ("unverified", "suspended"):
+        outsider = as_actor(db, make_member(db, make_org(db, kind="manufacturer", status=status)))
+        assert search_listings(db, outsider, SearchFilters(), today=TODAY).items == []
+        with pytest.raises(NotFound):
+            read_listing(db, outsider, listing.id)
+    assert read_listing(db, market["buyer"], listing.id) is listing
+    # the owner reads its own in any state, even once no longer verified
+    market["recycler"].status = "unverified"
+    db.add(market["recycler"])
+    db.commit()
+    demoted = as_actor(db, make_member(db, market["recycler"]))
+    assert read_listing(db, demoted, listing.id) is listing
+    assert [
+        r.listing.id for r in search_listings(db, demoted, SearchFilters(), today=TODAY).items
+    ] == [listing.id]
 
 
 def test_saved_search_alerts_once_on_a_matching_new_listing(db, market):
-    buyer = make_member(db, market["maker"])
+    buyer = market["buyer"]
     save_search(
         db,
         buyer,
-        "listings",
-        "Copper near Saitama",
-        {"material": "copper_scrap", "near": "11", "radius_km": "150"},
+        SavedSearchInput.model_validate(
+            {
+                "target": "listings",
+                "name": "Copper near Saitama",
+                "query": {"material": "copper_scrap", "near": "11", "radius_km": "150"},
+            }
+        ),
     )
-    save_search(db, buyer, "listings", "Aluminium", {"material": "aluminium_scrap"})
-    listing = create_listing(db, market["recycler"].id, listing_input(market), TODAY)
-    publish_listing(db, market["recycler"].id, listing.id)
-    notes = alert_matching_searches(db, listing, today=TODAY)
-    assert [n.member_id for n in notes] == [buyer.id]
+    save_search(
+        db,
+        buyer,
+        SavedSearchInput(
+            target="listings", name="Aluminium", query=SearchFilters(material="aluminium_scrap")
+        ),
+    )
+    pending = as_actor(db, make_member(db, make_org(db, kind="manufacturer", status="unverified")))
+    with pytest.raises(PermissionDenied, match="Only members of verified organisations"):
+        save_search(db, pending, SavedSearchInput(target="listings", name="All"))
+    listing = create_listing(db, market["seller"], listing_input(market), TODAY)
+    publication = publish_listing(db, market["seller"], listing.id, TODAY)
+    notes = publication.notifications
+    assert [n.member_id for n in notes] == [buyer.member_id]
     assert "Copper near Saitama" in notes[0].params
     assert alert_matching_searches(db, listing, today=TODAY) == []  # idempotent
     db.commit()
     assert count(db, Notification) == 1
+
+
+def test_a_member_of_an_organisation_no_longer_verified_gets_no_alert(db, market):
+    buyer = market["buyer"]
+    save_search(db, buyer, SavedSearchInput(target="listings", name="All copper"))
+    market["maker"].status = "suspended"
+    db.add(market["maker"])
+    db.commit()
+    listing = create_listing(db, market["seller"], listing_input(market), TODAY)
+    assert publish_listing(db, market["seller"], listing.id, TODAY).notifications == []

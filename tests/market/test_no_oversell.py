@@ -6,9 +6,9 @@ from datetime import date
 from factories import make_org
 from sqlmodel import Session
 
-from market.errors import Conflict
 from market.listings import commit_volume
 from market.models import SupplyListing
+from participants.errors import Conflict
 from quality.catalogue import latest_published, seed_catalogue
 
 THREADS = 8

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlmodel import Session
 
-from web.demo import DEMO_PASSWORD, load_demo
+from demo.organizations import DEMO_PASSWORD, load_demo
 
 PAGES = [
     "/",

@@ -1,9 +1,10 @@
 """JSON API base: tokens, problem details, pagination, OpenAPI."""
 
+import pytest
 from factories import PASSWORD, login, make_member, make_org
 from sqlmodel import select
 
-from market.models import ApiToken
+from participants.models import ApiToken
 
 
 def test_token_me_and_revocation(client, db):
@@ -26,10 +27,10 @@ def test_token_me_and_revocation(client, db):
     assert r.content_type == "application/problem+json"
 
 
-def test_wrong_password_is_a_problem_detail(client, db):
+def test_wrong_password_is_a_401_problem_detail(client, db):
     member = make_member(db, make_org(db))
     r = client.post("/api/v1/tokens", json={"email": member.email, "password": "nope"})
-    assert r.status_code == 422
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
     body = r.get_json()
     assert r.content_type == "application/problem+json"
     assert body["errors"] == [{"field": "password", "message": "Wrong e-mail address or password."}]
@@ -41,7 +42,7 @@ def test_invalid_token_body_lists_field_errors(client, db):
     fields = {e["field"]: e["message"] for e in r.get_json()["errors"]}
     assert fields == {"password": "This field is required.", "extra": "Unknown field."}
     r = client.post("/api/v1/tokens", data="not json", content_type="text/plain")
-    assert r.status_code == 422 and r.get_json()["detail"] == "Send a JSON object."
+    assert r.status_code == 422 and r.get_json()["detail"] == "The body is not valid JSON."
 
 
 def test_problem_details_follow_the_members_language(client, db):
@@ -87,6 +88,11 @@ def test_openapi_document_lists_every_endpoint(client):
     for path in ["/tokens", "/me", "/organizations", "/organizations/{org_id}"]:
         assert path in doc["paths"], path
     assert "TokenRequest" in doc["components"]["schemas"]
+    schemas = doc["components"]["schemas"]
+    assert "expires_at" in schemas["TokenResponse"]["required"]
+    assert schemas["MeOut"]["properties"]["token"]["$ref"].endswith("/ApiTokenOut")
+    assert "expires_at" in schemas["ApiTokenOut"]["required"]
+    assert "429" in doc["paths"]["/tokens"]["post"]["responses"]
 
 
 def test_unknown_api_path_is_problem_json(client):
@@ -105,3 +111,36 @@ def test_numbers_too_large_for_the_database_are_client_errors(client, db, api_to
         json={"standard": "ISRI-BIRCH-CLIFF", "assay_id": -huge},
     )
     assert r.status_code in (404, 422) and r.content_type == "application/problem+json"
+
+
+def test_a_json_body_nested_100000_deep_is_refused_without_a_server_error(client, db):
+    deep = "[" * 100_000 + "]" * 100_000
+    r = client.post("/api/v1/tokens", data=deep, content_type="application/json")
+    assert r.status_code == 422 and r.content_type == "application/problem+json"
+    assert r.get_json()["detail"] == "The body is not valid JSON."
+
+
+def test_get_json_of_a_deeply_nested_body_is_a_bad_request_not_a_crash(app):
+    with app.test_request_context(
+        "/x", method="POST", data="[" * 100_000 + "]" * 100_000, content_type="application/json"
+    ):
+        from flask import request
+        from werkzeug.exceptions import BadRequest
+
+        with pytest.raises(BadRequest):
+            request.get_json()
+
+
+def test_true_is_not_a_number_and_control_characters_are_refused(client, db):
+    member = make_member(db, make_org(db))
+    r = client.post(
+        "/api/v1/tokens", json={"email": member.email, "password": PASSWORD, "name": True}
+    )
+    assert r.status_code == 422
+    assert r.get_json()["errors"] == [{"field": "name", "message": "Enter text."}]
+    for name in ("bad\x00name", "evil\u202etxt.exe", "line\nbreak"):
+        r = client.post(
+            "/api/v1/tokens", json={"email": member.email, "password": PASSWORD, "name": name}
+        )
+        assert r.status_code == 422, name
+        assert r.get_json()["errors"][0]["field"] == "name"

@@ -4,10 +4,11 @@ from click.testing import CliRunner
 from sqlmodel import Session, create_engine, func, select
 from werkzeug.security import check_password_hash
 
-from market.models import Member, Organization
-from market.participants import check_corporate_number
+from demo.organizations import DEMO_LOGINS, DEMO_PASSWORD
+from market.models import MatchRun
+from participants.accounts import check_corporate_number
+from participants.models import AuditEntry, Member, Organization
 from web.cli import main
-from web.demo import DEMO_LOGINS, DEMO_PASSWORD
 
 
 def test_db_upgrade_and_demo_load_twice(tmp_path, monkeypatch):
@@ -57,5 +58,12 @@ def test_match_command_reports_progress_and_figures_and_refuses_a_bad_month(tmp_
     assert result.exit_code == 0, result.output
     assert "solving the allocation over" in result.output
     assert "proposals" in result.output and "gap" in result.output
+    with Session(create_engine(url)) as db:
+        runs = db.exec(select(MatchRun).order_by(MatchRun.id)).all()
+        entries = db.exec(select(AuditEntry).where(AuditEntry.action == "matching.run")).all()
+    # the demo loader's run and this one, both by the marketplace itself, both audited
+    assert len(runs) == 2 and all(r.run_by_member_id is None for r in runs)
+    assert sorted(e.target_id for e in entries) == [r.id for r in runs]
+    assert {(e.actor_member_id, e.actor_organization_id) for e in entries} == {(None, None)}
     bad = runner.invoke(main, ["match", "--month", "2026-13"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output

@@ -8,6 +8,7 @@ from factories import make_member, make_org
 from sqlmodel import func, select
 
 from market.models import IndexValue, Notification, OfftakeRequest, PriceIndex, SupplyListing
+from participants.actors import UNVERIFIED_MESSAGE
 from quality.catalogue import get_version, seed_catalogue
 
 
@@ -78,6 +79,24 @@ def request_body(m: dict, **changes) -> dict:
     return {k: v for k, v in body.items() if v is not ...}
 
 
+PRICE_FIELDS = (
+    "price_kind",
+    "fixed_price_jpy_per_t",
+    "index",
+    "index_factor",
+    "premium_jpy_per_t",
+    "floor_jpy_per_t",
+    "cap_jpy_per_t",
+)
+CEILING_FIELDS = (
+    "price_kind",
+    "max_price_jpy_per_t",
+    "index",
+    "index_factor",
+    "premium_jpy_per_t",
+)
+
+
 def count(db, model) -> int:
     return db.exec(select(func.count()).select_from(model)).one()
 
@@ -90,12 +109,14 @@ def test_recycler_creates_publishes_and_closes_a_listing(client, db, api_token, 
     assert body["status"] == "draft"
     assert body["monthly_t"] == "120.000" and body["min_t_per_contract"] == "20.000"
     assert body["available_from"] == "2026-12"
-    assert body["grade"]["code"] == "ISRI-BIRCH-CLIFF" and body["grade"]["version"] == 1
-    assert body["price"] == {
-        "kind": "index",
-        "fixed_jpy_per_t": None,
+    assert (body["grade_code"], body["grade_version"]) == ("ISRI-BIRCH-CLIFF", 1)
+    assert body["grade_version_id"] == market["birch"]
+    price = {k: body[k] for k in PRICE_FIELDS}
+    assert price == {
+        "price_kind": "index",
+        "fixed_price_jpy_per_t": None,
         "index": "CU-SCRAP-JP",
-        "factor": "0.92",
+        "index_factor": "0.92",
         "premium_jpy_per_t": 5000,
         "floor_jpy_per_t": 900000,
         "cap_jpy_per_t": None,
@@ -111,7 +132,8 @@ def test_recycler_creates_publishes_and_closes_a_listing(client, db, api_token, 
 
     r = client.patch(f"/api/v1/listings/{listing_id}", json={"monthly_t": "150.5"}, headers=headers)
     assert r.status_code == 200 and r.get_json()["monthly_t"] == "150.500"
-    assert r.get_json()["price"]["index"] == "CU-SCRAP-JP"  # untouched fields are kept
+    assert r.get_json()["index"] == "CU-SCRAP-JP"  # untouched fields are kept
+    assert r.get_json()["version"] == 3  # created 1, published 2, changed 3
 
     assert client.post(f"/api/v1/listings/{listing_id}/close", headers=headers).status_code == 200
     r = client.patch(f"/api/v1/listings/{listing_id}", json={"monthly_t": "10"}, headers=headers)
@@ -123,8 +145,9 @@ def test_recycler_creates_publishes_and_closes_a_listing(client, db, api_token, 
 
 BAD_LISTINGS = [
     ({"monthly_t": "0"}, "monthly_t", "The volume must be more than zero."),
-    ({"monthly_t": "-5"}, "monthly_t", "The volume must be more than zero."),
-    ({"min_t_per_contract": "-1"}, "min_t_per_contract", "The volume must be more than zero."),
+    ({"monthly_t": "-5"}, "monthly_t", "The value must be at least 0."),
+    ({"min_t_per_contract": "-1"}, "min_t_per_contract", "The value must be at least 0."),
+    ({"min_t_per_contract": "0"}, "min_t_per_contract", "The volume must be more than zero."),
     ({"monthly_t": "abc"}, "monthly_t", "Enter a number."),
     (
         {"grade_version_id": 999999},
@@ -139,7 +162,29 @@ BAD_LISTINGS = [
     ),
     ({"index": ...}, "index", "An index formula needs a price index."),
     ({"available_from": "next month"}, "available_from", "Enter a month as YYYY-MM."),
-    ({"incoterm": "XYZ"}, "incoterm", "Choose an Incoterms 2020 rule."),
+    ({"incoterm": "XYZ"}, "incoterm", "Choose one of the allowed values."),
+    ({"available_from": "9999-12"}, "available_from", "Enter a month as YYYY-MM."),
+    ({"premium_jpy_per_t": 10**19}, "premium_jpy_per_t", "The value must be at most 100000000."),
+    ({"fixed_price_jpy_per_t": True}, "fixed_price_jpy_per_t", "Enter a whole number."),
+    ({"max_term_months": True}, "max_term_months", "Enter a whole number."),
+    ({"grade_version_id": True}, "grade_version_id", "Enter a whole number."),
+    ({"max_term_months": "24"}, "max_term_months", "Enter a whole number."),
+    ({"lat": True, "lon": 139.6}, "lat", "Enter a whole number."),
+    (
+        {"title": "No.2 copper\u0000"},
+        "title",
+        "Remove control or text-direction characters from the text.",
+    ),
+    (
+        {"title": "Copper \u202eparcs"},
+        "title",
+        "Remove control or text-direction characters from the text.",
+    ),
+    (
+        {"incoterm_place": "Yard\u0007"},
+        "incoterm_place",
+        "Remove control or text-direction characters from the text.",
+    ),
     ({"colour": "red"}, "colour", "Unknown field."),
 ]
 
@@ -163,11 +208,19 @@ def test_bad_patch_changes_nothing(client, db, api_token, market):
     listing_id = client.post(
         "/api/v1/listings", json=listing_body(market), headers=headers
     ).get_json()["id"]
-    r = client.patch(f"/api/v1/listings/{listing_id}", json={"monthly_t": "-1"}, headers=headers)
+    r = client.patch(f"/api/v1/listings/{listing_id}", json={"monthly_t": "0"}, headers=headers)
     assert r.status_code == 422
     assert r.get_json()["errors"] == [
         {"field": "monthly_t", "message": "The volume must be more than zero."}
     ]
+    r = client.patch(
+        f"/api/v1/listings/{listing_id}",
+        json={"monthly_t": "1", "title": "\u202e"},
+        headers=headers,
+    )
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "title"
+    r = client.patch(f"/api/v1/listings/{listing_id}", json={"monthly_t": None}, headers=headers)
+    assert r.get_json()["errors"] == [{"field": "monthly_t", "message": "This field is required."}]
     db.expire_all()
     listing = db.get(SupplyListing, listing_id)
     assert listing.monthly_kg == 120_000 and listing.version == 1
@@ -177,9 +230,7 @@ def test_only_verified_recyclers_list_supply(client, db, api_token, market):
     pending = make_member(db, make_org(db, kind="recycler", status="unverified"))
     r = client.post("/api/v1/listings", json=listing_body(market), headers=api_token(pending.email))
     assert r.status_code == 403
-    assert (
-        r.get_json()["errors"][0]["message"] == "Only verified organisations may publish or sign."
-    )
+    assert r.get_json()["errors"][0]["message"] == UNVERIFIED_MESSAGE
     r = client.post(
         "/api/v1/listings", json=listing_body(market), headers=api_token(market["maker"].email)
     )
@@ -229,17 +280,18 @@ def test_request_ceiling_is_shown_only_to_its_owner(client, db, api_token, marke
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     assert body["monthly_t"] == "300.000" and body["term_months"] == 36
-    assert body["price"]["fixed_jpy_per_t"] == 1_000_000
+    assert body["max_price_jpy_per_t"] == 1_000_000 and body["price_kind"] == "fixed"
     request_id = body["id"]
     client.post(f"/api/v1/requests/{request_id}/publish", headers=headers)
     seller = api_token(market["recycler"].email)
     seen = client.get(f"/api/v1/requests/{request_id}", headers=seller)
-    assert seen.status_code == 200 and seen.get_json()["price"] is None
+    assert seen.status_code == 200
+    assert {k: seen.get_json()[k] for k in CEILING_FIELDS} == dict.fromkeys(CEILING_FIELDS)
     assert "1000000" not in seen.get_data(as_text=True)
     listed = client.get("/api/v1/requests", headers=seller).get_json()
-    assert listed["total"] == 1 and listed["items"][0]["price"] is None
+    assert listed["total"] == 1 and listed["items"][0]["max_price_jpy_per_t"] is None
     mine = client.get("/api/v1/requests?mine=1", headers=headers).get_json()
-    assert mine["items"][0]["price"]["fixed_jpy_per_t"] == 1_000_000
+    assert mine["items"][0]["max_price_jpy_per_t"] == 1_000_000
 
 
 BAD_REQUESTS = [
@@ -251,7 +303,15 @@ BAD_REQUESTS = [
         "index",
         "An index formula needs a price index.",
     ),
-    ({"mandate": "MOON-2050"}, "mandate", "Unknown recycled-content mandate."),
+    ({"mandate": "MOON-2050"}, "mandate", "Choose one of the allowed values."),
+    ({"term_months": ...}, "term_months", "This field is required."),
+    ({"start_month": "9999-12"}, "start_month", "Enter a month as YYYY-MM."),
+    ({"max_price_jpy_per_t": True}, "max_price_jpy_per_t", "Enter a whole number."),
+    (
+        {"delivery_place": "Osaka\u2066plant"},
+        "delivery_place",
+        "Remove control or text-direction characters from the text.",
+    ),
     ("ferrous", "grade_version_id", "This grade belongs to another material."),
 ]
 
@@ -314,8 +374,8 @@ def test_listing_search_filters_sorts_and_pages(client, db, api_token, market):
     assert {i["id"] for i in capped["items"]} == {cheap, indexed}
     assert client.get("/api/v1/listings?material=pet", headers=viewer).get_json()["total"] == 0
     bad = client.get("/api/v1/listings?sort=cheapest&prefecture=99", headers=viewer)
-    assert bad.status_code == 422
-    assert bad.get_json()["errors"][0]["field"] == "prefecture"
+    assert bad.status_code == 400
+    assert {e["field"] for e in bad.get_json()["errors"]} == {"prefecture", "sort"}
     assert client.get("/api/v1/listings?per_page=500", headers=viewer).status_code == 400
 
 
@@ -359,9 +419,10 @@ def test_saved_search_alerts_the_buyer_when_a_matching_listing_is_published(
     )
     assert r.status_code == 201, r.get_json()
     search_id = r.get_json()["id"]
-    assert client.get("/api/v1/saved-searches", headers=buyer).get_json()["items"][0]["query"] == {
-        "grade": "ISRI-BIRCH-CLIFF"
-    }
+    saved = client.get("/api/v1/saved-searches", headers=buyer).get_json()["items"]
+    assert (
+        saved[0]["query"]["grade"] == "ISRI-BIRCH-CLIFF" and saved[0]["query"]["sort"] == "newest"
+    )
     bad = client.post(
         "/api/v1/saved-searches", json={"target": "auctions", "name": "x"}, headers=buyer
     )

@@ -70,19 +70,29 @@ def test_index_page_without_values_has_no_chart(client, db):
 def test_operator_enters_a_value(client, db, copper, operator):
     login(client, operator.email)
     assert "Enter a value" in client.get("/indices/CU-SCRAP-JP").get_data(as_text=True)
-    r = client.post("/indices/CU-SCRAP-JP/values", data={"month": "2026-04", "value": "1010000"})
+    r = client.post(
+        "/indices/CU-SCRAP-JP/values", data={"month": "2026-04", "value_jpy_per_t": "1010000"}
+    )
     assert r.status_code == 302
     assert values(db, copper)["2026-04"] == 1_010_000
-    r = client.post("/indices/CU-SCRAP-JP/values", data={"month": "2026-05", "value": "-5"})
+    r = client.post(
+        "/indices/CU-SCRAP-JP/values", data={"month": "2026-05", "value_jpy_per_t": "-5"}
+    )
     assert r.status_code == 422
-    assert "Enter a positive whole number of yen." in r.get_data(as_text=True)
+    assert "The value must be at least 1." in r.get_data(as_text=True)
     assert "2026-05" not in values(db, copper)
+    r = client.post(
+        "/indices/CU-SCRAP-JP/values", data={"month": "9999-12", "value_jpy_per_t": "5"}
+    )
+    assert r.status_code == 422 and "Enter a month as YYYY-MM." in r.get_data(as_text=True)
 
 
 def test_other_members_cannot_enter_values(client, db, copper):
     member = make_member(db, make_org(db, kind="recycler"))
     login(client, member.email)
-    r = client.post("/indices/CU-SCRAP-JP/values", data={"month": "2026-04", "value": "1"})
+    r = client.post(
+        "/indices/CU-SCRAP-JP/values", data={"month": "2026-04", "value_jpy_per_t": "1"}
+    )
     assert r.status_code == 403
     assert "2026-04" not in values(db, copper)
 

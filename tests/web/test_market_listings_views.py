@@ -3,11 +3,11 @@
 from datetime import date
 
 import pytest
-from factories import login, make_member, make_org
+from factories import as_actor, login, make_member, make_org
 from sqlalchemy import event
 from sqlmodel import func, select
 
-from market.listings import ListingInput, PriceInput, create_listing, publish_listing
+from market.listings import ListingInput, create_listing, publish_listing
 from market.models import (
     IndexValue,
     Notification,
@@ -50,7 +50,7 @@ def listing_form(m: dict, **changes) -> dict:
     form = {
         "title": "No.2 copper, Birch/Cliff",
         "material": "copper_scrap",
-        "grade": str(m["birch"]),
+        "grade_version_id": str(m["birch"]),
         "monthly_t": "120",
         "min_t_per_contract": "20",
         "available_from": "2026-12",
@@ -60,10 +60,10 @@ def listing_form(m: dict, **changes) -> dict:
         "incoterm_place": "Saitama yard",
         "price_kind": "index",
         "index": "CU-SCRAP-JP",
-        "factor": "0.92",
-        "premium": "5000",
-        "floor": "900000",
-        "cap": "",
+        "index_factor": "0.92",
+        "premium_jpy_per_t": "5000",
+        "floor_jpy_per_t": "900000",
+        "cap_jpy_per_t": "",
         "visibility": "public",
     }
     form.update(changes)
@@ -73,7 +73,7 @@ def listing_form(m: dict, **changes) -> dict:
 def request_form(m: dict, **changes) -> dict:
     form = {
         "material": "copper_scrap",
-        "grade": str(m["birch"]),
+        "grade_version_id": str(m["birch"]),
         "accept_stricter": "y",
         "monthly_t": "300",
         "start_month": "2027-01",
@@ -81,7 +81,7 @@ def request_form(m: dict, **changes) -> dict:
         "delivery_prefecture": "27",
         "delivery_place": "Osaka plant",
         "price_kind": "fixed",
-        "max_price": "1234567",
+        "max_price_jpy_per_t": "1234567",
         "mandate": "",
     }
     form.update(changes)
@@ -92,23 +92,28 @@ def count(db, model) -> int:
     return db.exec(select(func.count()).select_from(model)).one()
 
 
-def open_listing(db, m: dict, org_id: int | None = None, **changes) -> SupplyListing:
-    data = ListingInput(
-        material="copper_scrap",
-        grade_version_id=m["birch"],
-        monthly_t=changes.pop("monthly_t", "100"),
-        min_t_per_contract="10",
-        available_from="2026-12",
-        max_term_months=12,
-        origin_prefecture=changes.pop("origin_prefecture", "11"),
-        incoterm="FCA",
-        incoterm_place="Yard",
-        price=changes.pop("price", PriceInput(kind="fixed", fixed_jpy_per_t=1_000_000)),
-        **changes,
+FIXED = {"price_kind": "fixed", "fixed_price_jpy_per_t": 1_000_000}
+
+
+def open_listing(db, m: dict, seller=None, **changes) -> SupplyListing:
+    data = ListingInput.model_validate(
+        {
+            "material": "copper_scrap",
+            "grade_version_id": m["birch"],
+            "monthly_t": "100",
+            "min_t_per_contract": "10",
+            "available_from": "2026-12",
+            "max_term_months": 12,
+            "origin_prefecture": "11",
+            "incoterm": "FCA",
+            "incoterm_place": "Yard",
+            **FIXED,
+            **changes,
+        }
     )
-    org_id = org_id or m["recycler_org"].id
-    listing = create_listing(db, org_id, data, date.today())
-    publish_listing(db, org_id, listing.id)
+    actor = as_actor(db, seller or m["recycler"])
+    listing = create_listing(db, actor, data, date.today())
+    publish_listing(db, actor, listing.id)
     db.commit()
     return listing
 
@@ -146,16 +151,20 @@ def test_recycler_creates_publishes_and_closes_a_listing_through_the_pages(clien
     ("changes", "message"),
     [
         ({"monthly_t": "0"}, "The volume must be more than zero."),
-        ({"monthly_t": "-3"}, "The volume must be more than zero."),
-        ({"grade": "ferrous"}, "This grade belongs to another material."),
-        ({"floor": "950000", "cap": "900000"}, "The floor lies above the cap."),
+        ({"monthly_t": "-3"}, "The value must be at least 0."),
+        ({"monthly_t": "NaN"}, "Enter a number."),
+        ({"grade_version_id": "ferrous"}, "This grade belongs to another material."),
+        ({"floor_jpy_per_t": "950000", "cap_jpy_per_t": "900000"}, "The floor lies above the cap."),
+        ({"premium_jpy_per_t": "10000000000000000000"}, "The value must be at most 100000000."),
+        ({"available_from": "9999-12"}, "Enter a month as YYYY-MM."),
+        ({"title": "Copper\u202e"}, "Remove control or text-direction characters from the text."),
         ({"index": ""}, "An index formula needs a price index."),
-        ({"available_from": ""}, "Enter a month as YYYY-MM."),
+        ({"available_from": ""}, "This field is required."),
     ],
 )
 def test_bad_listing_form_shows_the_error_and_writes_nothing(client, db, market, changes, message):
-    if changes.get("grade") == "ferrous":
-        changes = {"grade": str(market["ferrous_grade"])}
+    if changes.get("grade_version_id") == "ferrous":
+        changes = {"grade_version_id": str(market["ferrous_grade"])}
     login(client, market["recycler"].email)
     r = client.post("/listings/new", data=listing_form(market, **changes))
     assert r.status_code == 422
@@ -177,7 +186,8 @@ def test_another_organisation_cannot_edit_or_close_a_listing(client, db, market)
     login(client, rival.email)
     assert client.get(f"/listings/{listing.id}/edit").status_code == 404
     assert client.post(f"/listings/{listing.id}/edit", data=listing_form(market)).status_code == 404
-    client.post(f"/listings/{listing.id}/close")
+    assert client.post(f"/listings/{listing.id}/close").status_code == 404
+    assert client.post(f"/listings/{listing.id}/publish").status_code == 404
     db.refresh(listing)
     assert listing.status == "open" and listing.monthly_kg == 100_000
 
@@ -221,8 +231,15 @@ def test_request_pages_hide_the_ceiling_from_other_organisations(client, db, mar
     [
         ({"monthly_t": "0"}, "The volume must be more than zero."),
         ({"start_month": "2027-13"}, "Enter a month as YYYY-MM."),
-        ({"term_months": "0"}, "The term lies between 1 and 120 months."),
-        ({"price_kind": "index", "max_price": ""}, "An index formula needs a price index."),
+        ({"term_months": "0"}, "The value must be at least 1."),
+        (
+            {"price_kind": "index", "max_price_jpy_per_t": ""},
+            "An index formula needs a price index.",
+        ),
+        (
+            {"delivery_place": "Osaka\x00"},
+            "Remove control or text-direction characters from the text.",
+        ),
     ],
 )
 def test_bad_request_form_shows_the_error_and_writes_nothing(client, db, market, changes, message):
@@ -235,11 +252,9 @@ def test_bad_request_form_shows_the_error_and_writes_nothing(client, db, market,
 
 def test_search_page_filters_sorts_and_pages(client, db, market):
     for price, tonnes in ((1_100_000, "50"), (800_000, "70"), (950_000, "90")):
-        open_listing(
-            db, market, monthly_t=tonnes, price=PriceInput(kind="fixed", fixed_jpy_per_t=price)
-        )
-    osaka_seller = make_org(db, kind="recycler", prefecture="27")
-    open_listing(db, market, org_id=osaka_seller.id, origin_prefecture="27", monthly_t="10")
+        open_listing(db, market, monthly_t=tonnes, fixed_price_jpy_per_t=price)
+    osaka_seller = make_member(db, make_org(db, kind="recycler", prefecture="27"))
+    open_listing(db, market, seller=osaka_seller, origin_prefecture="27", monthly_t="10")
     login(client, market["maker"].email)
     page = client.get("/listings?sort=price&per_page=2").get_data(as_text=True)
     assert page.index("¥800,000") < page.index("¥950,000")
@@ -310,23 +325,14 @@ def _statements_for(client, app, url: str) -> int:
 
 
 def test_search_page_query_count_does_not_grow_with_rows(app, client, db, market):
-    index_price = PriceInput(
-        kind="index", index_code="CU-SCRAP-JP", factor="0.9", premium_jpy_per_t=0
-    )
+    index_price = {"price_kind": "index", "index": "CU-SCRAP-JP", "index_factor": "0.9"}
+    fixed_price = {"price_kind": "fixed", "fixed_price_jpy_per_t": 900_000}
     for i in range(3):
-        open_listing(
-            db,
-            market,
-            price=index_price if i % 2 else PriceInput(kind="fixed", fixed_jpy_per_t=900_000),
-        )
+        open_listing(db, market, **(index_price if i % 2 else fixed_price))
     login(client, market["maker"].email)
     few = _statements_for(client, app, "/listings?per_page=50")
     for i in range(27):
-        open_listing(
-            db,
-            market,
-            price=index_price if i % 2 else PriceInput(kind="fixed", fixed_jpy_per_t=900_000),
-        )
+        open_listing(db, market, **(index_price if i % 2 else fixed_price))
     many = _statements_for(client, app, "/listings?per_page=50")
     assert count(db, SupplyListing) == 30
     assert few == many
@@ -335,3 +341,31 @@ def test_search_page_query_count_does_not_grow_with_rows(app, client, db, market
     login(client, market["recycler"].email)
     few_mine = _statements_for(client, app, "/listings/mine?per_page=5")
     assert few_mine == _statements_for(client, app, "/listings/mine?per_page=50")
+
+
+def test_the_edit_page_changes_only_the_fields_it_shows(client, db, api_token, market):
+    headers = api_token(market["recycler"].email)
+    body = {
+        "material": "copper_scrap",
+        "grade_version_id": market["birch"],
+        "monthly_t": "120",
+        "min_t_per_contract": "20",
+        "available_from": "2026-12",
+        "max_term_months": 24,
+        "origin_prefecture": "11",
+        "lat": 35.80,
+        "lon": 139.72,
+        "incoterm_place": "Saitama yard",
+        "fixed_price_jpy_per_t": 1_000_000,
+    }
+    r = client.post("/api/v1/listings", json=body, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    listing_id = r.get_json()["id"]
+    login(client, market["recycler"].email)
+    form = listing_form(market, price_kind="fixed", fixed_price_jpy_per_t="990000", index="")
+    r = client.post(f"/listings/{listing_id}/edit", data=form)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    db.expire_all()
+    listing = db.get(SupplyListing, listing_id)
+    assert (listing.lat, listing.lon) == (35.80, 139.72)  # the page has no coordinates
+    assert (listing.fixed_price_jpy_per_t, listing.title) == (990_000, "No.2 copper, Birch/Cliff")

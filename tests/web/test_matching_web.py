@@ -1,13 +1,12 @@
 """Matching pages and API: own requests and proposals only, operator-only runs, decisions."""
 
-from datetime import date
-
 import pytest
-from factories import login, make_member, make_org
+from factories import login, make_listing, make_member, make_org, make_request
 from sqlmodel import func, select
 
 from contracts.models import OfftakeContract
-from market.models import MatchRun, OfftakeRequest, Proposal, SupplyListing
+from market.models import MatchRun, Proposal
+from participants.models import Organization
 from quality.catalogue import latest_published, seed_catalogue
 
 LIMIT = 87_654
@@ -21,44 +20,8 @@ def world(db):
     maker = make_org(db, kind="manufacturer", lat=35.45, lon=139.64)
     other = make_org(db, kind="manufacturer")
     operator = make_org(db, kind="operator")
-    listing = SupplyListing(
-        organization_id=recycler.id,
-        status="open",
-        title="HDPE bales",
-        material_code="hdpe",
-        standard_version_id=version,
-        monthly_kg=100_000,
-        min_kg_per_contract=20_000,
-        available_from=date(2027, 1, 1),
-        max_term_months=12,
-        lat=35.86,
-        lon=139.65,
-        incoterm="FCA",
-        incoterm_place="Saitama yard",
-        price_kind="fixed",
-        fixed_price_jpy_per_t=70_000,
-        data_quality_level=1,
-        expires_on=date(2099, 1, 1),
-    )
-    req = OfftakeRequest(
-        organization_id=maker.id,
-        status="open",
-        title="HDPE for crates",
-        material_code="hdpe",
-        standard_version_id=version,
-        monthly_kg=60_000,
-        start_month=date(2027, 3, 1),
-        term_months=6,
-        delivery_place="Yokohama",
-        lat=35.45,
-        lon=139.64,
-        price_kind="fixed",
-        max_price_jpy_per_t=LIMIT,
-        expires_on=date(2099, 1, 1),
-    )
-    db.add(listing)
-    db.add(req)
-    db.commit()
+    listing = make_listing(db, recycler, version)
+    req = make_request(db, maker, version, max_price_jpy_per_t=LIMIT)
     return {
         "db": db,
         "listing": listing,
@@ -114,7 +77,8 @@ def test_candidates_api_is_for_the_requests_own_organisation(client, api_token, 
     assert client.get(url, headers=api_token(world["other"].email)).status_code == 404
     assert client.get(url, headers=api_token(world["seller"].email)).status_code == 404
     bad = client.get(url.replace("2027-01", "soon"), headers=api_token(world["buyer"].email))
-    assert bad.status_code == 422
+    assert bad.status_code == 400  # a query string is validated as such (web.api.openapi)
+    assert bad.get_json()["errors"] == [{"field": "month", "message": "Enter a month as YYYY-MM."}]
 
 
 def test_proposal_api_views_accept_flow_and_contract_draft(client, api_token, world):
@@ -140,6 +104,13 @@ def test_proposal_api_views_accept_flow_and_contract_draft(client, api_token, wo
     [draft] = client.get("/api/v1/contracts", headers=buyer).get_json()["items"]
     assert draft["id"] == contract_id and draft["side"] == "buyer"
     assert draft["terms"]["monthly_t"] == "60.000" and draft["terms"]["start_month"] == "2027-03"
+    # a draft from an accepted proposal holds its volume from the start
+    assert (draft["status"], draft["reserved_t"], draft["terms"]["version"]) == (
+        "draft",
+        "60.000",
+        1,
+    )
+    assert draft["seller"]["id"] == world["seller"].organization_id
     assert client.get("/api/v1/contracts", headers=other).get_json()["items"] == []
     assert len(client.get("/api/v1/contracts", headers=seller).get_json()["items"]) == 1
 
@@ -197,12 +168,14 @@ def test_pages_candidates_proposals_and_contracts(client, world):
     contract = db.exec(select(OfftakeContract)).one()
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/contracts/{contract.id}")
     assert "60.000" in client.get("/contracts").get_data(as_text=True)
-    assert client.get(f"/contracts/{contract.id}").status_code == 200
+    detail = client.get(f"/contracts/{contract.id}")
+    assert detail.status_code == 200 and "Sign version 1" in detail.get_data(as_text=True)
     client.post("/logout")
 
     login(client, world["other"].email)
     assert client.get(f"/contracts/{contract.id}").status_code == 404
-    assert client.post(f"/proposals/{pid}/decline").status_code == 302  # flashed error only
+    # not one of its proposals: 404 as in the API (no longer a flashed error)
+    assert client.post(f"/proposals/{pid}/decline").status_code == 404
     assert db.get(Proposal, pid).status == "accepted"
 
 
@@ -267,3 +240,170 @@ def test_transport_rate_setting_prices_the_candidates(app, client, api_token, wo
     # km is shown to 0.1 km, the cost is computed from the exact distance
     assert abs(default["transport"]["jpy_per_t"] - km * 25) <= 25 * 0.05 + 1
     assert abs(dearer["transport"]["jpy_per_t"] - km * 100) <= 100 * 0.05 + 1
+
+
+# --- who may read and decide (issue 7) ---------------------------------------------------------
+
+
+def _set_status(db, member, status: str) -> None:
+    org = db.get(Organization, member.organization_id)
+    org.status = status
+    db.add(org)
+    db.commit()
+
+
+@pytest.mark.parametrize("status", ["unverified", "suspended"])
+def test_an_unverified_or_suspended_organisation_sees_no_candidates_or_proposals(
+    client, api_token, world, status
+):
+    db = world["db"]
+    _run(client, api_token, world)
+    headers = api_token(world["buyer"].email)
+    _set_status(db, world["buyer"], status)
+    candidates = f"/api/v1/requests/{world['request'].id}/candidates?month=2027-01"
+    for url in (candidates, "/api/v1/proposals"):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 403, url
+        assert r.content_type == "application/problem+json"
+    login(client, world["buyer"].email)
+    assert client.get(f"/requests/{world['request'].id}/candidates").status_code == 403
+    assert client.get("/proposals").status_code == 403
+    # its own contracts stay readable in any state
+    assert client.get("/contracts").status_code == 200
+    assert client.get("/api/v1/contracts", headers=headers).status_code == 200
+
+
+def test_a_member_who_may_not_decide_sees_proposals_without_the_decision_buttons(
+    client, api_token, world
+):
+    _run(client, api_token, world)
+    inspector = make_member(
+        world["db"],
+        world["db"].get(Organization, world["buyer"].organization_id),
+        roles="inspector",
+    )
+    login(client, inspector.email)
+    page = client.get("/proposals").get_data(as_text=True)
+    pid = world["db"].exec(select(Proposal.id)).one()
+    assert f"#{pid}" in page
+    assert f"/proposals/{pid}/accept" not in page and f"/proposals/{pid}/decline" not in page
+    assert client.post(f"/proposals/{pid}/accept").status_code == 403
+
+
+def test_the_operator_page_runs_for_the_operator_only_and_shows_a_bad_month_under_its_field(
+    client, world
+):
+    db = world["db"]
+    login(client, world["buyer"].email)
+    assert client.post("/operator/matching", data={"month": "2027-01"}).status_code == 403
+    client.post("/logout")
+    login(client, world["operator"].email)
+    r = client.post("/operator/matching", data={"month": "9999-12"})
+    assert r.status_code == 200
+    assert 'id="month-error">Enter a month as YYYY-MM.' in r.get_data(as_text=True)
+    assert db.exec(select(func.count()).select_from(MatchRun)).one() == 0
+
+
+def test_a_run_records_the_operator_in_the_audit_log(client, api_token, world):
+    from participants.models import AuditEntry
+
+    run_id = _run(client, api_token, world)
+    [entry] = world["db"].exec(select(AuditEntry).where(AuditEntry.action == "matching.run")).all()
+    assert (entry.actor_member_id, entry.target_type, entry.target_id) == (
+        world["operator"].id,
+        "matchrun",
+        run_id,
+    )
+    assert world["db"].get(MatchRun, run_id).run_by_member_id == world["operator"].id
+
+
+# --- odd input (issue 7): a 4xx with a field message, nothing written ---------------------------
+
+GOOD_DRAFT = {"monthly_t": "25", "start_month": "2027-02", "term_months": 6}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"start_month": "9999-12"}, "start_month", "Enter a month as YYYY-MM."),
+        ({"start_month": "2027-13"}, "start_month", "Enter a month as YYYY-MM."),
+        ({"term_months": True}, "term_months", "Enter a whole number."),
+        ({"term_months": 121}, "term_months", "The value must be at most 120."),
+        ({"term_months": "6"}, "term_months", "Enter a whole number."),
+        ({"monthly_t": True}, "monthly_t", "Enter a number."),
+        ({"monthly_t": "NaN"}, "monthly_t", "Enter a number."),
+        ({"monthly_t": "1000001"}, "monthly_t", "The value must be at most 1000000."),
+        ({"monthly_t": 1e300}, "monthly_t", "The value must be at most 1000000."),
+        ({"monthly_t": "25.0001"}, "monthly_t", "At most 3 decimals."),
+        ({"monthly_t": "0"}, "monthly_t", "The volume must be more than zero."),
+    ],
+)
+def test_odd_draft_input_is_a_422_with_a_field_message_and_writes_nothing(
+    client, api_token, world, change, field, message
+):
+    r = client.post(
+        f"/api/v1/listings/{world['listing'].id}/drafts",
+        json={**GOOD_DRAFT, **change},
+        headers=api_token(world["buyer"].email),
+    )
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["errors"] == [{"field": field, "message": message}]
+    assert world["db"].exec(select(func.count()).select_from(OfftakeContract)).one() == 0
+
+
+def test_a_json_nan_or_an_out_of_range_listing_id_is_a_422(client, api_token, world):
+    headers = {**api_token(world["seller"].email), "Content-Type": "application/json"}
+    url = f"/api/v1/requests/{world['request'].id}/drafts"
+    r = client.post(
+        url, data=f'{{"listing_id": {world["listing"].id}, "monthly_t": NaN}}', headers=headers
+    )
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "monthly_t"
+    for listing_id in (True, 2**31, 0):
+        r = client.post(url, json={"listing_id": listing_id, "monthly_t": "30"}, headers=headers)
+        assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "listing_id"
+    assert world["db"].exec(select(func.count()).select_from(OfftakeContract)).one() == 0
+
+
+def test_the_draft_page_shows_the_field_message_of_odd_input_and_writes_nothing(client, world):
+    login(client, world["buyer"].email)
+    r = client.post(
+        f"/listings/{world['listing'].id}/draft",
+        data={"monthly_t": "25", "start_month": "9999-12", "term_months": "6"},
+        follow_redirects=True,
+    )
+    assert "Start month (YYYY-MM): Enter a month as YYYY-MM." in r.get_data(as_text=True)
+    assert world["db"].exec(select(func.count()).select_from(OfftakeContract)).one() == 0
+
+
+def test_an_odd_month_for_the_run_or_the_candidates_is_refused(client, api_token, world):
+    operator = api_token(world["operator"].email)
+    for month in ("9999-12", True, "2027-1"):
+        r = client.post("/api/v1/matching/runs", json={"month": month}, headers=operator)
+        assert r.status_code == 422
+        assert r.get_json()["errors"] == [
+            {"field": "month", "message": "Enter a month as YYYY-MM."}
+        ]
+    assert world["db"].exec(select(func.count()).select_from(MatchRun)).one() == 0
+    r = client.post("/api/v1/matching/runs", json={}, headers=operator)
+    assert r.status_code == 201  # this month
+    buyer = api_token(world["buyer"].email)
+    url = f"/api/v1/requests/{world['request'].id}/candidates?month=9999-12"
+    r = client.get(url, headers=buyer)
+    assert r.status_code == 400 and r.get_json()["errors"][0]["field"] == "month"
+
+
+def test_one_contract_by_the_api_for_its_two_parties_only(client, api_token, world):
+    body = {"listing_id": world["listing"].id, "monthly_t": "30"}
+    seller = api_token(world["seller"].email)
+    r = client.post(f"/api/v1/requests/{world['request'].id}/drafts", json=body, headers=seller)
+    contract_id = r.get_json()["id"]
+    r = client.get(f"/api/v1/contracts/{contract_id}", headers=seller)
+    assert r.status_code == 200
+    assert (r.get_json()["side"], r.get_json()["terms"]["monthly_t"]) == ("seller", "30.000")
+    buyer = client.get(f"/api/v1/contracts/{contract_id}", headers=api_token(world["buyer"].email))
+    assert buyer.status_code == 200 and buyer.get_json()["side"] == "buyer"
+    other = api_token(world["other"].email)
+    assert client.get(f"/api/v1/contracts/{contract_id}", headers=other).status_code == 404
+    assert client.get("/api/v1/contracts/999999", headers=seller).status_code == 404
+    page = client.get("/api/v1/contracts?per_page=1", headers=seller).get_json()
+    assert (page["total"], page["page"], [c["id"] for c in page["items"]]) == (1, 1, [contract_id])

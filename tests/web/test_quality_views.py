@@ -95,7 +95,7 @@ def test_csv_upload_with_bad_rows_lists_each_row_and_saves_nothing(client, db):
     _, member = _member(db)
     login(client, member.email)
     data = {k: v for k, v in COPPER_FORM.items() if not k.startswith("results")}
-    data["csv_file"] = (io.BytesIO(b"parameter,value,unit\ncu_pct,x,\nfe_pct,1,ppm\n"), "a.csv")
+    data["csv"] = (io.BytesIO(b"parameter,value,unit\ncu_pct,x,\nfe_pct,1,ppm\n"), "a.csv")
     r = client.post("/assays/new", data=data, content_type="multipart/form-data")
     assert r.status_code == 422
     page = r.get_data(as_text=True)

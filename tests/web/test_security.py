@@ -123,8 +123,8 @@ def test_reset_for_unknown_email_sends_nothing_and_says_the_same(app, client, db
 def test_expired_reset_token_is_refused(client, db):
     from datetime import timedelta
 
-    from market.models import PasswordResetToken
-    from market.participants import request_password_reset
+    from participants.accounts import request_password_reset
+    from participants.models import PasswordResetToken
 
     member = make_member(db, make_org(db))
     _, raw = request_password_reset(db, member.email)
@@ -141,3 +141,14 @@ def test_expired_reset_token_is_refused(client, db):
 def test_generate_csrf_is_available_in_templates(app):
     with app.test_request_context():
         assert generate_csrf()
+
+
+def test_reset_mail_is_in_the_members_language_whatever_the_browser_asks(app, client, db):
+    import email as email_lib
+    from pathlib import Path
+
+    member = make_member(db, make_org(db), locale="ja")
+    client.post("/password/forgot", data={"email": member.email})  # the browser asks for English
+    (path,) = Path(app.config["MAIL_OUTBOX"]).glob("*.eml")
+    message = email_lib.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["Subject"] == "循環のパスワード再設定"

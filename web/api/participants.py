@@ -1,39 +1,67 @@
 """API: tokens, me, organisations."""
 
+from datetime import datetime
+from typing import Literal
+
 from flask import g, request
 from flask_babel import gettext
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
 
-from market.errors import MarketError
-from market.geography import BY_CODE
-from market.models import Member, Organization, OrgKind, OrgStatus
-from market.participants import authenticate, create_api_token
-from web.api import api_bp, parse_body, token_required
-from web.api.openapi import schema
+from participants.accounts import (
+    authenticate,
+    create_api_token,
+    verified_organizations,
+    visible_organization,
+)
+from participants.actors import load_actor
+from participants.errors import DomainError, TooManyAttempts
+from participants.fields import Line, Paging
+from participants.geography import BY_CODE, PREFECTURES
+from participants.models import ApiToken, Member, Organization, OrgKind
+from web.api import api_bp
+from web.api.openapi import Page, operation
+from web.auth import api_token_lifetime
 from web.db import get_db
 from web.errors import problem
 from web.i18n import translate_error
 from web.pagination import paginate
 
+PrefectureCode = Literal[tuple(p.code for p in PREFECTURES)]
+OrganizationKind = Literal[tuple(k.value for k in OrgKind)]
 
-@schema
+
 class TokenRequest(BaseModel):
+    """E-mail and password of an active member, and a name for the token."""
+
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=254)
+    email: Line(254, min_length=3)
     password: str = Field(min_length=1, max_length=200)
-    name: str = Field(default="API", min_length=1, max_length=80)
+    name: Line(80, min_length=1) = "API"
 
 
-@schema
 class TokenResponse(BaseModel):
+    """The new token: shown once, only its hash is stored; it stops working at `expires_at`."""
+
     token: str
     id: int
     name: str
+    expires_at: datetime
 
 
-@schema
+class ApiTokenOut(BaseModel):
+    """An API token (never its value): when it was made, when it expires, when it was used."""
+
+    id: int
+    name: str
+    prefix: str = Field(description="the first characters of the token, to recognise it")
+    created_at: datetime
+    expires_at: datetime = Field(description="the token answers 401 from this time on")
+    last_used_at: datetime | None = Field(description="to within a minute")
+
+
 class OrganizationOut(BaseModel):
+    """An organisation: public identity and place."""
+
     id: int
     kind: str
     name_ja: str
@@ -49,17 +77,35 @@ class OrganizationOut(BaseModel):
     status: str
 
 
-@schema
 class MeOut(BaseModel):
+    """The caller and its organisation."""
+
     id: int
     email: str
     name: str
     roles: list[str]
     locale: str
     organization: OrganizationOut
+    token: ApiTokenOut = Field(description="the token of this request")
 
 
-def organization_json(org: Organization) -> dict:
+class OrganizationQuery(Paging):
+    kind: OrganizationKind | None = None
+    prefecture: PrefectureCode | None = Field(default=None, description="JIS X 0401 code")
+
+
+def api_token_out(token: ApiToken) -> ApiTokenOut:
+    return ApiTokenOut(
+        id=token.id,
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+    )
+
+
+def organization_out(org: Organization) -> OrganizationOut:
     pref = BY_CODE.get(org.prefecture or "")
     return OrganizationOut(
         id=org.id,
@@ -75,148 +121,76 @@ def organization_json(org: Organization) -> dict:
         lat=org.lat,
         lon=org.lon,
         status=org.status,
-    ).model_dump()
+    )
 
 
 @api_bp.post("/tokens")
-def create_token():
-    """Exchange e-mail and password for a bearer token.
-    ---
-    post:
-      summary: Create an API token
-      requestBody:
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/TokenRequest'}
-      responses:
-        '201':
-          content:
-            application/json:
-              schema: {$ref: '#/components/schemas/TokenResponse'}
-        '422':
-          content:
-            application/problem+json:
-              schema: {$ref: '#/components/schemas/Problem'}
-        '429': {description: too many failed logins}
-    """
-    body = parse_body(TokenRequest)
+@operation(
+    "Create an API token",
+    body=TokenRequest,
+    responses={201: TokenResponse},
+    errors=(401, 429),
+    auth=False,
+    tag="account",
+)
+def create_token(body: TokenRequest):
+    """Exchange e-mail and password for a bearer token (valid for 90 days unless the marketplace
+    sets another lifetime). Repeated wrong passwords for one account from one address are slowed
+    down: 429 with Retry-After."""
     db = get_db()
     try:
         member = authenticate(db, body.email, body.password, request.remote_addr or "")
-        token, raw = create_api_token(db, member, body.name)
-    except MarketError as err:
-        db.commit()  # failed attempts count towards throttling
+        token, raw = create_api_token(
+            db, load_actor(db, member.id), body.name, api_token_lifetime()
+        )
+    except DomainError as err:
+        # Answered, not raised: the wrapper commits, so a failed attempt counts for throttling.
         message = translate_error(err)
-        return problem(
+        response = problem(
             err.status,
             gettext("Authentication failed"),
             message,
             [{"field": err.field, "message": message}],
         )
-    db.commit()
-    return {"token": raw, "id": token.id, "name": token.name}, 201
+        if isinstance(err, TooManyAttempts) and err.retry_after:
+            response.headers["Retry-After"] = str(err.retry_after)
+        if err.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return TokenResponse(token=raw, id=token.id, name=token.name, expires_at=token.expires_at), 201
 
 
 @api_bp.get("/me")
-@token_required
+@operation("Who am I", responses={200: MeOut}, tag="account")
 def me():
-    """The caller and its organisation.
-    ---
-    get:
-      summary: Who am I
-      security: [{bearer: []}]
-      responses:
-        '200':
-          content:
-            application/json:
-              schema: {$ref: '#/components/schemas/MeOut'}
-        '401':
-          content:
-            application/problem+json:
-              schema: {$ref: '#/components/schemas/Problem'}
-    """
+    """The caller, its organisation, and the token of this request with its expiry."""
     m: Member = g.caller.member
-    return {
-        "id": m.id,
-        "email": m.email,
-        "name": m.name,
-        "roles": sorted(m.role_set),
-        "locale": m.locale,
-        "organization": organization_json(g.caller.org),
-    }
+    return MeOut(
+        id=m.id,
+        email=m.email,
+        name=m.name,
+        roles=sorted(m.role_set),
+        locale=m.locale,
+        organization=organization_out(g.caller.org),
+        token=api_token_out(g.caller.api_token),
+    )
 
 
 @api_bp.get("/organizations")
-@token_required
-def organizations():
-    """Verified organisations, filtered by kind and prefecture.
-    ---
-    get:
-      summary: List verified organisations
-      security: [{bearer: []}]
-      parameters:
-        - {name: kind, in: query, schema: {type: string, enum: [recycler, manufacturer, agency, standards_body, operator]}}
-        - {name: prefecture, in: query, schema: {type: string, pattern: '^[0-9]{2}$'}}
-        - {name: page, in: query, schema: {type: integer, minimum: 1}}
-        - {name: per_page, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
-      responses:
-        '200':
-          description: a page of organisations
-          content:
-            application/json:
-              schema:
-                type: object
-                properties:
-                  items: {type: array, items: {$ref: '#/components/schemas/OrganizationOut'}}
-                  page: {type: integer}
-                  per_page: {type: integer}
-                  total: {type: integer}
-                  next: {type: [string, 'null']}
-                  prev: {type: [string, 'null']}
-        '400':
-          content:
-            application/problem+json:
-              schema: {$ref: '#/components/schemas/Problem'}
-    """
-    kind = request.args.get("kind")
-    prefecture = request.args.get("prefecture")
-    errors = []
-    if kind and kind not in {k.value for k in OrgKind}:
-        errors.append({"field": "kind", "message": gettext("Choose one of the allowed values.")})
-    if prefecture and prefecture not in BY_CODE:
-        errors.append({"field": "prefecture", "message": gettext("Unknown prefecture code.")})
-    if errors:
-        return problem(400, gettext("Bad request"), errors[0]["message"], errors)
-    query = select(Organization).where(Organization.status == OrgStatus.VERIFIED)
-    if kind:
-        query = query.where(Organization.kind == kind)
-    if prefecture:
-        query = query.where(Organization.prefecture == prefecture)
-    page = paginate(get_db(), query.order_by(Organization.id), strict=True)
-    return page.as_json([organization_json(o) for o in page.items])
+@operation(
+    "List verified organisations",
+    query=OrganizationQuery,
+    responses={200: Page[OrganizationOut]},
+    tag="organizations",
+)
+def organizations(query: OrganizationQuery):
+    """Verified organisations, filtered by kind and prefecture."""
+    page = paginate(get_db(), verified_organizations(query.kind, query.prefecture), paging=query)
+    return page.as_json([organization_out(o).model_dump(mode="json") for o in page.items])
 
 
 @api_bp.get("/organizations/<int:org_id>")
-@token_required
+@operation("Read an organisation", responses={200: OrganizationOut}, tag="organizations")
 def organization(org_id: int):
-    """One organisation (verified ones, or the caller's own).
-    ---
-    get:
-      summary: Read an organisation
-      security: [{bearer: []}]
-      parameters:
-        - {name: org_id, in: path, required: true, schema: {type: integer}}
-      responses:
-        '200':
-          content:
-            application/json:
-              schema: {$ref: '#/components/schemas/OrganizationOut'}
-        '404':
-          content:
-            application/problem+json:
-              schema: {$ref: '#/components/schemas/Problem'}
-    """
-    org = get_db().get(Organization, org_id)
-    if org is None or (org.status != OrgStatus.VERIFIED and org.id != g.caller.org.id):
-        return problem(404, gettext("Not found"), gettext("No such organisation."))
-    return organization_json(org)
+    """One organisation (verified ones, or the caller's own)."""
+    return organization_out(visible_organization(get_db(), g.caller.actor, org_id))

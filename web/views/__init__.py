@@ -3,10 +3,15 @@
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from contracts.deliveries import SEE_DELIVERIES
+from contracts.negotiation import SEE_CONTRACTS
+from market.matching import SEE_MATCHES
+from participants.actors import OPERATE_MARKETPLACE
+from web.auth import current_actor
 from web.forms import ORG_KIND_LABELS, ROLE_LABELS, STATUS_LABELS, prefecture_name
 
-# Main navigation: (endpoint, label); each area adds its entry here.
-NAV_LINKS: list[tuple[str, object]] = [("public.organizations", _l("Organisations"))]
+# Main navigation: (endpoint, label[, permission the link needs]); each area adds its entry.
+NAV_LINKS: list[tuple] = [("public.organizations", _l("Organisations"))]
 NAV_LINKS += [
     ("quality.materials", _l("Materials")),
     ("quality.standards", _l("Standards")),
@@ -18,19 +23,58 @@ NAV_LINKS += [
     ("market.indices", _l("Price indices")),
 ]
 
-NAV_LINKS += [("matching.proposals", _l("Proposals")), ("matching.contracts", _l("Contracts"))]
+NAV_LINKS += [
+    ("matching.proposals", _l("Proposals"), SEE_MATCHES),
+    ("contracts.contracts", _l("Contracts"), SEE_CONTRACTS),
+    ("performance.organization", _l("Performance"), SEE_CONTRACTS),
+]
+NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
+
+
+def _nav_links() -> list[tuple[str, str]]:
+    """The links the current visitor may follow (a link to a page that would answer 403 is left
+    out: the domain's permission decides, the menu only asks)."""
+    actor = current_actor()
+    return [
+        (link[0], str(link[1]))
+        for link in NAV_LINKS
+        if len(link) == 2 or (actor is not None and link[2].allows(actor))
+    ]
 
 
 def register_views(app: Flask) -> None:
-    from web.views import account, market, matching, operator, organization, public, quality
+    from web.views import (
+        account,
+        contracts,
+        deliveries,
+        market,
+        matching,
+        operator,
+        organization,
+        performance,
+        public,
+        quality,
+    )
 
-    for module in (public, account, organization, operator, quality, market, matching):
+    for module in (
+        public,
+        account,
+        organization,
+        operator,
+        quality,
+        market,
+        matching,
+        contracts,
+        deliveries,
+        performance,
+    ):
         app.register_blueprint(module.bp)
 
     @app.context_processor
     def _template_helpers() -> dict:
         return {
-            "nav_links": lambda: [(e, str(label)) for e, label in NAV_LINKS],
+            "nav_links": _nav_links,
+            "may_operate_marketplace": lambda: OPERATE_MARKETPLACE.allows(current_actor()),
             "org_kind_labels": lambda: {str(k): str(v) for k, v in ORG_KIND_LABELS.items()},
             "role_labels": lambda: {str(k): str(v) for k, v in ROLE_LABELS.items()},
             "status_labels": lambda: {str(k): str(v) for k, v in STATUS_LABELS.items()},

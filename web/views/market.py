@@ -1,85 +1,102 @@
-"""Market pages: supply listings, offtake requests, price indices, saved searches, alerts."""
+"""Market pages: supply listings, offtake requests, price indices, saved searches, alerts.
+
+The pages read their input into the same models as the API (`ListingInput`, `RequestInput`,
+`SearchQuery`, …: form field names are the model's field names) and call the same domain
+functions with the acting member; who may do what is decided there.
+"""
 
 import json
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlmodel import col, func, select
+from pydantic import ValidationError
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
 
+from contracts.drafting import DRAFT_FROM_LISTING, DRAFT_FROM_REQUEST
 from market.alerts import (
+    SavedSearchInput,
     delete_saved_search,
     mark_read,
     notifications,
     save_search,
+    saved_filters,
     saved_searches,
+    unread_count,
 )
-from market.errors import MarketError, NotFound, ValidationFailed
 from market.indices import (
     CsvRowsInvalid,
-    create_index,
+    IndexInput,
+    IndexValueInput,
+    all_indices,
     evaluate,
     formula_of,
     get_index,
     import_index_csv,
+    index_codes,
+    index_form_choices,
+    index_to_change,
     index_values,
     latest_values,
     set_index_value,
 )
 from market.listings import (
     INCOTERMS_2020,
+    MANAGE_LISTINGS,
+    MANAGE_REQUESTS,
     MANDATES,
+    FormChoices,
     ListingInput,
-    PriceInput,
     RequestInput,
-    can_see_listing,
-    can_see_request,
     close_listing,
     close_request,
     create_listing,
     create_request,
+    describe_listings,
+    describe_requests,
     kg_to_tonnes,
+    listing_form_choices,
+    offerable_listings,
     own_listing,
+    own_listings,
     own_request,
-    parse_month,
+    own_requests,
     publish_listing,
     publish_request,
+    read_listing,
+    read_request,
+    request_form_choices,
     update_listing,
     update_request,
 )
-from market.models import (
-    ListingStatus,
-    Notification,
-    OfftakeRequest,
-    Organization,
-    OrgStatus,
-    PriceIndex,
-    PriceKind,
-    SupplyListing,
-)
-from market.participants import LISTING_ROLES
+from market.matching import SEE_MATCHES
+from market.models import ListingStatus, OfftakeRequest, PriceKind, SupplyListing
 from market.search import (
     SORTS,
-    parse_listing_filters,
-    parse_request_filters,
+    SearchFilters,
+    SearchQuery,
+    filter_choices,
     search_listings,
     search_requests,
 )
-from quality.models import Assay, GradeStandard, Material, StandardVersion
-from web.alerting import alert_saved_searches
-from web.auth import operator_required, role_required
+from participants.actors import OPERATE_MARKETPLACE
+from participants.errors import Conflict, ValidationFailed
+from participants.models import Organization
+from quality.catalogue import get_material
+from quality.models import Material
+from web.alerting import send_alert_mails
+from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form, commit_or_flash
 from web.forms import prefecture_choices
 from web.i18n import translate_error
-from web.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page, paginate
+from web.pagination import Page, paginate
+from web.validation import input_errors, validate_form
 
 bp = Blueprint("market", __name__)
 
@@ -104,7 +121,10 @@ MANDATE_NAMES = {"": _l("None")}
 
 @bp.app_template_filter("yen")
 def yen(value: int | None) -> str:
-    return "—" if value is None else f"¥{value:,}"
+    """Integer yen for people: ¥3,000, a negative amount with a minus sign: −¥3,000."""
+    if value is None:
+        return "—"
+    return f"−¥{-value:,}" if value < 0 else f"¥{value:,}"
 
 
 @bp.app_template_filter("tonnes")
@@ -112,8 +132,7 @@ def tonnes(kg: int | None) -> str:
     """Kilograms as tonnes with up to three decimals: 120000 → "120", 1500 → "1.5"."""
     if kg is None:
         return "—"
-    text = format(kg_to_tonnes(kg).normalize(), ",f")
-    return text
+    return format(kg_to_tonnes(kg).normalize(), ",f")
 
 
 @bp.app_template_filter("month")
@@ -139,70 +158,44 @@ def formula_text(item: SupplyListing | OfftakeRequest, codes: dict[int, str]) ->
     return text
 
 
-def _index_codes(ids: set[int | None]) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return dict(
-        get_db()
-        .exec(select(PriceIndex.id, PriceIndex.code).where(col(PriceIndex.id).in_(ids)))
-        .all()
-    )
+def _formulas(items: list) -> dict[int, str]:
+    codes = index_codes(get_db(), {i.index_id for i in items})
+    return {i.id: formula_text(i, codes) for i in items}
 
 
-def _grade_labels(version_ids: set[int]) -> dict[int, str]:
-    """'CODE vN' by version id, one query."""
-    if not version_ids:
-        return {}
-    rows = (
-        get_db()
-        .exec(
-            select(StandardVersion.id, GradeStandard.code, StandardVersion.number)
-            .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-            .where(col(StandardVersion.id).in_(version_ids))
-        )
-        .all()
-    )
-    return {vid: f"{code} v{number}" for vid, code, number in rows}
+def _ja() -> bool:
+    return str(get_locale()) == "ja"
 
 
-def _material_names() -> dict[str, str]:
-    ja = str(get_locale()) == "ja"
-    rows = get_db().exec(select(Material).order_by(Material.code)).all()
-    return {m.code: (m.name_ja if ja else m.name_en) for m in rows}
+def _material_names(materials: list[Material]) -> dict[str, str]:
+    return {m.code: (m.name_ja if _ja() else m.name_en) for m in materials}
+
+
+def _material_name(code: str) -> str:
+    material = get_material(get_db(), code)
+    return material.name_ja if _ja() else material.name_en
 
 
 def _org_name(org: Organization) -> str:
-    return org.name_ja if str(get_locale()) == "ja" else org.name_en
+    return org.name_ja if _ja() else org.name_en
 
 
 @bp.app_context_processor
 def _market_helpers() -> dict:
-    def unread() -> int:
-        if not current_user.is_authenticated:
-            return 0
-        return (
-            get_db()
-            .exec(
-                select(func.count())
-                .select_from(Notification)
-                .where(
-                    Notification.member_id == current_user.member.id,
-                    col(Notification.read_at).is_(None),
-                )
-            )
-            .one()
-        )
+    def actor():
+        return current_user.actor if current_user.is_authenticated else None
 
     return {
-        "market_unread": unread,
+        "market_unread": lambda: unread_count(get_db(), actor()),
         "listing_status_names": lambda: {str(k): str(v) for k, v in STATUS_NAMES.items()},
         "org_name": _org_name,
+        "may_manage_listings": lambda: MANAGE_LISTINGS.allows(actor()),
+        "may_manage_requests": lambda: MANAGE_REQUESTS.allows(actor()),
     }
 
 
 # ---------------------------------------------------------------------------------------------
-# Forms
+# Forms: field names are the input model's field names
 
 
 class MultiIntField(SelectMultipleField):
@@ -210,55 +203,38 @@ class MultiIntField(SelectMultipleField):
         pass
 
 
-def _price_kind_choices() -> list[tuple[str, str]]:
-    return [
-        (PriceKind.FIXED.value, _l("Fixed price")),
-        (PriceKind.INDEX.value, _l("Index formula")),
-    ]
-
-
-def _grade_choices() -> list[tuple[str, str]]:
-    names = _material_names()
-    rows = (
-        get_db()
-        .exec(
-            select(
-                StandardVersion.id,
-                GradeStandard.code,
-                StandardVersion.number,
-                GradeStandard.material_code,
-            )
-            .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-            .where(StandardVersion.status == "published")
-            .order_by(GradeStandard.material_code, GradeStandard.code, StandardVersion.number)
-        )
-        .all()
-    )
+def _grade_choices(choices: FormChoices) -> list[tuple[str, str]]:
+    names = _material_names(choices.materials)
     return [("", _l("— choose —"))] + [
         (str(vid), f"{code} v{number} — {names.get(material, material)}")
-        for vid, code, number, material in rows
+        for vid, code, number, material in choices.grades
     ]
 
 
-def _index_choices() -> list[tuple[str, str]]:
-    rows = get_db().exec(select(PriceIndex).order_by(PriceIndex.code)).all()
-    ja = str(get_locale()) == "ja"
+def _index_choices(choices: FormChoices) -> list[tuple[str, str]]:
     return [("", _l("— none —"))] + [
-        (i.code, f"{i.code} — {i.name_ja if ja else i.name_en}") for i in rows
+        (i.code, f"{i.code} — {i.name_ja if _ja() else i.name_en}") for i in choices.indices
     ]
 
 
 class PriceFields:
     price_kind = SelectField(_l("Price"), validate_choice=False)
     index = SelectField(_l("Price index"), validate_choice=False)
-    factor = StringField(_l("Index factor (e.g. 0.92)"), render_kw={"inputmode": "decimal"})
-    premium = StringField(_l("Premium (yen per tonne, may be negative)"), default="0")
+    index_factor = StringField(_l("Index factor (e.g. 0.92)"), render_kw={"inputmode": "decimal"})
+    premium_jpy_per_t = StringField(_l("Premium (yen per tonne, may be negative)"), default="0")
+
+    def _price_choices(self, choices: FormChoices) -> None:
+        self.price_kind.choices = [
+            (PriceKind.FIXED.value, _l("Fixed price")),
+            (PriceKind.INDEX.value, _l("Index formula")),
+        ]
+        self.index.choices = _index_choices(choices)
 
 
 class ListingForm(FlaskForm, PriceFields):
     title = StringField(_l("Title"))
     material = SelectField(_l("Material"), validate_choice=False)
-    grade = SelectField(_l("Grade"), validate_choice=False)
+    grade_version_id = SelectField(_l("Grade"), validate_choice=False)
     monthly_t = StringField(_l("Tonnes per month"), render_kw={"inputmode": "decimal"})
     min_t_per_contract = StringField(
         _l("Minimum tonnes per month per contract"), render_kw={"inputmode": "decimal"}
@@ -269,106 +245,45 @@ class ListingForm(FlaskForm, PriceFields):
     origin_port = StringField(_l("Port (optional)"))
     incoterm = SelectField(_l("Incoterms 2020 rule"), validate_choice=False, default="FCA")
     incoterm_place = StringField(_l("Incoterms place"))
-    fixed_price = StringField(_l("Fixed price (yen per tonne)"), render_kw={"inputmode": "numeric"})
-    floor = StringField(_l("Floor (yen per tonne, optional)"), render_kw={"inputmode": "numeric"})
-    cap = StringField(_l("Cap (yen per tonne, optional)"), render_kw={"inputmode": "numeric"})
+    fixed_price_jpy_per_t = StringField(
+        _l("Fixed price (yen per tonne)"), render_kw={"inputmode": "numeric"}
+    )
+    floor_jpy_per_t = StringField(
+        _l("Floor (yen per tonne, optional)"), render_kw={"inputmode": "numeric"}
+    )
+    cap_jpy_per_t = StringField(
+        _l("Cap (yen per tonne, optional)"), render_kw={"inputmode": "numeric"}
+    )
     assay_id = SelectField(_l("Assay"), validate_choice=False)
     visibility = SelectField(_l("Who may see it"), validate_choice=False)
     invited_org_ids = MultiIntField(_l("Invited organisations"), coerce=int)
     expires_on = StringField(_l("Expires on (optional)"), render_kw={"type": "date"})
 
-    def __init__(self, org: Organization, *args, **kwargs) -> None:
+    def __init__(self, choices: FormChoices, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        db = get_db()
-        self.material.choices = [("", _l("— choose —")), *_material_names().items()]
-        self.grade.choices = _grade_choices()
+        self.material.choices = [
+            ("", _l("— choose —")),
+            *_material_names(choices.materials).items(),
+        ]
+        self.grade_version_id.choices = _grade_choices(choices)
         self.origin_prefecture.choices = prefecture_choices()
         self.incoterm.choices = [(r, r) for r in INCOTERMS_2020]
-        self.price_kind.choices = _price_kind_choices()
-        self.index.choices = _index_choices()
-        assays = db.exec(
-            select(Assay)
-            .where(Assay.organization_id == org.id)
-            .order_by(col(Assay.id).desc())
-            .limit(200)
-        ).all()
+        self._price_choices(choices)
         self.assay_id.choices = [("", _l("— none (declared composition) —"))] + [
             (str(a.id), f"{a.lot_ref} — {a.material_code} ({a.reported_on.isoformat()})")
-            for a in assays
+            for a in choices.assays
         ]
         self.visibility.choices = [
-            ("public", _l("Every member")),
+            ("public", _l("Every verified member")),
             ("invited", _l("Invited organisations only")),
         ]
-        orgs = db.exec(
-            select(Organization)
-            .where(Organization.status == OrgStatus.VERIFIED, Organization.id != org.id)
-            .order_by(Organization.name_en)
-        ).all()
-        self.invited_org_ids.choices = [(o.id, _org_name(o)) for o in orgs]
-
-    def to_input(self) -> ListingInput:
-        return ListingInput(
-            material=self.material.data or "",
-            grade_version_id=self.grade.data or "",
-            monthly_t=self.monthly_t.data or "",
-            min_t_per_contract=self.min_t_per_contract.data or "",
-            available_from=self.available_from.data or "",
-            max_term_months=self.max_term_months.data or "",
-            origin_prefecture=self.origin_prefecture.data or "",
-            origin_port=self.origin_port.data or "",
-            incoterm=self.incoterm.data or "",
-            incoterm_place=self.incoterm_place.data or "",
-            price=PriceInput(
-                kind=self.price_kind.data or "",
-                fixed_jpy_per_t=self.fixed_price.data,
-                index_code=self.index.data or "",
-                factor=self.factor.data or "",
-                premium_jpy_per_t=self.premium.data or 0,
-                floor_jpy_per_t=self.floor.data,
-                cap_jpy_per_t=self.cap.data,
-            ),
-            assay_id=self.assay_id.data or None,
-            visibility=self.visibility.data or "",
-            invited_org_ids=list(self.invited_org_ids.data or []),
-            expires_on=self.expires_on.data or None,
-            title=self.title.data or "",
-        )
-
-
-def _listing_initial(item: SupplyListing, codes: dict[int, str]) -> dict:
-    return {
-        "title": item.title,
-        "material": item.material_code,
-        "grade": str(item.standard_version_id),
-        "monthly_t": str(kg_to_tonnes(item.monthly_kg)),
-        "min_t_per_contract": str(kg_to_tonnes(item.min_kg_per_contract)),
-        "available_from": month(item.available_from),
-        "max_term_months": str(item.max_term_months),
-        "origin_prefecture": item.origin_prefecture or "",
-        "origin_port": item.origin_port or "",
-        "incoterm": item.incoterm,
-        "incoterm_place": item.incoterm_place,
-        "price_kind": item.price_kind,
-        "fixed_price": ""
-        if item.fixed_price_jpy_per_t is None
-        else str(item.fixed_price_jpy_per_t),
-        "index": codes.get(item.index_id, ""),
-        "factor": "" if item.index_factor is None else str(item.index_factor),
-        "premium": str(item.premium_jpy_per_t),
-        "floor": "" if item.floor_jpy_per_t is None else str(item.floor_jpy_per_t),
-        "cap": "" if item.cap_jpy_per_t is None else str(item.cap_jpy_per_t),
-        "assay_id": "" if item.assay_id is None else str(item.assay_id),
-        "visibility": item.visibility,
-        "invited_org_ids": sorted(item.invited),
-        "expires_on": item.expires_on.isoformat(),
-    }
+        self.invited_org_ids.choices = [(o.id, _org_name(o)) for o in choices.organizations]
 
 
 class RequestForm(FlaskForm, PriceFields):
     title = StringField(_l("Title"))
     material = SelectField(_l("Material"), validate_choice=False)
-    grade = SelectField(_l("Acceptable grade"), validate_choice=False)
+    grade_version_id = SelectField(_l("Acceptable grade"), validate_choice=False)
     accept_stricter = BooleanField(
         _l("Also accept stricter grades of the same material"), default=True
     )
@@ -377,140 +292,105 @@ class RequestForm(FlaskForm, PriceFields):
     term_months = StringField(_l("Term (months)"), render_kw={"type": "number"})
     delivery_prefecture = SelectField(_l("Delivery prefecture"), validate_choice=False)
     delivery_place = StringField(_l("Delivery place"))
-    max_price = StringField(_l("Maximum price (yen per tonne)"), render_kw={"inputmode": "numeric"})
+    max_price_jpy_per_t = StringField(
+        _l("Maximum price (yen per tonne)"), render_kw={"inputmode": "numeric"}
+    )
     purpose = TextAreaField(_l("Purpose (optional)"))
     mandate = SelectField(_l("Recycled-content mandate"), validate_choice=False)
     expires_on = StringField(_l("Expires on (optional)"), render_kw={"type": "date"})
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, choices: FormChoices, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.material.choices = [("", _l("— choose —")), *_material_names().items()]
-        self.grade.choices = _grade_choices()
+        self.material.choices = [
+            ("", _l("— choose —")),
+            *_material_names(choices.materials).items(),
+        ]
+        self.grade_version_id.choices = _grade_choices(choices)
         self.delivery_prefecture.choices = prefecture_choices()
-        self.price_kind.choices = _price_kind_choices()
-        self.index.choices = _index_choices()
+        self._price_choices(choices)
         self.mandate.choices = [(m, MANDATE_NAMES.get(m, m)) for m in MANDATES]
 
-    def to_input(self) -> RequestInput:
-        return RequestInput(
-            material=self.material.data or "",
-            grade_version_id=self.grade.data or "",
-            monthly_t=self.monthly_t.data or "",
-            start_month=self.start_month.data or "",
-            term_months=self.term_months.data or "",
-            accept_stricter=bool(self.accept_stricter.data),
-            delivery_prefecture=self.delivery_prefecture.data or "",
-            delivery_place=self.delivery_place.data or "",
-            price=PriceInput(
-                kind=self.price_kind.data or "",
-                fixed_jpy_per_t=self.max_price.data,
-                index_code=self.index.data or "",
-                factor=self.factor.data or "",
-                premium_jpy_per_t=self.premium.data or 0,
-            ),
-            purpose=self.purpose.data or "",
-            mandate=self.mandate.data or "",
-            expires_on=self.expires_on.data or None,
-            title=self.title.data or "",
-        )
 
-
-def _request_initial(item: OfftakeRequest, codes: dict[int, str]) -> dict:
-    return {
-        "title": item.title,
-        "material": item.material_code,
-        "grade": str(item.standard_version_id),
-        "accept_stricter": item.accept_stricter,
-        "monthly_t": str(kg_to_tonnes(item.monthly_kg)),
-        "start_month": month(item.start_month),
-        "term_months": str(item.term_months),
-        "delivery_prefecture": item.delivery_prefecture or "",
-        "delivery_place": item.delivery_place,
-        "price_kind": item.price_kind,
-        "max_price": "" if item.max_price_jpy_per_t is None else str(item.max_price_jpy_per_t),
-        "index": codes.get(item.index_id, ""),
-        "factor": "" if item.index_factor is None else str(item.index_factor),
-        "premium": str(item.premium_jpy_per_t),
-        "purpose": item.purpose,
-        "mandate": item.mandate,
-        "expires_on": item.expires_on.isoformat(),
-    }
+def _form_fields(form: FlaskForm, model) -> set[str]:
+    """The input fields a form edits (its fields named like the model's)."""
+    return {f.name for f in form} & set(model.model_fields)
 
 
 class IndexValueForm(FlaskForm):
     month = StringField(_l("Month"), render_kw={"type": "month"})
-    value = StringField(_l("Value (yen per tonne)"), render_kw={"inputmode": "numeric"})
+    value_jpy_per_t = StringField(_l("Value (yen per tonne)"), render_kw={"inputmode": "numeric"})
 
 
 class NewIndexForm(FlaskForm):
-    code = StringField(_l("Code (e.g. CU-SCRAP-JP)"), validators=[DataRequired(), Length(max=40)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])
-    name_ja = StringField(_l("Name (Japanese)"), validators=[DataRequired(), Length(max=120)])
+    code = StringField(_l("Code (e.g. CU-SCRAP-JP)"))
+    name_en = StringField(_l("Name (English)"))
+    name_ja = StringField(_l("Name (Japanese)"))
     material = SelectField(_l("Material"), choices=[])
-    source = StringField(_l("Source"), validators=[Length(max=300)])
+    source = StringField(_l("Source"))
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, materials: list[Material], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.material.choices = sorted(_material_names().items(), key=lambda kv: kv[1])
+        names = _material_names(materials)
+        self.material.choices = sorted(names.items(), key=lambda kv: kv[1])
 
 
 class IndexCsvForm(FlaskForm):
     file = FileField(_l("CSV file (month,value)"))
 
 
+def _save(form: FlaskForm, action) -> tuple[object | None, int]:
+    """Run a domain action and commit, or show its error under the form's field (422 / 409)."""
+    db = get_db()
+    try:
+        result = action()
+        db.commit()
+    except (ValidationFailed, Conflict) as err:
+        db.rollback()
+        apply_to_form(form, err)
+        return None, err.status
+    return result, 200
+
+
 # ---------------------------------------------------------------------------------------------
 # Search pages
 
 
-def _page_numbers() -> tuple[int, int]:
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", DEFAULT_PER_PAGE))))
-    except ValueError:
-        page, per_page = 1, DEFAULT_PER_PAGE
-    return page, per_page
-
-
-def _filter_args() -> dict[str, str]:
-    return {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
-
-
 def _search_page(target: str):
-    db = get_db()
-    viewer = current_user.org.id
-    args = _filter_args()
-    page_no, per_page = _page_numbers()
+    db, actor = get_db(), current_actor()
+    args = {k: v for k, v in request.args.items() if v != ""}
     errors: dict[str, str] = {}
-    parse = parse_listing_filters if target == "listings" else parse_request_filters
     try:
-        filters = parse(args)
+        query = SearchQuery.model_validate(args)
+    except ValidationError as exc:
+        for error in input_errors(exc):
+            errors.setdefault((error["field"] or "").split(".")[0], error["message"])
+        query = SearchQuery()
+    run = search_listings if target == "listings" else search_requests
+    try:
+        found = run(db, actor, query, query.page, query.per_page)
     except ValidationFailed as err:
         errors[err.field or ""] = translate_error(err)
-        filters = parse({})
-    run = search_listings if target == "listings" else search_requests
-    found = run(db, viewer, filters, page_no, per_page)
+        found = run(db, actor, SearchQuery(), query.page, query.per_page)
     attr = "listing" if target == "listings" else "request"
     items = [getattr(r, attr) for r in found.items]
-    codes = _index_codes({i.index_id for i in items})
-    formulas = {
-        i.id: formula_text(i, codes)
-        for i in items
-        if target == "listings" or i.organization_id == viewer
-    }
-    grades = db.exec(select(GradeStandard.code).order_by(GradeStandard.code)).all()
+    formulas = _formulas(
+        [i for i in items if target == "listings" or actor.owns(i.organization_id)]
+    )
+    materials, grade_codes = filter_choices(db)
+    filters = {k: v for k, v in query.as_args().items() if k in SearchFilters.model_fields}
     return render_template(
         f"market/{target}.html",
-        page=Page(found.items, page_no, per_page, found.total),
+        page=Page(found.items, query.page, query.per_page, found.total),
         args=args,
         errors=errors,
         formulas=formulas,
-        price_month=filters.price_month or date.today().replace(day=1),
-        materials=_material_names(),
-        grade_codes=grades,
+        price_month=query.price_month or date.today().replace(day=1),
+        materials=_material_names(materials),
+        grade_codes=grade_codes,
         prefectures=prefecture_choices(),
         sorts=[(s, SORT_NAMES[s]) for s in SORTS if target == "listings" or s != "price"],
-        query_string=urlencode(args),
-        viewer=viewer,
+        query_string=urlencode(filters),
+        viewer=actor.organization_id,
     ), (400 if errors else 200)
 
 
@@ -530,14 +410,18 @@ def requests():
 # Listings
 
 
+def _grade_label(item: SupplyListing | OfftakeRequest) -> str:
+    out = (describe_listings if isinstance(item, SupplyListing) else describe_requests)(
+        get_db(), current_actor(), [item]
+    )[0]
+    return f"{out.grade_code} v{out.grade_version}"
+
+
 @bp.get("/listings/<int:listing_id>")
 @login_required
 def listing(listing_id: int):
-    db = get_db()
-    item = db.get(SupplyListing, listing_id)
-    if item is None or not can_see_listing(item, current_user.org.id):
-        abort(404)
-    codes = _index_codes({item.index_id})
+    db, actor = get_db(), current_actor()
+    item = read_listing(db, actor, listing_id)
     this_month = date.today().replace(day=1)
     values = latest_values(db, {item.index_id} if item.index_id else set(), this_month)
     price = evaluate(formula_of(item), values.get(item.index_id) if item.index_id else None)
@@ -545,80 +429,83 @@ def listing(listing_id: int):
         "market/listing.html",
         item=item,
         org=db.get(Organization, item.organization_id),
-        grade=_grade_labels({item.standard_version_id}).get(item.standard_version_id, ""),
-        material=_material_names().get(item.material_code, item.material_code),
-        formula=formula_text(item, codes),
+        grade=_grade_label(item),
+        material=_material_name(item.material_code),
+        formula=_formulas([item])[item.id],
         price=price,
         price_month=this_month,
-        own=item.organization_id == current_user.org.id,
+        own=actor.owns(item.organization_id),
+        can_manage=MANAGE_LISTINGS.allows(actor),
+        can_draft=DRAFT_FROM_LISTING.allows(actor),
+        can_see_matches=SEE_MATCHES.allows(actor),
     )
 
 
 @bp.route("/listings/new", methods=["GET", "POST"])
-@role_required(*LISTING_ROLES)
+@login_required
 def new_listing():
-    form = ListingForm(current_user.org)
+    db, actor = get_db(), current_actor()
+    form = ListingForm(listing_form_choices(db, actor))
+    status = 200
     if form.validate_on_submit():
-        db = get_db()
-        try:
-            item = create_listing(db, current_user.org.id, form.to_input(), date.today())
-        except ValidationFailed as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            db.commit()
-            flash(gettext("The listing is saved as a draft. Publish it when ready."), "success")
-            return redirect(url_for("market.listing", listing_id=item.id))
-    status = 422 if form.is_submitted() else 200
+        data = validate_form(form, ListingInput)
+        status = 422
+        if data is not None:
+            item, status = _save(form, lambda: create_listing(db, actor, data))
+            if item is not None:
+                flash(gettext("The listing is saved as a draft. Publish it when ready."), "success")
+                return redirect(url_for("market.listing", listing_id=item.id))
+    elif form.is_submitted():
+        status = 422
     return render_template("market/listing_form.html", form=form, item=None), status
 
 
 @bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
-@role_required(*LISTING_ROLES)
+@login_required
 def edit_listing(listing_id: int):
-    db = get_db()
-    item = own_listing(db, current_user.org.id, listing_id)
+    db, actor = get_db(), current_actor()
+    item = own_listing(db, actor, listing_id, MANAGE_LISTINGS)
+    choices = listing_form_choices(db, actor)
     if request.method == "GET":
-        form = ListingForm(
-            current_user.org, data=_listing_initial(item, _index_codes({item.index_id}))
-        )
+        current = describe_listings(db, actor, [item])[0]
+        form = ListingForm(choices, data=current.model_dump(mode="json"))
     else:
-        form = ListingForm(current_user.org)
+        form = ListingForm(choices)
+    status = 200
     if form.validate_on_submit():
-        try:
-            update_listing(db, current_user.org.id, listing_id, form.to_input(), date.today())
-        except ValidationFailed as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            db.commit()
-            flash(gettext("The listing is saved."), "success")
-            return redirect(url_for("market.listing", listing_id=listing_id))
-    status = 422 if form.is_submitted() else 200
+        data = validate_form(form, ListingInput)
+        status = 422
+        if data is not None:
+            fields = _form_fields(form, ListingInput)
+            saved, status = _save(
+                form, lambda: update_listing(db, actor, listing_id, data, fields=fields)
+            )
+            if saved is not None:
+                flash(gettext("The listing is saved."), "success")
+                return redirect(url_for("market.listing", listing_id=listing_id))
+    elif form.is_submitted():
+        status = 422
     return render_template("market/listing_form.html", form=form, item=item), status
 
 
 @bp.post("/listings/<int:listing_id>/publish")
-@role_required(*LISTING_ROLES)
+@login_required
 def publish_listing_view(listing_id: int):
     db = get_db()
-    try:
-        item = publish_listing(db, current_user.org.id, listing_id)
-        db.flush()
-    except MarketError as err:
-        db.rollback()
-        flash(translate_error(err), "error")
-    else:
-        alert_saved_searches(db, item)
-        flash(gettext("The listing is open to the market."), "success")
+    publication = commit_or_flash(
+        lambda: publish_listing(db, current_actor(), listing_id),
+        gettext("The listing is open to the market."),
+    )
+    if publication is not None:
+        send_alert_mails(db, publication.notifications)
     return redirect(url_for("market.listing", listing_id=listing_id))
 
 
 @bp.post("/listings/<int:listing_id>/close")
-@role_required(*LISTING_ROLES)
+@login_required
 def close_listing_view(listing_id: int):
     commit_or_flash(
-        lambda: close_listing(get_db(), current_user.org.id, listing_id),
+        lambda: close_listing(get_db(), current_actor(), listing_id),
         gettext("The listing is closed."),
     )
     return redirect(url_for("market.listing", listing_id=listing_id))
@@ -627,24 +514,17 @@ def close_listing_view(listing_id: int):
 @bp.get("/listings/mine")
 @login_required
 def my_listings():
-    db = get_db()
-    page = paginate(
-        db,
-        select(SupplyListing)
-        .where(SupplyListing.organization_id == current_user.org.id)
-        .order_by(col(SupplyListing.created_at).desc(), col(SupplyListing.id).desc()),
-    )
+    db, actor = get_db(), current_actor()
+    page = paginate(db, own_listings(actor))
     return render_template(
         "market/my_listings.html",
         page=page,
-        grades=_grade_labels({i.standard_version_id for i in page.items}),
+        grades={
+            o.id: f"{o.grade_code} v{o.grade_version}"
+            for o in describe_listings(db, actor, page.items, prices={})
+        },
         formulas=_formulas(page.items),
     )
-
-
-def _formulas(items: list) -> dict[int, str]:
-    codes = _index_codes({i.index_id for i in items})
-    return {i.id: formula_text(i, codes) for i in items}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -654,97 +534,89 @@ def _formulas(items: list) -> dict[int, str]:
 @bp.get("/requests/<int:request_id>")
 @login_required
 def request_detail(request_id: int):
-    db = get_db()
-    item = db.get(OfftakeRequest, request_id)
-    if not can_see_request(item, current_user.org.id):
-        abort(404)
-    own = item.organization_id == current_user.org.id
-    my_listings = []
-    if not own and current_user.org.kind == "recycler":
-        my_listings = db.exec(
-            select(SupplyListing)
-            .where(
-                SupplyListing.organization_id == current_user.org.id,
-                SupplyListing.status == ListingStatus.OPEN,
-                SupplyListing.material_code == item.material_code,
-            )
-            .order_by(SupplyListing.id)
-        ).all()
+    db, actor = get_db(), current_actor()
+    item = read_request(db, actor, request_id)
+    own = actor.owns(item.organization_id)
     return render_template(
         "market/request.html",
-        my_listings=my_listings,
+        my_listings=offerable_listings(db, actor, item),
         item=item,
         org=db.get(Organization, item.organization_id),
-        grade=_grade_labels({item.standard_version_id}).get(item.standard_version_id, ""),
-        material=_material_names().get(item.material_code, item.material_code),
-        formula=formula_text(item, _index_codes({item.index_id})) if own else None,
+        grade=_grade_label(item),
+        material=_material_name(item.material_code),
+        formula=_formulas([item])[item.id] if own else None,
         own=own,
+        can_manage=MANAGE_REQUESTS.allows(actor),
+        can_offer=DRAFT_FROM_REQUEST.allows(actor),
+        can_see_matches=SEE_MATCHES.allows(actor),
     )
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
-@role_required(*LISTING_ROLES)
+@login_required
 def new_request():
-    form = RequestForm()
+    db, actor = get_db(), current_actor()
+    form = RequestForm(request_form_choices(db, actor))
+    status = 200
     if form.validate_on_submit():
-        db = get_db()
-        try:
-            item = create_request(db, current_user.org.id, form.to_input(), date.today())
-        except ValidationFailed as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            db.commit()
-            flash(gettext("The request is saved as a draft. Publish it when ready."), "success")
-            return redirect(url_for("market.request_detail", request_id=item.id))
-    status = 422 if form.is_submitted() else 200
+        data = validate_form(form, RequestInput)
+        status = 422
+        if data is not None:
+            item, status = _save(form, lambda: create_request(db, actor, data))
+            if item is not None:
+                flash(gettext("The request is saved as a draft. Publish it when ready."), "success")
+                return redirect(url_for("market.request_detail", request_id=item.id))
+    elif form.is_submitted():
+        status = 422
     return render_template("market/request_form.html", form=form, item=None), status
 
 
 @bp.route("/requests/<int:request_id>/edit", methods=["GET", "POST"])
-@role_required(*LISTING_ROLES)
+@login_required
 def edit_request(request_id: int):
-    db = get_db()
-    item = own_request(db, current_user.org.id, request_id)
+    db, actor = get_db(), current_actor()
+    item = own_request(db, actor, request_id, MANAGE_REQUESTS)
+    choices = request_form_choices(db, actor)
     if request.method == "GET":
-        form = RequestForm(data=_request_initial(item, _index_codes({item.index_id})))
+        current = describe_requests(db, actor, [item])[0]
+        form = RequestForm(choices, data=current.model_dump(mode="json"))
     else:
-        form = RequestForm()
+        form = RequestForm(choices)
+    status = 200
     if form.validate_on_submit():
-        try:
-            update_request(db, current_user.org.id, request_id, form.to_input(), date.today())
-        except ValidationFailed as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            db.commit()
-            flash(gettext("The request is saved."), "success")
-            return redirect(url_for("market.request_detail", request_id=request_id))
-    status = 422 if form.is_submitted() else 200
+        data = validate_form(form, RequestInput)
+        status = 422
+        if data is not None:
+            fields = _form_fields(form, RequestInput)
+            saved, status = _save(
+                form, lambda: update_request(db, actor, request_id, data, fields=fields)
+            )
+            if saved is not None:
+                flash(gettext("The request is saved."), "success")
+                return redirect(url_for("market.request_detail", request_id=request_id))
+    elif form.is_submitted():
+        status = 422
     return render_template("market/request_form.html", form=form, item=item), status
 
 
 @bp.post("/requests/<int:request_id>/publish")
-@role_required(*LISTING_ROLES)
+@login_required
 def publish_request_view(request_id: int):
     db = get_db()
-    try:
-        item = publish_request(db, current_user.org.id, request_id)
-        db.flush()
-    except MarketError as err:
-        db.rollback()
-        flash(translate_error(err), "error")
-    else:
-        alert_saved_searches(db, item)
-        flash(gettext("The request is open to the market."), "success")
+    publication = commit_or_flash(
+        lambda: publish_request(db, current_actor(), request_id),
+        gettext("The request is open to the market."),
+    )
+    if publication is not None:
+        send_alert_mails(db, publication.notifications)
     return redirect(url_for("market.request_detail", request_id=request_id))
 
 
 @bp.post("/requests/<int:request_id>/close")
-@role_required(*LISTING_ROLES)
+@login_required
 def close_request_view(request_id: int):
     commit_or_flash(
-        lambda: close_request(get_db(), current_user.org.id, request_id),
+        lambda: close_request(get_db(), current_actor(), request_id),
         gettext("The request is closed."),
     )
     return redirect(url_for("market.request_detail", request_id=request_id))
@@ -753,17 +625,15 @@ def close_request_view(request_id: int):
 @bp.get("/requests/mine")
 @login_required
 def my_requests():
-    db = get_db()
-    page = paginate(
-        db,
-        select(OfftakeRequest)
-        .where(OfftakeRequest.organization_id == current_user.org.id)
-        .order_by(col(OfftakeRequest.created_at).desc(), col(OfftakeRequest.id).desc()),
-    )
+    db, actor = get_db(), current_actor()
+    page = paginate(db, own_requests(actor))
     return render_template(
         "market/my_requests.html",
         page=page,
-        grades=_grade_labels({i.standard_version_id for i in page.items}),
+        grades={
+            o.id: f"{o.grade_code} v{o.grade_version}"
+            for o in describe_requests(db, actor, page.items)
+        },
         formulas=_formulas(page.items),
     )
 
@@ -814,41 +684,33 @@ def line_chart(points: list[tuple[date, int]], width: int = 640, height: int = 2
     }
 
 
+def _indices_page(form: NewIndexForm | None = None, status: int = 200):
+    db, actor = get_db(), current_actor()
+    if form is None and OPERATE_MARKETPLACE.allows(actor):
+        form = NewIndexForm(index_form_choices(db, actor))
+    return render_template("market/indices.html", indices=all_indices(db), form=form), status
+
+
 @bp.get("/indices")
-def indices(form: "NewIndexForm | None" = None, status: int = 200):
-    db = get_db()
-    rows = db.exec(select(PriceIndex).order_by(PriceIndex.code)).all()
-    latest = latest_values(db, {i.id for i in rows}, date.max)
-    new_form = form or (NewIndexForm() if current_user.is_operator else None)
-    return render_template(
-        "market/indices.html", indices=rows, latest=latest, form=new_form
-    ), status
+def indices():
+    return _indices_page()
 
 
 @bp.post("/indices")
-@operator_required
+@login_required
 def create_index_view():
-    form = NewIndexForm()
+    db, actor = get_db(), current_actor()
+    form = NewIndexForm(index_form_choices(db, actor))
     if form.validate_on_submit():
-        db = get_db()
-        try:
-            index = create_index(
-                db,
-                current_user.member,
-                form.code.data,
-                form.name_en.data,
-                form.name_ja.data,
-                form.material.data,
-                form.source.data or "",
-            )
-            db.commit()
-        except ValidationFailed as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            flash(gettext("Price index %(code)s created.", code=index.code), "success")
-            return redirect(url_for("market.index", code=index.code))
-    return indices(form, 422)
+        data = validate_form(form, IndexInput)
+        if data is not None:
+            from market.indices import create_index
+
+            index, _status = _save(form, lambda: create_index(db, actor, data))
+            if index is not None:
+                flash(gettext("Price index %(code)s created.", code=index.code), "success")
+                return redirect(url_for("market.index", code=index.code))
+    return _indices_page(form, 422)
 
 
 def _index_page(code: str, value_form=None, csv_form=None, csv_errors=None, status: int = 200):
@@ -872,31 +734,35 @@ def index(code: str):
 
 
 @bp.post("/indices/<code>/values")
-@operator_required
+@login_required
 def set_index_value_view(code: str):
-    db = get_db()
+    db, actor = get_db(), current_actor()
+    index_to_change(db, actor, code)
     form = IndexValueForm()
     if form.validate_on_submit():
-        try:
-            when = parse_month(form.month.data or "")
-            set_index_value(db, current_user.member, code, when, form.value.data or "")
-        except ValidationFailed as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            db.commit()
-            flash(
-                gettext("The value for %(month)s is saved.", month=when.strftime("%Y-%m")),
-                "success",
-            )
-            return redirect(url_for("market.index", code=code))
+        data = validate_form(form, IndexValueInput)
+        if data is not None:
+            row, _status = _save(form, lambda: set_index_value(db, actor, code, data))
+            if row is not None:
+                flash(
+                    gettext("The value for %(month)s is saved.", month=month(data.month)),
+                    "success",
+                )
+                return redirect(url_for("market.index", code=code))
     return _index_page(code, value_form=form, status=422)
 
 
+def _row_message(row: dict) -> str:
+    """A CSV row error's message (marked for translation in market.indices), translated."""
+    text: str = row["message"]
+    return gettext(text)
+
+
 @bp.post("/indices/<code>/import")
-@operator_required
+@login_required
 def import_index_view(code: str):
-    db = get_db()
+    db, actor = get_db(), current_actor()
+    index_to_change(db, actor, code)
     form = IndexCsvForm()
     upload = request.files.get("file")
     if not form.validate_on_submit() or upload is None or not upload.filename:
@@ -908,7 +774,7 @@ def import_index_view(code: str):
         form.file.errors = [gettext("The file is not UTF-8 text.")]
         return _index_page(code, csv_form=form, status=422)
     try:
-        saved = import_index_csv(db, current_user.member, code, text)
+        saved = import_index_csv(db, actor, code, text)
     except CsvRowsInvalid as err:
         db.rollback()
         rows = [(r["row"], r["field"], _row_message(r)) for r in err.rows]
@@ -930,34 +796,32 @@ def import_index_view(code: str):
 @bp.post("/saved-searches")
 @login_required
 def save_search_view():
-    db = get_db()
     target = request.form.get("target", "")
     args = dict(parse_qsl(request.form.get("query", "")))
-    back = url_for("market.listings" if target != "requests" else "market.requests", **args)
+    back = url_for("market.requests" if target == "requests" else "market.listings", **args)
     try:
-        save_search(db, current_user.member, target, request.form.get("name", ""), args)
-    except ValidationFailed as err:
-        db.rollback()
-        flash(translate_error(err), "error")
+        data = SavedSearchInput.model_validate(
+            {"target": target, "name": request.form.get("name", ""), "query": args}
+        )
+    except ValidationError as exc:
+        flash(input_errors(exc)[0]["message"], "error")
         return redirect(back)
-    db.commit()
-    flash(
-        gettext("The search is saved. We will alert you when new matches are published."), "success"
+    saved = commit_or_flash(
+        lambda: save_search(get_db(), current_actor(), data),
+        gettext("The search is saved. We will alert you when new matches are published."),
     )
-    return redirect(url_for("market.saved_searches_view"))
+    return redirect(url_for("market.saved_searches_view") if saved is not None else back)
 
 
 @bp.get("/saved-searches")
 @login_required
 def saved_searches_view():
-    rows = saved_searches(get_db(), current_user.member.id)
-    links = {
-        s.id: url_for(
-            "market.listings" if s.target == "listings" else "market.requests",
-            **json.loads(s.query or "{}"),
-        )
-        for s in rows
-    }
+    rows = get_db().exec(saved_searches(current_actor())).all()
+    links = {}
+    for s in rows:
+        filters = saved_filters(s)
+        endpoint = "market.listings" if s.target == "listings" else "market.requests"
+        links[s.id] = url_for(endpoint, **(filters.as_args() if filters else {}))
     return render_template("market/saved_searches.html", searches=rows, links=links)
 
 
@@ -965,7 +829,7 @@ def saved_searches_view():
 @login_required
 def delete_saved_search_view(search_id: int):
     db = get_db()
-    delete_saved_search(db, current_user.member, search_id)
+    delete_saved_search(db, current_actor(), search_id)
     db.commit()
     flash(gettext("The saved search is deleted."), "success")
     return redirect(url_for("market.saved_searches_view"))
@@ -974,28 +838,19 @@ def delete_saved_search_view(search_id: int):
 @bp.get("/notifications")
 @login_required
 def notifications_view():
-    rows = notifications(get_db(), current_user.member.id)
+    page = paginate(get_db(), notifications(current_actor()))
     texts = {}
-    for n in rows:
+    for n in page.items:
         params = json.loads(n.params or "{}")
         texts[n.id] = gettext(n.message, **params) if params else gettext(n.message)
-    return render_template("market/notifications.html", notes=rows, texts=texts)
+    return render_template("market/notifications.html", page=page, notes=page.items, texts=texts)
 
 
 @bp.post("/notifications/<int:note_id>/read")
 @login_required
 def read_notification(note_id: int):
     db = get_db()
-    try:
-        note = mark_read(db, current_user.member.id, note_id)
-    except NotFound:
-        abort(404)
+    note = mark_read(db, current_actor(), note_id)
     db.commit()
     target = note.link if note.link.startswith("/") and not note.link.startswith("//") else None
     return redirect(target or url_for("market.notifications_view"))
-
-
-def _row_message(row: dict) -> str:
-    """A CSV row error's message (marked for translation in market.indices) in the page language."""
-    text: str = row["message"]
-    return gettext(text)

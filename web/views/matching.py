@@ -1,4 +1,10 @@
-"""Matching pages: candidates for a request, proposals, the operator's run, contract drafts."""
+"""Matching pages: candidates for a request, proposals, the operator's run, starting drafts.
+
+The contracts themselves have their own pages (`web.views.contracts`).
+
+The views translate input and output only; the domain functions decide who may do what
+(PermissionDenied answers 403, NotFound 404, exactly as in the API).
+"""
 
 from flask import (
     Blueprint,
@@ -12,39 +18,40 @@ from flask import (
 )
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlmodel import col, select
-from wtforms import IntegerField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from pydantic import ValidationError
+from wtforms import StringField
 
 from contracts.drafting import (
+    DraftFromListingIn,
+    DraftFromRequestIn,
     accept_proposal,
     decline_proposal,
     draft_from_listing,
     draft_from_request,
-    drafts_for_org,
-    own_contract,
 )
 from market.allocation import SCORE_WEIGHTS
-from market.errors import MarketError
-from market.listings import kg_to_tonnes, own_request
+from market.listings import kg_to_tonnes
 from market.matching import (
+    DECIDE_PROPOSALS,
+    CandidatesQuery,
+    MatchRunIn,
     candidates_for_request,
     current_month,
     latest_runs,
-    parse_month,
-    proposal_view,
-    proposals_for_org,
+    proposal_out,
+    proposal_rows,
+    proposals_query,
     run_market_allocation,
 )
-from market.models import Organization
-from market.participants import record_audit
-from web.auth import operator_required
+from web.auth import current_actor
 from web.config import transport_rates
 from web.db import get_db
 from web.errors import commit_or_flash
-from web.i18n import translate_error
+from web.pagination import paginate
+from web.validation import input_errors, validate_form
+from web.views.contracts import send_contract_notices
 
 bp = Blueprint("matching", __name__)
 
@@ -70,30 +77,20 @@ class DecisionForm(FlaskForm):
     """CSRF only: the proposal and the decision are in the URL."""
 
 
+# The form fields are named like the fields of the domain's input models, which validate them.
 class DraftFromListingForm(FlaskForm):
-    monthly_t = StringField(_l("Tonnes per month"), validators=[DataRequired(), Length(max=20)])
-    start_month = StringField(
-        _l("Start month (YYYY-MM)"),
-        validators=[
-            DataRequired(),
-            Regexp(r"^\d{4}-\d{2}$", message=_l("Enter a month as YYYY-MM.")),
-        ],
-    )
-    term_months = IntegerField(
-        _l("Term in months"), validators=[DataRequired(), NumberRange(min=1, max=120)]
-    )
+    monthly_t = StringField(_l("Tonnes per month"))
+    start_month = StringField(_l("Start month (YYYY-MM)"))
+    term_months = StringField(_l("Term in months"))
 
 
 class DraftFromRequestForm(FlaskForm):
-    listing_id = IntegerField(_l("From my listing"), validators=[DataRequired()])
-    monthly_t = StringField(_l("Tonnes per month"), validators=[DataRequired(), Length(max=20)])
+    listing_id = StringField(_l("From my listing"))
+    monthly_t = StringField(_l("Tonnes per month"))
 
 
 class RunForm(FlaskForm):
-    month = StringField(
-        _l("Month (YYYY-MM)"),
-        validators=[Optional(), Regexp(r"^\d{4}-\d{2}$", message=_l("Enter a month as YYYY-MM."))],
-    )
+    month = StringField(_l("Month (YYYY-MM)"))
 
 
 def _labels() -> dict:
@@ -111,87 +108,86 @@ def _labels() -> dict:
 @bp.get("/requests/<int:request_id>/candidates")
 @login_required
 def candidates(request_id: int):
-    db = get_db()
-    req = own_request(db, current_user.org.id, request_id)  # NotFound for other organisations
-    try:
-        month = parse_month(request.args.get("month"))
-    except MarketError as err:
-        flash(translate_error(err), "error")
-        month = current_month()
-    items = candidates_for_request(
-        db, request_id, current_user.org.id, month, rates=transport_rates(current_app.config)
+    error = None
+    month = None
+    if request.args.get("month"):
+        try:
+            month = CandidatesQuery.model_validate({"month": request.args["month"]}).month
+        except ValidationError as exc:
+            error = input_errors(exc)[0]["message"]
+    found = candidates_for_request(
+        get_db(), current_actor(), request_id, month, rates=transport_rates(current_app.config)
     )
+    if error:
+        flash(error, "error")  # and show this month's prices
     return render_template(
-        "matching/candidates.html", req=req, items=items, month=month, **_labels()
+        "matching/candidates.html",
+        req=found.request,
+        items=found.items,
+        month=found.month,
+        **_labels(),
     )
 
 
 @bp.get("/proposals")
 @login_required
 def proposals():
-    rows = proposals_for_org(get_db(), current_user.org.id)
-    views = [(row, proposal_view(row.proposal, row.side, row.request.term_months)) for row in rows]
-    org_ids = {r.listing.organization_id for r in rows} | {r.request.organization_id for r in rows}
-    orgs = {
-        o.id: o
-        for o in get_db().exec(select(Organization).where(col(Organization.id).in_(org_ids)))
-    }
+    actor = current_actor()
+    page = paginate(get_db(), proposals_query(actor))
+    views = [(row, proposal_out(row)) for row in proposal_rows(actor, page.items)]
     return render_template(
-        "matching/proposals.html", views=views, orgs=orgs, form=DecisionForm(), **_labels()
+        "matching/proposals.html",
+        views=views,
+        page=page,
+        form=DecisionForm(),
+        can_decide=DECIDE_PROPOSALS.allows(actor),
+        **_labels(),
     )
 
 
 @bp.post("/proposals/<int:proposal_id>/<any(accept, decline):decision>")
 @login_required
 def decide(proposal_id: int, decision: str):
-    form = DecisionForm()
-    if not form.validate_on_submit():
+    if not DecisionForm().validate_on_submit():
         abort(400)
-    db = get_db()
-    try:
-        if decision == "accept":
-            contract = accept_proposal(db, current_user.member, proposal_id)
-            db.commit()
-            if contract is not None:
-                flash(
-                    gettext("Both sides accepted: contract draft %(id)s created.", id=contract.id),
-                    "success",
-                )
-                return redirect(url_for("matching.contract", contract_id=contract.id))
+    db, actor = get_db(), current_actor()
+    if decision == "accept":
+        result = commit_or_flash(lambda: accept_proposal(db, actor, proposal_id))
+        if result is not None:
+            send_contract_notices(db)  # the new draft's notice to the other side
+        if result is not None and result.contract is not None:
+            flash(
+                gettext(
+                    "Both sides accepted: contract draft %(id)s created.", id=result.contract.id
+                ),
+                "success",
+            )
+            return redirect(url_for("contracts.contract", contract_id=result.contract.id))
+        if result is not None:
             flash(gettext("Accepted. Waiting for the other side."), "success")
-        else:
-            decline_proposal(db, current_user.member, proposal_id)
-            db.commit()
-            flash(gettext("Proposal declined."), "success")
-    except MarketError as err:
-        db.rollback()
-        flash(translate_error(err), "error")
+    else:
+        commit_or_flash(
+            lambda: decline_proposal(db, actor, proposal_id), gettext("Proposal declined.")
+        )
     return redirect(url_for("matching.proposals"))
 
 
 @bp.route("/operator/matching", methods=["GET", "POST"])
-@operator_required
+@login_required
 def operator_matching():
-    db = get_db()
+    db, actor = get_db(), current_actor()
     form = RunForm()
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                run = run_market_allocation(
-                    db,
-                    parse_month(form.month.data),
-                    run_by_member_id=current_user.member.id,
-                    rates=transport_rates(current_app.config),
+        if not form.validate_on_submit():  # the CSRF token only
+            flash(gettext("The form has expired. Please submit it again."), "error")
+        else:
+            data = validate_form(form, MatchRunIn)
+            run = data and commit_or_flash(
+                lambda: run_market_allocation(
+                    db, actor, data.month, rates=transport_rates(current_app.config)
                 )
-                record_audit(
-                    db,
-                    current_user.member,
-                    "matching.run",
-                    "matchrun",
-                    run.id,
-                    {"month": run.month.isoformat(), "proposals": run.n_proposals},
-                )
-                db.commit()
+            )
+            if run:
                 flash(
                     gettext(
                         "Matching run %(id)s wrote %(n)s proposals.", id=run.id, n=run.n_proposals
@@ -199,34 +195,20 @@ def operator_matching():
                     "success",
                 )
                 return redirect(url_for("matching.operator_matching"))
-            except MarketError as err:
-                db.rollback()
-                flash(translate_error(err), "error")
-        else:
-            flash(gettext("The input is not valid"), "error")
     elif not form.month.data:
         form.month.data = current_month().strftime("%Y-%m")
-    return render_template("matching/operator.html", form=form, runs=latest_runs(db))
+    # latest_runs is the operator's: everyone else gets 403, for GET and POST alike.
+    return render_template("matching/operator.html", form=form, runs=latest_runs(db, actor))
 
 
-@bp.get("/contracts")
-@login_required
-def contracts():
-    drafts = drafts_for_org(get_db(), current_user.org.id)
-    return render_template("matching/contracts.html", drafts=drafts, **_labels())
-
-
-@bp.get("/contracts/<int:contract_id>")
-@login_required
-def contract(contract_id: int):
-    c, terms = own_contract(get_db(), current_user.org.id, contract_id)
-    return render_template("matching/contract.html", c=c, terms=terms, **_labels())
-
-
-def _form_error(form: FlaskForm) -> str:
-    field, messages = next(iter(form.errors.items()))
-    label = getattr(form, field).label.text if hasattr(form, field) else field
-    return f"{label}: {messages[0]}"
+def _flash_form_errors(form: FlaskForm) -> None:
+    """The first input error, with its field's label (the forms live on other pages)."""
+    for name, field in form._fields.items():
+        if field.errors and name != "csrf_token":
+            flash(f"{field.label.text}: {field.errors[0]}", "error")
+            return
+    message = form.form_errors[0] if form.form_errors else None
+    flash(message or gettext("The form has expired. Please submit it again."), "error")
 
 
 @bp.post("/listings/<int:listing_id>/draft")
@@ -235,18 +217,12 @@ def draft_from_listing_view(listing_id: int):
     """A manufacturer starts a contract draft from a listing (nothing is reserved yet)."""
     form = DraftFromListingForm()
     back = redirect(url_for("market.listing", listing_id=listing_id))
-    if not form.validate_on_submit():
-        flash(_form_error(form), "error")
+    data = validate_form(form, DraftFromListingIn) if form.validate_on_submit() else None
+    if data is None:
+        _flash_form_errors(form)
         return back
     contract = commit_or_flash(
-        lambda: draft_from_listing(
-            get_db(),
-            current_user.member,
-            listing_id,
-            form.monthly_t.data,
-            form.start_month.data,
-            form.term_months.data,
-        )
+        lambda: draft_from_listing(get_db(), current_actor(), listing_id, data)
     )
     return _to_draft(contract) or back
 
@@ -257,13 +233,12 @@ def draft_from_request_view(request_id: int):
     """A recycler answers a request from one of its own listings (nothing is reserved yet)."""
     form = DraftFromRequestForm()
     back = redirect(url_for("market.request_detail", request_id=request_id))
-    if not form.validate_on_submit():
-        flash(_form_error(form), "error")
+    data = validate_form(form, DraftFromRequestIn) if form.validate_on_submit() else None
+    if data is None:
+        _flash_form_errors(form)
         return back
     contract = commit_or_flash(
-        lambda: draft_from_request(
-            get_db(), current_user.member, request_id, form.listing_id.data, form.monthly_t.data
-        )
+        lambda: draft_from_request(get_db(), current_actor(), request_id, data)
     )
     return _to_draft(contract) or back
 
@@ -272,5 +247,6 @@ def _to_draft(contract):
     """Redirect to a new draft (with a message), or None when none was made."""
     if contract is None:
         return None
+    send_contract_notices(get_db())  # the other side hears of the draft
     flash(gettext("Contract draft %(id)s created.", id=contract.id), "success")
-    return redirect(url_for("matching.contract", contract_id=contract.id))
+    return redirect(url_for("contracts.contract", contract_id=contract.id))

@@ -1,18 +1,19 @@
 """An organisation's own page: its details and members (admins invite, change, remove)."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlmodel import select
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from market.errors import MarketError
-from market.models import Member, Role
-from market.participants import change_roles, invite_member, remove_member
+from participants.accounts import change_roles, invite_member, members_of, remove_member
+from participants.actors import ADMINISTER_ORGANIZATION
+from participants.errors import DomainError, NotFound, PermissionDenied
+from participants.models import Role
+from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form, commit_or_flash
 from web.forms import ROLE_LABELS
@@ -53,29 +54,27 @@ class ConfirmForm(FlaskForm):
     pass
 
 
-def _members():
+def _members_page(invite: InviteForm | None = None, status: int = 200):
+    actor = current_actor()
+    members = members_of(get_db(), actor)
+    forms = {m.id: RolesForm(prefix=f"m{m.id}", roles=sorted(m.role_set)) for m in members}
     return (
-        get_db()
-        .exec(
-            select(Member)
-            .where(Member.organization_id == current_user.organization_id, Member.active == True)  # noqa: E712
-            .order_by(Member.name)
-        )
-        .all()
+        render_template(
+            "organization/members.html",
+            members=members,
+            invite=invite or InviteForm(prefix="invite"),
+            role_forms=forms,
+            confirm=ConfirmForm(),
+            can_administer=ADMINISTER_ORGANIZATION.allows(actor),
+        ),
+        status,
     )
 
 
 @bp.get("/")
 @login_required
 def members():
-    forms = {m.id: RolesForm(prefix=f"m{m.id}", roles=sorted(m.role_set)) for m in _members()}
-    return render_template(
-        "organization/members.html",
-        members=_members(),
-        invite=InviteForm(prefix="invite"),
-        role_forms=forms,
-        confirm=ConfirmForm(),
-    )
+    return _members_page()
 
 
 @bp.post("/members")
@@ -87,42 +86,35 @@ def invite():
         try:
             member, raw = invite_member(
                 db,
-                current_user.member,
+                current_actor(),
                 form.email.data,
                 form.name.data,
                 form.roles.data,
                 form.locale.data,
             )
             db.commit()
-        except MarketError as err:
+        except (PermissionDenied, NotFound):
+            raise  # 403 / 404 as in the API, not a form message
+        except DomainError as err:
             db.rollback()
             apply_to_form(form, err)
         else:
             link = current_app.config["BASE_URL"] + url_for("account.reset", token=raw)
-            send_mail(
-                member.email,
-                gettext("You are invited to Junkan"),
-                gettext(
-                    "%(name)s invites you to join %(org)s on Junkan. "
-                    "Choose your password within seven days:\n%(link)s",
-                    name=current_user.name,
-                    org=current_user.org.name_ja,
-                    link=link,
-                ),
-            )
+            with force_locale(member.locale):  # in the invited member's language
+                send_mail(
+                    member.email,
+                    gettext("You are invited to Junkan"),
+                    gettext(
+                        "%(name)s invites you to join %(org)s on Junkan. "
+                        "Choose your password within seven days:\n%(link)s",
+                        name=current_user.name,
+                        org=current_user.org.name_ja,
+                        link=link,
+                    ),
+                )
             flash(gettext("Invitation sent to %(email)s.", email=member.email), "success")
             return redirect(url_for("organization.members"))
-    forms = {m.id: RolesForm(prefix=f"m{m.id}", roles=sorted(m.role_set)) for m in _members()}
-    return (
-        render_template(
-            "organization/members.html",
-            members=_members(),
-            invite=form,
-            role_forms=forms,
-            confirm=ConfirmForm(),
-        ),
-        422,
-    )
+    return _members_page(invite=form, status=422)
 
 
 @bp.post("/members/<int:member_id>/roles")
@@ -134,7 +126,7 @@ def roles(member_id: int):
         flash(gettext("Choose at least one role."), "error")
         return redirect(url_for("organization.members")), 303
     commit_or_flash(
-        lambda: change_roles(db, current_user.member, member_id, form.roles.data),
+        lambda: change_roles(db, current_actor(), member_id, form.roles.data),
         gettext("Roles saved."),
     )
     return redirect(url_for("organization.members"))
@@ -147,6 +139,6 @@ def remove(member_id: int):
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("organization.members"))
     commit_or_flash(
-        lambda: remove_member(db, current_user.member, member_id), gettext("The member is removed.")
+        lambda: remove_member(db, current_actor(), member_id), gettext("The member is removed.")
     )
     return redirect(url_for("organization.members"))

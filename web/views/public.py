@@ -2,10 +2,9 @@
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from sqlmodel import func, select
 
-from market.models import Organization, OrgStatus
-from market.participants import set_locale
+from participants.accounts import set_locale, verified_organization_counts, verified_organizations
+from web.auth import current_actor
 from web.db import get_db
 from web.i18n import LANGUAGES
 
@@ -14,24 +13,14 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/")
 def index():
-    db = get_db()
-    rows = db.exec(
-        select(Organization.kind, func.count())
-        .where(Organization.status == OrgStatus.VERIFIED)
-        .group_by(Organization.kind)
-    ).all()
-    return render_template("public/index.html", counts=dict(rows))
+    return render_template("public/index.html", counts=verified_organization_counts(get_db()))
 
 
 @bp.get("/organizations")
 def organizations():
     """Directory of verified organisations (names and places are public; terms are not)."""
-    db = get_db()
     kind = request.args.get("kind") or None
-    query = select(Organization).where(Organization.status == OrgStatus.VERIFIED)
-    if kind:
-        query = query.where(Organization.kind == kind)
-    orgs = db.exec(query.order_by(Organization.kind, Organization.name_en)).all()
+    orgs = get_db().exec(verified_organizations(kind, by_name=True)).all()
     return render_template("public/organizations.html", orgs=orgs, kind=kind)
 
 
@@ -41,7 +30,7 @@ def language():
     if lang in LANGUAGES:
         session["lang"] = lang
         if current_user.is_authenticated:
-            set_locale(get_db(), current_user.member, lang)
+            set_locale(get_db(), current_actor(), lang)
             get_db().commit()
     target = request.form.get("next") or url_for("public.index")
     if not target.startswith("/") or target.startswith("//"):

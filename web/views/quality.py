@@ -1,14 +1,19 @@
-"""Quality pages: materials, standards and versions, consultations, assays, certificates."""
+"""Quality pages: materials, standards and versions, consultations, assays, certificates.
+
+The pages decide nothing: each calls one quality function with the acting member, which
+checks the permission itself (an unauthorised request answers 403, a record of another
+organisation 404, exactly like the API).
+"""
 
 import json
-from datetime import UTC, datetime, time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from pydantic import ValidationError
 from sqlmodel import col, select
 from wtforms import (
     BooleanField,
@@ -22,19 +27,24 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
-from market.models import Organization
-from market.participants import CERTIFY_ROLES, require_certifier, require_verified
+from participants.errors import DomainError, ValidationFailed
+from participants.models import Organization
 from quality.assays import (
-    AssayHeader,
+    READ_ASSAYS,
+    RECORD_ASSAYS,
+    AssayInput,
     AssayRowsInvalid,
-    ResultInput,
+    InspectionAnswers,
     assay_data_quality,
+    assay_materials,
+    assays_of,
     assess_assay,
     inspections_of,
-    parse_assay_csv,
+    read_assay,
     record_assay,
+    result_rows,
     results_of,
     save_inspections,
 )
@@ -51,44 +61,57 @@ from quality.catalogue import (
     versions_of,
 )
 from quality.certification import (
+    ISSUE_CERTIFICATES,
+    CertificateRequest,
     certificate_content,
     certificates_of_assay,
     issue_certificate,
+    read_certificate,
     verify_certificate,
 )
-from quality.errors import QualityError
 from quality.models import (
-    Assay,
     Certificate,
     GradeStandard,
     Material,
     Position,
-    StandardVersion,
     VersionStatus,
 )
 from quality.standards import (
-    STANDARDS_BODY,
+    ADMINISTER_STANDARDS,
+    EDIT_DRAFTS,
+    PROPOSE_STANDARDS,
+    RESPOND_TO_CONSULTATIONS,
+    ConsultationOpening,
+    Publication,
+    ResponseInput,
+    StandardProposal,
+    StandardRevision,
     describe_limit,
     diff_versions,
+    draft_to_edit,
     edit_version,
+    is_open,
+    may_withdraw,
     open_consultation,
+    proposal_materials,
     propose_revision,
     propose_standard,
     publish_version,
     respond,
     responses_of,
     retire_version,
+    revision_base,
     tally,
     withdraw_version,
 )
-from web.auth import role_required
+from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form
 from web.i18n import translate_error
+from web.validation import InputInvalid, input_errors, validate_form
 
 bp = Blueprint("quality", __name__)
 
-ASSAY_ROLES = ("admin", "trader", "inspector")
 STATUS_NAMES = {
     "draft": _l("Draft"),
     "consultation": _l("In consultation"),
@@ -145,6 +168,15 @@ def _labels() -> dict:
         "rule_name": lambda s: str(RULE_NAMES.get(s, s)),
         "describe_limit": describe_limit,
         "is_ja": _is_ja,
+        "actor": current_actor(),
+        "PROPOSE_STANDARDS": PROPOSE_STANDARDS,
+        "RESPOND_TO_CONSULTATIONS": RESPOND_TO_CONSULTATIONS,
+        "ADMINISTER_STANDARDS": ADMINISTER_STANDARDS,
+        "EDIT_DRAFTS": EDIT_DRAFTS,
+        "RECORD_ASSAYS": RECORD_ASSAYS,
+        "READ_ASSAYS": READ_ASSAYS,
+        "ISSUE_CERTIFICATES": ISSUE_CERTIFICATES,
+        "may_withdraw": may_withdraw,
     }
 
 
@@ -282,28 +314,24 @@ def diff(code: str):
 
 
 class ProposeForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
+    code = StringField(_l("Code"), validators=[DataRequired()])
     material = SelectField(_l("Material"), choices=[])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=200)])
-    name_ja = StringField(_l("Name (Japanese)"), validators=[DataRequired(), Length(max=200)])
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired()])
+    name_ja = StringField(_l("Name (Japanese)"), validators=[DataRequired()])
     rank = IntegerField(
-        _l("Rank (1 = best grade of the material)"),
-        default=1,
-        validators=[InputRequired(), NumberRange(1, 99)],
+        _l("Rank (1 = best grade of the material)"), default=1, validators=[InputRequired()]
     )
     decision_rule = SelectField(_l("Decision rule"), choices=[])
     spec = TextAreaField(_l("Limits and requirements (JSON)"), validators=[DataRequired()])
-    source = StringField(_l("Source reference"), validators=[Length(max=300)])
-    change_note = TextAreaField(_l("Reasons for the proposal"), validators=[Length(max=4000)])
+    source = StringField(_l("Source reference"))
+    change_note = TextAreaField(_l("Reasons for the proposal"))
 
 
 class ReviseForm(FlaskForm):
     decision_rule = SelectField(_l("Decision rule"), choices=[])
     spec = TextAreaField(_l("Limits and requirements (JSON)"), validators=[DataRequired()])
-    source = StringField(_l("Source reference"), validators=[Length(max=300)])
-    change_note = TextAreaField(
-        _l("What changes, and why"), validators=[DataRequired(), Length(max=4000)]
-    )
+    source = StringField(_l("Source reference"))
+    change_note = TextAreaField(_l("What changes, and why"))
 
 
 class OpenForm(FlaskForm):
@@ -316,7 +344,7 @@ class PublishForm(FlaskForm):
 
 class RespondForm(FlaskForm):
     position = RadioField(_l("Your position"), choices=[], validators=[DataRequired()])
-    comment = TextAreaField(_l("Comment"), validators=[Length(max=4000)])
+    comment = TextAreaField(_l("Comment"))
 
 
 class ConfirmForm(FlaskForm):
@@ -327,16 +355,22 @@ def _rule_choices():
     return [(k, str(v)) for k, v in RULE_NAMES.items()]
 
 
-def _verified_org() -> Organization:
-    require_verified(current_user.org)
-    return current_user.org
+def _saved(form, action):
+    """Run a domain action and commit; a validation error goes under its form field (None).
 
-
-def _standards_body() -> Organization:
-    org = _verified_org()
-    if org.kind != STANDARDS_BODY:
-        abort(403)
-    return org
+    Permission, not-found and conflict errors are not form errors: they answer 403 / 404 /
+    409 through the one error handler, as in the API."""
+    db = get_db()
+    try:
+        result = action()
+        db.commit()
+    except ValidationFailed as err:
+        if err.status != 422:
+            raise
+        db.rollback()
+        apply_to_form(form, err)
+        return None
+    return result
 
 
 SPEC_EXAMPLE = json.dumps(
@@ -358,35 +392,16 @@ SPEC_EXAMPLE = json.dumps(
 @login_required
 def propose():
     db = get_db()
+    actor = current_actor()
     form = ProposeForm()
-    form.material.choices = [
-        (m.code, _name(m)) for m in db.exec(select(Material).order_by(col(Material.code))).all()
-    ]
+    form.material.choices = [(m.code, _name(m)) for m in proposal_materials(db, actor)]
     form.decision_rule.choices = _rule_choices()
     if request.method == "GET" and not form.spec.data:
         form.spec.data = SPEC_EXAMPLE
     if form.validate_on_submit():
-        org = current_user.org
-        try:
-            ver = propose_standard(
-                db,
-                org.id,
-                org.is_verified,
-                form.code.data,
-                form.material.data,
-                form.name_en.data,
-                form.name_ja.data,
-                form.rank.data,
-                form.decision_rule.data,
-                form.spec.data,
-                form.source.data,
-                form.change_note.data,
-            )
-            db.commit()
-        except QualityError as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
+        data = validate_form(form, StandardProposal)
+        ver = data and _saved(form, lambda: propose_standard(db, actor, data))
+        if ver is not None:
             flash(gettext("Your proposal is saved as a draft."), "success")
             std = db.get(GradeStandard, ver.standard_id)
             return redirect(url_for("quality.version", code=std.code, number=ver.number))
@@ -398,36 +413,45 @@ def propose():
 @login_required
 def revise(code: str):
     db = get_db()
-    std = get_standard(db, code)
+    actor = current_actor()
+    std, base = revision_base(db, actor, code)
     form = ReviseForm()
     form.decision_rule.choices = _rule_choices()
-    base = latest_published_version(db, std) or versions_of(db, std)[-1]
     if request.method == "GET":
         form.spec.data = json.dumps(spec_to_dict(spec_of(base, std)), indent=2, ensure_ascii=False)
         form.decision_rule.data = base.decision_rule
         form.source.data = base.source
     if form.validate_on_submit():
-        org = current_user.org
-        try:
-            ver = propose_revision(
-                db,
-                org.id,
-                org.is_verified,
-                std.code,
-                form.decision_rule.data,
-                form.spec.data,
-                form.source.data,
-                form.change_note.data,
-            )
-            db.commit()
-        except QualityError as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
+        data = validate_form(form, StandardRevision)
+        ver = data and _saved(form, lambda: propose_revision(db, actor, std.code, data))
+        if ver is not None:
             flash(gettext("Your proposal is saved as a draft."), "success")
             return redirect(url_for("quality.version", code=std.code, number=ver.number))
     status = 422 if request.method == "POST" else 200
     return render_template("quality/propose.html", form=form, revise=std, base=base), status
+
+
+@bp.route("/standards/<code>/v<int:number>/edit", methods=["GET", "POST"])
+@login_required
+def edit(code: str, number: int):
+    """Edit a draft (its proposer); any other version answers 409 (ImmutableVersion)."""
+    db = get_db()
+    actor = current_actor()
+    std, ver = draft_to_edit(db, actor, code, number)
+    form = ReviseForm()
+    form.decision_rule.choices = _rule_choices()
+    if request.method == "GET":
+        form.spec.data = json.dumps(spec_to_dict(spec_of(ver, std)), indent=2, ensure_ascii=False)
+        form.decision_rule.data = ver.decision_rule
+        form.source.data = ver.source
+        form.change_note.data = ver.change_note
+    if form.validate_on_submit():
+        data = validate_form(form, StandardRevision)
+        if data is not None and _saved(form, lambda: edit_version(db, actor, ver, data)):
+            flash(gettext("The draft is saved."), "success")
+            return redirect(url_for("quality.version", code=code, number=number))
+    status = 422 if request.method == "POST" else 200
+    return render_template("quality/propose.html", form=form, revise=std, base=ver), status
 
 
 @bp.get("/standards/<code>/v<int:number>/consultation")
@@ -439,22 +463,15 @@ def consultation(code: str, number: int):
 
 def _consultation_page(std, ver, respond_form, open_form, publish_form, status: int = 200):
     db = get_db()
+    actor = current_actor()
     responses = responses_of(db, ver.id)
     respond_form.position.choices = [(p.value, str(POSITION_NAMES[p.value])) for p in Position]
     mine = None
-    if current_user.is_authenticated:
-        mine = next((r for r in responses if r.organization_id == current_user.org.id), None)
+    if actor is not None:
+        mine = next((r for r in responses if actor.owns(r.organization_id)), None)
         if mine and request.method == "GET":
             respond_form.position.data = mine.position
             respond_form.comment.data = mine.comment
-    is_body = (
-        current_user.is_authenticated
-        and current_user.org.kind == STANDARDS_BODY
-        and current_user.org.is_verified
-    )
-    is_open = ver.status == VersionStatus.CONSULTATION and (
-        ver.consultation_ends_at is None or ver.consultation_ends_at > datetime.now(UTC)
-    )
     return render_template(
         "quality/consultation.html",
         standard=std,
@@ -466,8 +483,7 @@ def _consultation_page(std, ver, respond_form, open_form, publish_form, status: 
         open_form=open_form,
         publish_form=publish_form,
         confirm=ConfirmForm(),
-        is_body=is_body,
-        is_open=is_open,
+        is_open=is_open(ver),
         mine=mine,
         name=_name,
     ), status
@@ -481,23 +497,8 @@ def respond_view(code: str, number: int):
     form = RespondForm()
     form.position.choices = [(p.value, str(POSITION_NAMES[p.value])) for p in Position]
     if form.validate_on_submit():
-        org = current_user.org
-        try:
-            respond(
-                db,
-                ver,
-                org.id,
-                org.kind,
-                org.is_verified,
-                current_user.member.id,
-                form.position.data,
-                form.comment.data or "",
-            )
-            db.commit()
-        except QualityError as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
+        data = validate_form(form, ResponseInput)
+        if data is not None and _saved(form, lambda: respond(db, current_actor(), ver, data)):
             flash(gettext("Your response is recorded."), "success")
             return redirect(url_for("quality.consultation", code=code, number=number))
     return _consultation_page(std, ver, form, OpenForm(), PublishForm(), 422)
@@ -508,17 +509,11 @@ def respond_view(code: str, number: int):
 def open_view(code: str, number: int):
     db = get_db()
     std, ver = get_version(db, code, number)
-    org = _standards_body()
     form = OpenForm()
     if form.validate_on_submit():
-        ends_at = datetime.combine(form.ends_on.data, time(15, 0), tzinfo=UTC)  # 24:00 JST
-        try:
-            open_consultation(db, ver, org.kind, ends_at)
-            db.commit()
-        except QualityError as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
+        data = validate_form(form, ConsultationOpening)
+        action = lambda: open_consultation(db, current_actor(), ver, data)  # noqa: E731
+        if data is not None and _saved(form, action):
             flash(gettext("The consultation is open."), "success")
             return redirect(url_for("quality.consultation", code=code, number=number))
     return _consultation_page(std, ver, RespondForm(), form, PublishForm(), 422)
@@ -529,16 +524,11 @@ def open_view(code: str, number: int):
 def publish_view(code: str, number: int):
     db = get_db()
     std, ver = get_version(db, code, number)
-    org = _standards_body()
     form = PublishForm()
     if form.validate_on_submit():
-        try:
-            publish_version(db, ver, org.kind, form.effective_from.data)
-            db.commit()
-        except QualityError as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
+        data = validate_form(form, Publication)
+        action = lambda: publish_version(db, current_actor(), ver, data)  # noqa: E731
+        if data is not None and _saved(form, action):
             flash(gettext("The version is published."), "success")
             return redirect(url_for("quality.version", code=code, number=number))
     return _consultation_page(std, ver, RespondForm(), OpenForm(), form, 422)
@@ -549,8 +539,9 @@ def publish_view(code: str, number: int):
 def withdraw_view(code: str, number: int):
     db = get_db()
     _, ver = get_version(db, code, number)
-    org = _verified_org()
-    withdraw_version(db, ver, org.kind, org.id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    withdraw_version(db, current_actor(), ver)
     db.commit()
     flash(gettext("The version is withdrawn."), "success")
     return redirect(url_for("quality.version", code=code, number=number))
@@ -561,8 +552,9 @@ def withdraw_view(code: str, number: int):
 def retire_view(code: str, number: int):
     db = get_db()
     _, ver = get_version(db, code, number)
-    org = _verified_org()
-    retire_version(db, ver, org.kind)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    retire_version(db, current_actor(), ver)
     db.commit()
     flash(gettext("The version is retired."), "success")
     return redirect(url_for("quality.version", code=code, number=number))
@@ -572,123 +564,120 @@ def retire_view(code: str, number: int):
 
 
 class ResultRowForm(Form):
-    parameter = StringField(_l("Parameter"), validators=[Optional(), Length(max=40)])
-    value = StringField(_l("Value"), validators=[Optional(), Length(max=30)])
-    uncertainty = StringField(_l("Uncertainty (±)"), validators=[Optional(), Length(max=30)])
+    parameter = StringField(_l("Parameter"), validators=[Optional()])
+    value = StringField(_l("Value"), validators=[Optional()])
+    uncertainty = StringField(_l("Uncertainty (±)"), validators=[Optional()])
 
 
 class AssayForm(FlaskForm):
-    lot_ref = StringField(_l("Lot reference"), validators=[DataRequired(), Length(max=80)])
+    lot_ref = StringField(_l("Lot reference"), validators=[DataRequired()])
     material = SelectField(_l("Material"), choices=[])
-    tonnes = StringField(_l("Tonnes"), validators=[Optional(), Length(max=20)])
-    lab_name = StringField(_l("Laboratory"), validators=[DataRequired(), Length(max=200)])
+    tonnes = StringField(_l("Tonnes"), validators=[Optional()])
+    lab_name = StringField(_l("Laboratory"), validators=[DataRequired()])
     lab_accredited = BooleanField(_l("The laboratory is accredited (ISO/IEC 17025)"))
-    method = StringField(_l("Method"), validators=[Length(max=200)])
+    method = StringField(_l("Method"))
     sampled_on = DateField(_l("Sampled on"), validators=[DataRequired()])
     reported_on = DateField(_l("Reported on"), validators=[DataRequired()])
-    composition = StringField(_l("Declared composition (metals)"), validators=[Length(max=200)])
-    polymer = StringField(_l("Polymer (plastics)"), validators=[Length(max=60)])
+    composition = StringField(_l("Declared composition (metals)"))
+    polymer = StringField(_l("Polymer (plastics)"))
     source = SelectField(
         _l("Source (plastics)"), choices=[("", "—"), ("PCR", "PCR"), ("PIR", "PIR")], default=""
     )
-    form_ = StringField(_l("Form (flake, pellet, bale…)"), validators=[Length(max=60)])
-    colour = StringField(_l("Colour"), validators=[Length(max=60)])
+    form_ = StringField(_l("Form (flake, pellet, bale…)"))
+    colour = StringField(_l("Colour"))
     identification_method = SelectField(
         _l("Polymer identification"), choices=[("", "—"), ("IR", "IR"), ("DSC", "DSC")], default=""
     )
     third_party_inspected = BooleanField(_l("Inspected by a third party"))
     radioactivity_checked = BooleanField(_l("Radioactivity checked"))
     results = FieldList(FormField(ResultRowForm), min_entries=8, max_entries=60)
-    csv_file = FileField(_l("Or upload a CSV file (parameter, value, uncertainty, unit)"))
+    csv = FileField(_l("Or upload a CSV file (parameter, value, uncertainty, unit)"))
 
+    def evidence_given(self) -> dict:
+        """The evidence fields as the record's `evidence` (AssayInput)."""
+        return {
+            "declared": {
+                "composition": self.composition.data or "",
+                "polymer": self.polymer.data or "",
+                "source": self.source.data or "",
+                "form": self.form_.data or "",
+                "colour": self.colour.data or "",
+            },
+            "third_party_inspected": bool(self.third_party_inspected.data),
+            "radioactivity_checked": bool(self.radioactivity_checked.data),
+            "identification_method": self.identification_method.data or None,
+        }
 
-def _own_assay(assay_id: int) -> Assay:
-    assay = get_db().get(Assay, assay_id)
-    if assay is None or assay.organization_id != current_user.org.id:
-        abort(404)
-    return assay
+    def result_rows(self) -> list[dict]:
+        """The filled rows of results as text ({parameter, value, uncertainty, row})."""
+        return [
+            {
+                "parameter": r.parameter.data or "",
+                "value": r.value.data or "",
+                "uncertainty": r.uncertainty.data or "",
+                "row": i + 1,
+            }
+            for i, r in enumerate(self.results)
+            if (r.parameter.data or "").strip() or (r.value.data or "").strip()
+        ]
 
 
 @bp.get("/assays")
 @login_required
 def assays():
-    db = get_db()
-    items = db.exec(
-        select(Assay)
-        .where(Assay.organization_id == current_user.org.id)
-        .order_by(col(Assay.created_at).desc())
-    ).all()
-    return render_template("quality/assays.html", assays=items)
+    return render_template("quality/assays.html", assays=assays_of(get_db(), current_actor()))
 
 
 @bp.route("/assays/new", methods=["GET", "POST"])
-@role_required(*ASSAY_ROLES)
+@login_required
 def new_assay():
     db = get_db()
+    actor = current_actor()
     form = AssayForm()
-    form.material.choices = [
-        (m.code, _name(m)) for m in db.exec(select(Material).order_by(col(Material.code))).all()
-    ]
+    form.material.choices = [(m.code, _name(m)) for m in assay_materials(db, actor)]
     row_errors: list[str] = []
     if form.validate_on_submit():
-        upload = form.csv_file.data
-        declared = {
-            "composition": form.composition.data or "",
-            "polymer": form.polymer.data or "",
-            "source": form.source.data or "",
-            "form": form.form_.data or "",
-            "colour": form.colour.data or "",
-        }
-        header = AssayHeader(
-            lot_ref=form.lot_ref.data,
-            material_code=form.material.data,
-            lab_name=form.lab_name.data,
-            sampled_on=form.sampled_on.data,
-            reported_on=form.reported_on.data,
-            lab_accredited=form.lab_accredited.data,
-            method=form.method.data or "",
-            tonnes=form.tonnes.data,
-            evidence={
-                "declared": declared,
-                "third_party_inspected": form.third_party_inspected.data,
-                "radioactivity_checked": form.radioactivity_checked.data,
-                "identification_method": form.identification_method.data or None,
-            },
-        )
+        upload = form.csv.data
         try:
             if upload and getattr(upload, "filename", ""):
-                text = upload.read().decode("utf-8-sig")
-                rows = parse_assay_csv(text)
+                text = upload.read(200_001).decode("utf-8-sig")
+                data = validate_form(
+                    form, AssayInput, evidence=form.evidence_given(), csv=text, results=None
+                )
             else:
-                rows = [
-                    ResultInput(r.parameter.data, r.value.data, r.uncertainty.data, row=i + 1)
-                    for i, r in enumerate(form.results)
-                    if (r.parameter.data or "").strip() or (r.value.data or "").strip()
-                ]
-            require_verified(current_user.org)
-            assay = record_assay(db, current_user.org.id, header, rows)
-            db.commit()
+                results = result_rows(db, form.result_rows())
+                data = validate_form(
+                    form, AssayInput, evidence=form.evidence_given(), results=results, csv=None
+                )
+            assay = data and record_assay(db, actor, data)
+            if assay is not None:
+                db.commit()
         except UnicodeDecodeError:
             db.rollback()
-            form.csv_file.errors = [gettext("The CSV file must be UTF-8 text.")]
-        except QualityError as err:
+            form.csv.errors = [gettext("The CSV file must be UTF-8 text.")]
+        except ValidationFailed as err:
+            if err.status != 422:
+                raise
             db.rollback()
             row_errors = _row_messages(err)
             if not row_errors:
                 apply_to_form(form, err)
         else:
-            flash(gettext("The assay is saved."), "success")
-            return redirect(url_for("quality.assay", assay_id=assay.id))
+            if assay is not None:
+                flash(gettext("The assay is saved."), "success")
+                return redirect(url_for("quality.assay", assay_id=assay.id))
     status = 422 if request.method == "POST" else 200
     return render_template("quality/assay_new.html", form=form, row_errors=row_errors), status
 
 
-def _row_messages(err: QualityError) -> list[str]:
+def _row_messages(err: DomainError) -> list[str]:
     """Per-row messages ("Row 3: …") for result errors; [] for header errors."""
     if isinstance(err, AssayRowsInvalid):
         problems = err.problems
     elif getattr(err, "row", None) is not None:
         problems = [(err.row, err)]
+    elif err.field in ("results", "csv"):
+        problems = [(None, err)]
     else:
         return []
     return [
@@ -699,11 +688,27 @@ def _row_messages(err: QualityError) -> list[str]:
     ]
 
 
+def _grade(value: str | None) -> tuple[str, int] | None:
+    """A "CODE:number" choice of a grade version, or None."""
+    code, _, number = (value or "").rpartition(":")
+    if not code or not number.isdigit() or len(number) > 9:
+        return None
+    return code, int(number)
+
+
+def _model(model, data: dict):
+    """A record from values that are not a form (hidden fields, select names) or a 422."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputInvalid(input_errors(exc)) from None
+
+
 @bp.get("/assays/<int:assay_id>")
 @login_required
 def assay(assay_id: int):
     db = get_db()
-    item = _own_assay(assay_id)
+    item = read_assay(db, current_actor(), assay_id)
     specs = published_specs_of_material(db, item.material_code)
     standards = db.exec(
         select(GradeStandard)
@@ -719,10 +724,10 @@ def assay(assay_id: int):
     report = None
     selected = None
     if chosen:
-        code, _, number = chosen.rpartition(":")
-        if not number.isdigit():
+        grade = _grade(chosen)
+        if grade is None:
             abort(404)
-        selected = get_version(db, code, int(number))
+        selected = get_version(db, *grade)
     elif specs:
         selected = get_version(db, specs[0].code, specs[0].version)
     if selected is not None:
@@ -744,36 +749,41 @@ def assay(assay_id: int):
         inspections=inspections_of(item),
         certificates=certificates_of_assay(db, item),
         confirm=ConfirmForm(),
-        can_certify=any(current_user.has_role(r) for r in CERTIFY_ROLES),
     )
 
 
 @bp.post("/assays/<int:assay_id>/inspections")
-@role_required(*ASSAY_ROLES)
+@login_required
 def inspections(assay_id: int):
     db = get_db()
-    item = _own_assay(assay_id)
-    answers = {}
-    for key, value in request.form.items():
-        if key.startswith("req-") and value in ("yes", "no"):
-            answers[key[4:]] = value == "yes"
-    save_inspections(db, item, answers)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    answers = {
+        key[4:]: value == "yes"
+        for key, value in request.form.items()
+        if key.startswith("req-") and value in ("yes", "no")
+    }
+    data = _model(InspectionAnswers, {"inspections": answers})
+    save_inspections(db, current_actor(), assay_id, data)
     db.commit()
     flash(gettext("The inspection results are saved."), "success")
-    return redirect(url_for("quality.assay", assay_id=assay_id, grade=request.form.get("grade")))
+    grade = request.form.get("grade") if _grade(request.form.get("grade")) else None
+    return redirect(url_for("quality.assay", assay_id=assay_id, grade=grade))
 
 
 @bp.post("/assays/<int:assay_id>/certify")
-@role_required(*CERTIFY_ROLES)
+@login_required
 def certify(assay_id: int):
     db = get_db()
-    item = _own_assay(assay_id)
-    code, _, number = request.form.get("grade", "").rpartition(":")
-    if not number.isdigit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
-    org = require_certifier(db, current_user.member)
-    std, ver = get_version(db, code, int(number))
-    cert = issue_certificate(db, item, std, ver, org.id, org.name_ja)
+    grade = _grade(request.form.get("grade"))
+    if grade is None:
+        abort(400)
+    data = _model(
+        CertificateRequest, {"assay_id": assay_id, "standard": grade[0], "version": grade[1]}
+    )
+    cert = issue_certificate(db, current_actor(), data)
     db.commit()
     flash(gettext("The certificate is issued."), "success")
     return redirect(url_for("quality.certificate", cert_id=cert.id))
@@ -783,9 +793,7 @@ def certify(assay_id: int):
 @login_required
 def certificate(cert_id: str):
     db = get_db()
-    cert = db.get(Certificate, cert_id)
-    if cert is None or cert.issuer_org_id != current_user.org.id:
-        abort(404)
+    cert = read_certificate(db, current_actor(), cert_id)
     _, genuine = verify_certificate(db, cert_id)
     return render_template(
         "quality/certificate.html",
@@ -812,36 +820,3 @@ def verify(cert_id: str):
     return render_template(
         "quality/verify.html", cert=cert, content=_content(cert), genuine=genuine
     )
-
-
-def version_for_status(ver: StandardVersion) -> str:
-    return str(STATUS_NAMES.get(ver.status, ver.status))
-
-
-@bp.route("/standards/<code>/v<int:number>/edit", methods=["GET", "POST"])
-@login_required
-def edit(code: str, number: int):
-    """Edit a draft; a published or retired version answers 409 (ImmutableVersion)."""
-    db = get_db()
-    std, ver = get_version(db, code, number)
-    form = ReviseForm()
-    form.decision_rule.choices = _rule_choices()
-    if request.method == "GET":
-        form.spec.data = json.dumps(spec_to_dict(spec_of(ver, std)), indent=2, ensure_ascii=False)
-        form.decision_rule.data = ver.decision_rule
-        form.source.data = ver.source
-        form.change_note.data = ver.change_note
-    if form.validate_on_submit() or request.method == "POST":
-        edit_version(
-            db,
-            ver,
-            current_user.org.id,
-            form.decision_rule.data,
-            form.spec.data or "",
-            form.source.data,
-            form.change_note.data,
-        )
-        db.commit()
-        flash(gettext("The draft is saved."), "success")
-        return redirect(url_for("quality.version", code=code, number=number))
-    return render_template("quality/propose.html", form=form, revise=std, base=ver)

@@ -1,0 +1,170 @@
+"""Set-based writes of the scheduled jobs: rows inserted once by their unique key, and one
+event appended to each of many contracts' chains in a few statements.
+
+The jobs touch every active contract of the marketplace at once (10,000 and more): a loop of
+single-row round trips would take minutes. These functions write in batches and stay exactly
+as safe as the single-row versions:
+- `insert_new` inserts with ``ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite) and returns the
+  rows actually inserted now, so a second run, a concurrent one (which waits for the first to
+  commit and then finds its rows) or a run after a crash never inserts a row twice;
+- `append_events` follows the rule of `contracts.events` (the same hashed content; the head of
+  each chain moves only by a conditional UPDATE from the head read before): heads are read in
+  one query, moved in one batched UPDATE, and the events inserted in one batched INSERT; a
+  chain whose head another transaction moved meanwhile gets its events through
+  `contracts.events.append_event`, which retries.
+Both flush and never commit: the caller owns the transaction.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from contracts.events import append_event, event_content
+from contracts.models import ContractEvent, OfftakeContract
+from participants.actors import Actor
+from participants.columns import utcnow
+from quality.certificates import canonical_json, content_sha256
+
+CHUNK = 1000  # ids in one IN list / rows in one statement
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def insert_new(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    key: Sequence[str],
+    returning: Sequence[str],
+) -> list[Any]:
+    """Insert the rows whose unique `key` columns are not taken yet; the inserted rows'
+    `returning` columns (batched multi-row INSERTs, one statement per 1,000 rows)."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # pragma: no cover (the project runs on PostgreSQL and SQLite)
+        raise NotImplementedError(dialect)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(key)).returning(
+        *(table.c[name] for name in returning)
+    )
+    session.flush()
+    connection = session.connection()
+    inserted: list[Any] = []
+    for part in chunks(rows):
+        inserted.extend(connection.execute(stmt, list(part)).all())
+    return inserted
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append to one contract's chain."""
+
+    contract_id: int
+    kind: str
+    detail: dict
+
+
+def append_events(session: Session, events: Sequence[NewEvent], actor: Actor | None) -> int:
+    """Append the events, each to its contract's chain (in the given order within a contract);
+    returns how many were appended. Flushes; the caller commits."""
+    if not events:
+        return 0
+    session.flush()
+    member_id = actor.member_id if actor else None
+    org_id = actor.organization_id if actor else None
+    by_contract: dict[int, list[NewEvent]] = {}
+    for event in events:
+        by_contract.setdefault(event.contract_id, []).append(event)
+    ids = sorted(by_contract)  # one lock order for every batch
+    contracts = OfftakeContract.__table__
+    connection = session.connection()
+    heads: dict[int, tuple[int, str]] = {}
+    for part in chunks(ids):
+        for cid, seq, sha in connection.execute(
+            select(contracts.c.id, contracts.c.last_event_seq, contracts.c.last_event_sha256).where(
+                contracts.c.id.in_(part)
+            )
+        ):
+            heads[cid] = (seq, sha)
+
+    at = utcnow()
+    rows: dict[int, list[dict[str, Any]]] = {}
+    moves: list[dict[str, Any]] = []
+    for cid in ids:
+        if cid not in heads:
+            continue  # no such contract: nothing to chain to
+        prev_seq, prev_sha = heads[cid]
+        seq, sha = prev_seq, prev_sha
+        chain: list[dict[str, Any]] = []
+        for event in by_contract[cid]:
+            detail = json.loads(canonical_json(event.detail or {}))
+            content = event_content(cid, seq + 1, event.kind, at, member_id, org_id, detail, sha)
+            new_sha = content_sha256(content)
+            chain.append(
+                {
+                    "contract_id": cid,
+                    "seq": seq + 1,
+                    "kind": event.kind,
+                    "at": at,
+                    "actor_member_id": member_id,
+                    "actor_organization_id": org_id,
+                    "detail": canonical_json(detail).decode("utf-8"),
+                    "prev_sha256": sha,
+                    "sha256": new_sha,
+                }
+            )
+            seq, sha = seq + 1, new_sha
+        rows[cid] = chain
+        moves.append({"b_id": cid, "b_prev": prev_seq, "b_seq": seq, "b_sha": sha})
+
+    move = (
+        update(contracts)
+        .where(
+            contracts.c.id == bindparam("b_id"), contracts.c.last_event_seq == bindparam("b_prev")
+        )
+        .values(last_event_seq=bindparam("b_seq"), last_event_sha256=bindparam("b_sha"))
+    )
+    for part in chunks(moves):
+        connection.execute(move, list(part))
+    # Which heads moved: ours now carries the hash we computed (it covers time and content, so
+    # no other transaction's head can carry it); our UPDATE holds those rows until we commit.
+    wanted = {m["b_id"]: m["b_sha"] for m in moves}
+    moved: set[int] = set()
+    for part in chunks(list(wanted)):
+        for cid, sha in connection.execute(
+            select(contracts.c.id, contracts.c.last_event_sha256).where(contracts.c.id.in_(part))
+        ):
+            if sha == wanted[cid]:
+                moved.add(cid)
+
+    inserts = [row for cid in ids if cid in moved for row in rows[cid]]
+    table = ContractEvent.__table__
+    for part in chunks(inserts):
+        connection.execute(table.insert(), list(part))
+    appended = len(inserts)
+    for cid in ids:  # raced: another transaction moved the head between our read and update
+        if cid in rows and cid not in moved:
+            for event in by_contract[cid]:
+                append_event(session, cid, event.kind, actor, event.detail)
+                appended += 1
+    _forget_heads(session, moved)
+    return appended
+
+
+def _forget_heads(session: Session, contract_ids: set[int]) -> None:
+    """Contracts loaded in the session re-read their chain head (it moved under them)."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, OfftakeContract) and obj.id in contract_ids:
+            session.expire(obj, ["last_event_seq", "last_event_sha256"])
