@@ -81,9 +81,7 @@ PLATES = (
     ("春日部 100 さ 90-12", "Kasukabe 100 SA 90-12"),
     ("熊谷 100 は 34-56", "Kumagaya 100 HA 34-56"),
 )
-BM_CONTAINERS = tuple(
-    (c, c) for c in ("TGHU 512 337 4", "MSKU 708 214 9", "ONEU 330 871 2")
-)
+BM_CONTAINERS = tuple((c, c) for c in ("TGHU 512 337 4", "MSKU 708 214 9", "ONEU 330 871 2"))
 
 COPPER_MONTHLY_T = 80
 COPPER_HISTORY_MONTHS = 11  # closed months before the current one
@@ -174,13 +172,9 @@ def _ticket(
 # Steps shared by the two active contracts
 
 
-def _listing(
-    session: Session, actor: Actor, on: date, fields: dict, title: str
-) -> SupplyListing:
+def _listing(session: Session, actor: Actor, on: date, fields: dict, title: str) -> SupplyListing:
     """A listing created and published as of `on` (a date in the past)."""
-    data = ListingInput.model_validate(
-        {**fields, "title": title, "expires_on": add_months(on, 2)}
-    )
+    data = ListingInput.model_validate({**fields, "title": title, "expires_on": add_months(on, 2)})
     listing = create_listing(session, actor, data, on)
     publish_listing(session, actor, listing.id, on)
     return listing
@@ -354,7 +348,7 @@ def _copper_month(
 ) -> None:
     """One past contract month's lots, each assayed, recorded and decided by the buyer."""
     total = int(COPPER_MONTHLY_T * 1000 * rng.uniform(0.96, 1.05))
-    n = rng.choice((2, 3, 3))
+    n = 3  # trailer loads of 25–29 t
     if number == REJECTED_MONTH:  # an extra, off-spec lot early in the month
         lot = f"KWG-{month:%y%m}-00"
         _rejected_lot(session, cast, contract, lot, month, 24_160, PLATES[3], today)
@@ -507,7 +501,7 @@ def _black_mass_month(
     rng: random.Random,
 ) -> None:
     total = int(BLACK_MASS_MONTHLY_T * 1000 * rng.uniform(0.97, 1.04))
-    n = rng.choice((1, 2))
+    n = rng.choice((2, 2, 3))  # containers of 10–16 t
     for i, (day, kg) in enumerate(
         zip(_lot_days(month, n, today, rng), _split(total, n, rng), strict=False)
     ):

@@ -410,6 +410,8 @@ DEMO_LOGINS = [
     ("operator@demo.junkan.jp", "marketplace operator"),
     ("recycler@demo.junkan.jp", "copper-scrap recycler, Saitama (admin + signatory)"),
     ("manufacturer@demo.junkan.jp", "wire maker, Osaka (admin + signatory)"),
+    ("blackmass@demo.junkan.jp", "black-mass recycler, Kitakyushu (admin + signatory)"),
+    ("cathode@demo.junkan.jp", "battery-materials maker, Okayama (admin + signatory)"),
     ("officer@demo.junkan.jp", "City of Yokohama procurement officer"),
     ("standards@demo.junkan.jp", "recycled-materials standards council"),
 ]
