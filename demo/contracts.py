@@ -61,6 +61,7 @@ from market.listings import (
 )
 from market.models import Notification, OfftakeRequest, SupplyListing
 from participants.actors import SYSTEM, Actor, actor_of
+from participants.errors import DomainError
 from participants.models import Member, Organization
 from quality.assays import AssayInput, record_assay
 from quality.catalogue import latest_published
@@ -562,12 +563,16 @@ def _negotiated_draft(session: Session, cast: Cast, orgs: dict[str, Organization
     ).first()
     if listing is None or request is None:
         return
-    contract = draft_from_request(
-        session,
-        cast.recycler,
-        request.id,
-        DraftFromRequestIn(listing_id=listing.id, monthly_t=Decimal(40)),
-    )
+    try:  # on an older database the listing may be taken or closed by now: no draft then
+        with session.begin_nested():
+            contract = draft_from_request(
+                session,
+                cast.recycler,
+                request.id,
+                DraftFromRequestIn(listing_id=listing.id, monthly_t=Decimal(40)),
+            )
+    except DomainError:
+        return
     add_comment(
         session,
         cast.manufacturer,
