@@ -410,6 +410,8 @@ DEMO_LOGINS = [
     ("operator@demo.junkan.jp", "marketplace operator"),
     ("recycler@demo.junkan.jp", "copper-scrap recycler, Saitama (admin + signatory)"),
     ("manufacturer@demo.junkan.jp", "wire maker, Osaka (admin + signatory)"),
+    ("blackmass@demo.junkan.jp", "black-mass recycler, Kitakyushu (admin + signatory)"),
+    ("cathode@demo.junkan.jp", "battery-materials maker, Okayama (admin + signatory)"),
     ("officer@demo.junkan.jp", "City of Yokohama procurement officer"),
     ("standards@demo.junkan.jp", "recycled-materials standards council"),
 ]
@@ -479,6 +481,7 @@ def load_demo(session: Session, echo: Callable[[str], None] = print, rates=None)
     """Load every demo section; each is idempotent. True when anything was created."""
     from datetime import date
 
+    from demo.contracts import load_contract_demo
     from demo.grades import load_quality_demo
     from demo.trading import load_market_demo
 
@@ -497,6 +500,10 @@ def load_demo(session: Session, echo: Callable[[str], None] = print, rates=None)
         created = True
         session.commit()
         _matching_run(session, echo, rates)
+    echo("contracts: a year of copper deliveries, black mass, a draft in negotiation …")
+    if load_contract_demo(session, _orgs_by_key(session), date.today()):
+        created = True
+        session.commit()
     return created
 
 
