@@ -183,7 +183,8 @@ class SettlementEntryOut(BaseModel):
     invoice_number: str
     kind: str = Field(description="seller_payable, platform_fee or refund")
     organization_id: int | None
-    organization_name: str | None
+    organization_name_ja: str | None
+    organization_name_en: str | None
     amount_jpy: int
     created_at: datetime
 
@@ -465,7 +466,7 @@ def _customer_of(session: Session, gateway: PaymentGateway, organization_id: int
     org = session.get(Organization, organization_id)
     if org.stripe_customer_id:
         return org.stripe_customer_id
-    created = gateway.create_customer(org.name, org.id)
+    created = gateway.create_customer(org.name_en or org.name_ja, org.id)
     session.execute(
         update(Organization)
         .where(Organization.id == org.id, col(Organization.stripe_customer_id).is_(None))
@@ -770,10 +771,10 @@ def read_refund(session: Session, actor: Actor, credit_note_id: int) -> Refund |
 
 
 def settlements_query(actor: Actor):
-    """(entry, invoice number, organisation name) rows the actor may see, newest first."""
+    """(entry, invoice number, organisation names ja and en) rows the actor may see, newest first."""
     SEE_SETTLEMENTS.check(actor)
     query = (
-        select(SettlementEntry, Invoice.number, Organization.name)
+        select(SettlementEntry, Invoice.number, Organization.name_ja, Organization.name_en)
         .join(Invoice, Invoice.id == SettlementEntry.invoice_id)
         .outerjoin(Organization, Organization.id == SettlementEntry.organization_id)
     )
@@ -801,14 +802,15 @@ def settlement_totals(session: Session, actor: Actor) -> SettlementTotals:
 
 
 def settlement_out(row: Sequence) -> SettlementEntryOut:
-    entry, number, name = row
+    entry, number, name_ja, name_en = row
     return SettlementEntryOut(
         id=entry.id,
         invoice_id=entry.invoice_id,
         invoice_number=number,
         kind=entry.kind,
         organization_id=entry.organization_id,
-        organization_name=name,
+        organization_name_ja=name_ja,
+        organization_name_en=name_en,
         amount_jpy=entry.amount_jpy,
         created_at=entry.created_at,
     )
