@@ -289,6 +289,7 @@ class InvoiceLine(SQLModel, table=True):
 
 
 class PaymentStatus(StrEnum):
+    CLAIMING = "claiming"  # an attempt holds the invoice; its PaymentIntent is being created
     PENDING = "pending"  # a PaymentIntent exists; the webhook decides
     SUCCEEDED = "succeeded"
     FAILED = "failed"

@@ -135,3 +135,7 @@ def api_token(client):
         return {"Authorization": f"Bearer {r.get_json()['token']}"}
 
     return _token
+
+
+# Stripe: one localstripe per test session, started by the first test that asks for it.
+from stripe_fixtures import live_server, local_stripe, stripe_app, stripe_gateway  # noqa: E402,F401

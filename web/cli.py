@@ -140,14 +140,31 @@ def serve(host: str, port: int, threads: int) -> None:
             if started
             else "scheduler: another scheduler holds this database; not started here"
         )
+    local_stripe = None
+    if not app.config.get("STRIPE_SECRET_KEY"):
+        # The demo: no Stripe account, so a local Stripe takes the payments (test cards) and
+        # sends its signed webhooks to this server.
+        from web.stripe_gateway import start_local_stripe
+
+        local_stripe = start_local_stripe(app, f"http://{_reachable(host)}:{port}")
+        click.echo(
+            f"stripe: no STRIPE_SECRET_KEY, local Stripe (localstripe) on {local_stripe.url}"
+        )
     click.echo(f"Junkan on http://{host}:{port}/")
     try:
         waitress_serve(app, host=host, port=port, threads=threads)
     finally:
+        if local_stripe:
+            local_stripe.stop()
         if started:
             scheduler, lock = started
             scheduler.shutdown(wait=False)
             lock.release()
+
+
+def _reachable(host: str) -> str:
+    """The address a local process reaches a server bound to `host` at."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
 
 
 @main.command("scheduler")

@@ -78,9 +78,13 @@ def load_config() -> dict:
         "MAIL_SENDER": env.get("MAIL_SENDER", "Junkan <no-reply@junkan.jp>"),
         "MAIL_OUTBOX": env.get("MAIL_OUTBOX", str(INSTANCE / "outbox")),
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000"),
-        "STRIPE_API_KEY": env.get("STRIPE_API_KEY", "sk_test_local"),
+        # Stripe: without a secret key, `junkan serve` starts a local Stripe (localstripe) and
+        # offers test cards; STRIPE_API_BASE points the SDK at another server (localstripe).
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or env.get("STRIPE_API_KEY", ""),
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", ""),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
-        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", "whsec_local"),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_DEMO": env.get("STRIPE_DEMO") == "1",
         "TRANSPORT_ROAD_JPY_PER_T_KM": env.get("TRANSPORT_ROAD_JPY_PER_T_KM", "25"),
         "TRANSPORT_SEA_JPY_PER_T_KM": env.get("TRANSPORT_SEA_JPY_PER_T_KM", "6"),
         "TRANSPORT_SEA_THRESHOLD_KM": env.get("TRANSPORT_SEA_THRESHOLD_KM", "500"),

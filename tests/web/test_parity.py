@@ -26,7 +26,10 @@ from factories import (
     make_request,
 )
 from operations_factories import make_active_contract, make_copper_assay
+from payments_factories import make_contract as make_payments_contract
+from payments_factories import make_credit_note, make_invoice
 from sqlmodel import func, select
+from stripe_fixtures import FakeGateway
 
 from contracts.deliveries import tokyo_today
 from contracts.models import (
@@ -35,7 +38,9 @@ from contracts.models import (
     Delivery,
     DeliveryDocument,
     DeliveryObligation,
+    Invoice,
     OfftakeContract,
+    Payment,
     Signature,
 )
 from contracts.obligations import open_month
@@ -53,6 +58,7 @@ from market.models import (
 from participants.actors import SYSTEM
 from quality.catalogue import latest_published, seed_catalogue
 from quality.models import Assay, AssayResult, Certificate
+from web.stripe_gateway import GATEWAY_KEY
 
 # organisation key → (kind, status)
 ORGS = {
@@ -1053,11 +1059,87 @@ OPERATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------------------------------------
+# Payments: an issued invoice of the verified recycler (seller) to the verified manufacturer
+# (buyer), paid through a fake Stripe that accepts every card; refunds of a credit note on a
+# paid invoice.
+
+
+@pytest.fixture(autouse=True)
+def _fake_stripe(app):
+    app.extensions[GATEWAY_KEY] = FakeGateway()
+
+
+def _invoice(w: World, paid: bool = False):
+    contract = make_payments_contract(w.db, w.orgs["recycler"], w.orgs["maker"])
+    invoice = make_invoice(w.db, contract, status="paid" if paid else "issued")
+    if paid:
+        w.db.add(
+            Payment(
+                invoice_id=invoice.id,
+                stripe_payment_intent_id=f"pi_paid{invoice.id}",
+                amount_jpy=invoice.total_jpy,
+                status="succeeded",
+            )
+        )
+        w.db.commit()
+    return invoice
+
+
+def _paid_by_card(w: World, invoice_id: int) -> Callable[[], bool]:
+    def done() -> bool:
+        w.db.expire_all()
+        payment = w.db.exec(select(Payment).where(Payment.invoice_id == invoice_id)).first()
+        return payment is not None and payment.status == "pending"
+
+    return done
+
+
+def pay_invoice(w: World, actor: str) -> Doors:
+    invoice = _invoice(w)
+    return Doors(
+        ("POST", f"/invoices/{invoice.id}/pay", {}),
+        ("POST", f"/api/v1/invoices/{invoice.id}/pay", {"payment_method": "pm_card_visa"}),
+        _paid_by_card(w, invoice.id),
+    )
+
+
+def refund_credit_note(w: World, actor: str) -> Doors:
+    note = make_credit_note(w.db, _invoice(w, paid=True))
+    return Doors(
+        ("POST", f"/credit-notes/{note.id}/refund", {}),
+        ("POST", f"/api/v1/credit-notes/{note.id}/refund", None),
+        _status_is(w, Invoice, note.id, "refunded"),
+    )
+
+
+OPERATIONS += [
+    # the buyer's admins, traders and signatories; another manufacturer: no such invoice
+    _operation(
+        "pay an invoice",
+        "POST /invoices/<int:invoice_id>/pay",
+        "POST /api/v1/invoices/<int:invoice_id>/pay",
+        pay_invoice,
+        {"buyer admin", "buyer trader", "buyer signatory"},
+        {"other manufacturer"},
+    ),
+    # the seller's admins and signatories, or the operator; another recycler: not found
+    _operation(
+        "refund a credit note",
+        "POST /credit-notes/<int:credit_note_id>/refund",
+        "POST /api/v1/credit-notes/<int:credit_note_id>/refund",
+        refund_credit_note,
+        {"seller admin", "seller signatory", "operator"},
+        {"other recycler"},
+    ),
+]
+
 # State-changing endpoints with no page of the same operation, and why.
 API_ONLY = {
     "POST /api/v1/tokens": "exchanges e-mail and password for a token: no acting member yet",
     "POST /api/v1/assessments": "grades the values sent; reads nothing confidential, stores nothing",
     "POST /api/v1/assay-settlements": "settles the values sent; stores nothing",
+    "POST /api/v1/stripe/webhook": "Stripe calls it, signed with the webhook secret; no member",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1084,7 +1166,7 @@ def _page_outcome(response, done: bool) -> object:
 
 
 def _api_outcome(response) -> object:
-    if response.status_code in (200, 201, 204):
+    if response.status_code in (200, 201, 202, 204):
         return "ok"
     if response.status_code in (403, 404):
         return response.status_code

@@ -15,6 +15,7 @@ from web.api import (  # noqa: E402,F401
     matching,
     openapi,
     participants,
+    payments,
     performance,
     quality,
 )

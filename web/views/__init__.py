@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 
 from contracts.deliveries import SEE_DELIVERIES
 from contracts.negotiation import SEE_CONTRACTS
+from contracts.payments import SEE_SETTLEMENTS
 from market.matching import SEE_MATCHES
 from participants.actors import OPERATE_MARKETPLACE
 from web.auth import current_actor
@@ -29,6 +30,7 @@ NAV_LINKS += [
     ("performance.organization", _l("Performance"), SEE_CONTRACTS),
 ]
 NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
+NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -51,6 +53,7 @@ def register_views(app: Flask) -> None:
         matching,
         operator,
         organization,
+        payments,
         performance,
         public,
         quality,
@@ -67,6 +70,7 @@ def register_views(app: Flask) -> None:
         contracts,
         deliveries,
         performance,
+        payments,
     ):
         app.register_blueprint(module.bp)
 
