@@ -7,6 +7,7 @@ its page, for screen readers and for people who want the numbers.
 
 import base64
 import io
+import warnings
 from collections.abc import Sequence
 from datetime import date
 
@@ -30,7 +31,11 @@ def round_ticks(low: float, high: float, n: int = 5) -> list[float]:
 
 def _svg_data_uri(fig: Figure) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    with warnings.catch_warnings():
+        # Text stays text (svg.fonttype none): the browser draws Japanese labels with its own
+        # fonts; matplotlib only measures them, with a fallback when no CJK font is installed.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
 
 
