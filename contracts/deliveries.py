@@ -895,7 +895,15 @@ def accept_delivery(session: Session, actor: Actor, delivery_id: int) -> Deliver
         actor,
         {"delivery": delivery.id, "net_kg": delivery.net_kg, "counted": not rejected},
     )
+    _correct_invoice(session, actor, delivery)
     return delivery
+
+
+def _correct_invoice(session: Session, actor: Actor, delivery: Delivery) -> None:
+    """A delivery decided after its month was invoiced: the invoice's credit note."""
+    from contracts.invoicing import issue_credit_note  # invoicing reads COUNTED from here
+
+    issue_credit_note(session, actor, delivery)
 
 
 def dispute_delivery(session: Session, actor: Actor, delivery_id: int, data: DisputeIn) -> Delivery:
@@ -1149,6 +1157,7 @@ def _try_settle(
             f"delivery-settled:{delivery.id}",
             roles=DELIVERY_ROLES,
         )
+    _correct_invoice(session, actor, delivery)
     return True
 
 
