@@ -65,7 +65,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -125,22 +126,31 @@ SEE_INVOICES = permission(
 # ----------------------------------------------------------------------------------------------
 
 
+def _toward_zero(numerator: int, denominator: int) -> int:
+    quotient = abs(numerator) // denominator
+    return quotient if numerator >= 0 else -quotient
+
+
 def to_yen(value: Decimal | int) -> int:
     """The one rounding rule: toward zero to whole yen (切り捨て)."""
-    return int(Decimal(value).to_integral_value(rounding=ROUND_DOWN))
+    if isinstance(value, int):
+        return value
+    numerator, denominator = Decimal(value).as_integer_ratio()
+    return _toward_zero(numerator, denominator)
 
 
 def amount_of(kg: int, yen_per_t: int, pct: Decimal | int = 100) -> int:
-    """kg × yen/t × pct % ÷ 1000, exact, then rounded toward zero."""
-    return to_yen(Decimal(kg) * Decimal(yen_per_t) * Decimal(pct) / Decimal(100_000))
+    """kg × yen/t × pct % ÷ 1000, exact (integers), then rounded toward zero."""
+    numerator, denominator = Decimal(pct).as_integer_ratio()
+    return _toward_zero(kg * yen_per_t * numerator, 100_000 * denominator)
 
 
 def tax_by_rate(lines: Iterable["LineDraft"]) -> dict[Decimal, int]:
     """Consumption tax once per rate on the sum of that rate's line amounts."""
     sums: dict[Decimal, int] = defaultdict(int)
     for line in lines:
-        sums[Decimal(line.tax_rate_pct)] += line.amount_jpy
-    return {rate: to_yen(Decimal(total) * rate / 100) for rate, total in sorted(sums.items())}
+        sums[line.tax_rate_pct] += line.amount_jpy
+    return {Decimal(rate): amount_of(1000, total, rate) for rate, total in sorted(sums.items())}
 
 
 def totals(lines: Sequence["LineDraft"]) -> tuple[int, int, int]:
@@ -158,7 +168,7 @@ def platform_fee_of(lines: Sequence) -> tuple[int, int]:
     return fee, sum(tax_by_rate(fee_lines).values())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineDraft:
     kind: str
     description: str
@@ -191,7 +201,21 @@ class CountedDelivery:
 
 
 def _t(kg: int | Decimal) -> str:
-    return f"{Decimal(kg) / 1000:,.3f} t"
+    """Tonnes with three decimals from kilograms (whole kg)."""
+    grams = int(kg)
+    sign = "-" if grams < 0 else ""
+    return f"{sign}{abs(grams) // 1000:,}.{abs(grams) % 1000:03d} t"
+
+
+@lru_cache(maxsize=256)
+def _pct_text(pct: Decimal) -> str:
+    return format(pct.normalize(), "f")
+
+
+@lru_cache(maxsize=4096)
+def _share(price: int, pct: Decimal) -> int:
+    """A unit price at `pct` % of `price` (for display; amounts are computed exactly)."""
+    return amount_of(1000, price, pct)
 
 
 def invoice_lines(
@@ -228,36 +252,40 @@ def invoice_lines(
             )
     excess = delivered - terms.max_kg
     if excess > 0 and terms.excess_price_pct > 0:
+        pct = terms.excess_price_pct
         lines.append(
             LineDraft(
                 "excess",
-                f"Above the month's maximum: {_t(excess)} at {terms.excess_price_pct.normalize()}"
-                " percent of the price",
-                amount_of(excess, price, terms.excess_price_pct),
+                f"Above the month's maximum of {_t(terms.max_kg)}: {_t(excess)} at "
+                f"{_pct_text(pct)} percent of the price",
+                amount_of(excess, price, pct),
                 excess,
-                to_yen(price * terms.excess_price_pct / 100),
+                _share(price, pct),
             )
         )
-    minimum = Decimal(terms.due_kg) * terms.take_or_pay_pct / 100
-    if delivered < minimum:
-        missing = to_yen(minimum - delivered)  # whole kilograms
-        if missing > 0 and terms.shortfall_price_pct > 0:
-            lines.append(
-                LineDraft(
-                    "shortfall",
-                    f"Take-or-pay shortfall: {_t(missing)} below the minimum of {_t(minimum)}"
-                    f" at {terms.shortfall_price_pct.normalize()} percent of the price",
-                    amount_of(missing, price, terms.shortfall_price_pct),
-                    missing,
-                    to_yen(price * terms.shortfall_price_pct / 100),
-                )
+    # Take-or-pay: the minimum is due × take_or_pay_pct % (exact), the shortfall whole kg.
+    top_n, top_d = terms.take_or_pay_pct.as_integer_ratio()
+    missing = _toward_zero(terms.due_kg * top_n - delivered * 100 * top_d, 100 * top_d)
+    if missing > 0 and terms.shortfall_price_pct > 0:
+        pct = terms.shortfall_price_pct
+        lines.append(
+            LineDraft(
+                "shortfall",
+                f"Take-or-pay shortfall: {_t(missing)} below {_pct_text(terms.take_or_pay_pct)}"
+                f" percent of {_t(terms.due_kg)} due, at {_pct_text(pct)} percent of the price",
+                amount_of(missing, price, pct),
+                missing,
+                _share(price, pct),
             )
+        )
     goods = sum(line.amount_jpy for line in lines)
-    fee = to_yen(Decimal(goods) * PLATFORM_FEE_PCT / 100)
+    fee = amount_of(1000, goods, PLATFORM_FEE_PCT)
     if fee:
         lines.append(
             LineDraft(
-                "fee", f"Platform fee: {PLATFORM_FEE_PCT.normalize()} percent of ¥{goods:,}", fee
+                "fee",
+                f"Platform fee: {_pct_text(PLATFORM_FEE_PCT)} percent of ¥{goods:,}",
+                fee,
             )
         )
     return lines
@@ -713,7 +741,7 @@ def issue_credit_note(
     lines = correction_lines(billed, now_lines, delivery)
     if not lines:
         return None
-    issued_on = today or tokyo_today()
+    issued_on = max(today or tokyo_today(), invoice.issued_on)  # never before the invoice
     number = take_numbers(session, issued_on.year, 1)[0]
     subtotal, tax, total = totals(lines)
     inserted = insert_new(
