@@ -2,7 +2,7 @@
 
 When a contract month is closed, `issue_invoices` (the scheduler's ``issue_invoices`` job)
 writes one invoice of it, from the signed terms of its obligation and the deliveries of the
-month that count (accepted or settled: `contracts.deliveries.COUNTED`; recorded, disputed and
+month that count (accepted or settled: `contracts.models.COUNTED`; recorded, disputed and
 rejected lots are not billed). The lines, in this order:
 
 - ``base``: min(delivered, the month's maximum) × the month's price;
@@ -75,8 +75,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from contracts.batches import NewEvent, append_events, chunks, insert_new
-from contracts.deliveries import COUNTED
 from contracts.models import (
+    COUNTED,
     ContractTerms,
     Delivery,
     DeliveryObligation,

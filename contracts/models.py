@@ -188,6 +188,10 @@ class DeliveryStatus(StrEnum):
     REJECTED = "rejected"  # does not count toward volume
 
 
+# The deliveries that count toward a month's volume and are invoiced.
+COUNTED = (DeliveryStatus.ACCEPTED, DeliveryStatus.SETTLED)
+
+
 class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="offtakecontract.id", index=True)
