@@ -4,6 +4,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from contracts.deliveries import SEE_DELIVERIES
+from contracts.invoicing import SEE_INVOICES
 from contracts.negotiation import SEE_CONTRACTS
 from market.matching import SEE_MATCHES
 from participants.actors import OPERATE_MARKETPLACE
@@ -29,6 +30,7 @@ NAV_LINKS += [
     ("performance.organization", _l("Performance"), SEE_CONTRACTS),
 ]
 NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
+NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -47,6 +49,7 @@ def register_views(app: Flask) -> None:
         account,
         contracts,
         deliveries,
+        invoices,
         market,
         matching,
         operator,
@@ -66,6 +69,7 @@ def register_views(app: Flask) -> None:
         matching,
         contracts,
         deliveries,
+        invoices,
         performance,
     ):
         app.register_blueprint(module.bp)
