@@ -74,7 +74,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
-from contracts.batches import NewEvent, append_events, chunks, insert_new
+from contracts.batches import NewEvent, append_events, chunks, insert_new, insert_rows, new_ids
 from contracts.models import (
     COUNTED,
     ContractTerms,
@@ -530,6 +530,23 @@ def _line_rows(invoice_id: int, lines: Sequence[LineDraft]) -> list[dict]:
     ]
 
 
+INSERTED = ("id", "obligation_id", "contract_id", "number", "total_jpy")
+
+
+def _insert_invoices(session: Session, rows: list[dict]) -> list[tuple]:
+    """Write the invoices of obligations this run claimed; (id, obligation, contract, number,
+    total) of each. PostgreSQL: ids from the sequence and one COPY (the claim makes a conflict
+    impossible; the unique (obligation, kind) would still stop the run); elsewhere an INSERT …
+    ON CONFLICT DO NOTHING RETURNING."""
+    ids = new_ids(session, Invoice.__table__, len(rows))
+    if ids is None:
+        return insert_new(session, Invoice.__table__, rows, ("obligation_id", "kind"), INSERTED)
+    for row, invoice_id in zip(rows, ids, strict=True):
+        row["id"] = invoice_id
+    insert_rows(session, Invoice.__table__, rows)
+    return [tuple(row[name] for name in INSERTED) for row in rows]
+
+
 def invoice_month(
     session: Session,
     month: date,
@@ -588,17 +605,9 @@ def invoice_month(
             }
         )
     _say(progress, f"writing {len(rows)} invoices …")
-    inserted = insert_new(
-        session,
-        Invoice.__table__,
-        rows,
-        key=("obligation_id", "kind"),
-        returning=("id", "obligation_id", "contract_id", "number", "total_jpy"),
-    )
+    inserted = _insert_invoices(session, rows)
     line_rows = [row for inv in inserted for row in _line_rows(inv[0], drafts[inv[1]])]
-    connection = session.connection()
-    for part in chunks(line_rows):
-        connection.execute(InvoiceLine.__table__.insert(), list(part))
+    insert_rows(session, InvoiceLine.__table__, line_rows)
     _say(progress, f"appending {len(inserted)} events …")
     label = f"{month:%Y-%m}"
     append_events(
@@ -774,7 +783,7 @@ def issue_credit_note(
     if not inserted:
         return None  # a concurrent decision on the same delivery wrote it
     note_id = inserted[0][0]
-    session.connection().execute(InvoiceLine.__table__.insert(), _line_rows(note_id, lines))
+    insert_rows(session, InvoiceLine.__table__, _line_rows(note_id, lines))
     append_events(
         session,
         [
