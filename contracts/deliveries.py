@@ -51,7 +51,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from contracts.events import append_event
+from contracts.invoicing import issue_credit_note
 from contracts.models import (
+    COUNTED,
     ContractStatus,
     ContractTerms,
     Delivery,
@@ -120,7 +122,6 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 DOCUMENT_LIMITS = "PDF, PNG or JPEG, at most 5 MB each"
 
-COUNTED = (DeliveryStatus.ACCEPTED, DeliveryStatus.SETTLED)
 DeliveryStatusName = Literal["recorded", "accepted", "disputed", "settled", "rejected"]
 
 
@@ -895,7 +896,13 @@ def accept_delivery(session: Session, actor: Actor, delivery_id: int) -> Deliver
         actor,
         {"delivery": delivery.id, "net_kg": delivery.net_kg, "counted": not rejected},
     )
+    _correct_invoice(session, actor, delivery)
     return delivery
+
+
+def _correct_invoice(session: Session, actor: Actor, delivery: Delivery) -> None:
+    """A delivery decided after its month was invoiced: the invoice's credit note."""
+    issue_credit_note(session, actor, delivery)
 
 
 def dispute_delivery(session: Session, actor: Actor, delivery_id: int, data: DisputeIn) -> Delivery:
@@ -1149,6 +1156,7 @@ def _try_settle(
             f"delivery-settled:{delivery.id}",
             roles=DELIVERY_ROLES,
         )
+    _correct_invoice(session, actor, delivery)
     return True
 
 

@@ -188,6 +188,10 @@ class DeliveryStatus(StrEnum):
     REJECTED = "rejected"  # does not count toward volume
 
 
+# The deliveries that count toward a month's volume and are invoiced.
+COUNTED = (DeliveryStatus.ACCEPTED, DeliveryStatus.SETTLED)
+
+
 class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="offtakecontract.id", index=True)
@@ -262,6 +266,8 @@ class Invoice(SQLModel, table=True):
     contract_id: int = Field(foreign_key="offtakecontract.id", index=True)
     obligation_id: int | None = Field(default=None, foreign_key="deliveryobligation.id")
     credits_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    # A credit note's cause: the delivery whose late decision it corrects (one per delivery).
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", unique=True)
     seller_org_id: int = Field(foreign_key="organization.id", index=True)
     buyer_org_id: int = Field(foreign_key="organization.id", index=True)
     seller_registration_number: str = Field(default="", max_length=14)  # T + 13 digits
@@ -273,6 +279,14 @@ class Invoice(SQLModel, table=True):
     status: str = Field(default=InvoiceStatus.ISSUED, max_length=10, index=True)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InvoiceNumberCounter(SQLModel, table=True):
+    """The last invoice number of a year (JK-YYYY-NNNNNN): a run takes a block of numbers with
+    one conditional UPDATE of this row, so concurrent runs never take the same number."""
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int = 0
 
 
 class InvoiceLine(SQLModel, table=True):

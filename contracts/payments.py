@@ -30,7 +30,7 @@ or currency differs from the payment, is recorded and ignored (logged), never an
 Settlement ledger (signed integer yen, one entry per invoice and kind):
 - paid invoice: `seller_payable` (seller) = total − platform fee; `platform_fee` (platform,
   organisation NULL) = the invoice's `fee` lines plus their consumption tax (per tax rate,
-  half-up, as the invoice computes tax) — 0 when the invoice has no fee line.
+  rounded toward zero like the invoice's own tax) — 0 when the invoice has no fee line.
 - refunded credit note: `refund` (seller) = −(|total| − fee share); `platform_fee` (platform) =
   −fee share (the credit note's own `fee` lines plus their tax), when there is one.
 
@@ -48,7 +48,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from contracts.events import append_event
+from contracts.invoicing import platform_fee_of as invoice_fee_of
 from contracts.models import (
     Invoice,
     InvoiceKind,
@@ -635,25 +635,15 @@ def _notify(session: Session, invoice: Invoice, org_id: int, message: str, key: 
     session.info.setdefault(_OUTBOX, []).extend(notes)
 
 
-def _half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
-
-
 def platform_fee_of(session: Session, invoice_id: int) -> int:
     """The platform's share of an invoice or credit note, in yen: its `fee` lines plus their
-    consumption tax, computed per tax rate and rounded half-up like the invoice's tax (signed:
+    consumption tax, by the invoice's own rule (`contracts.invoicing.platform_fee_of`; signed:
     negative on a credit note)."""
-    rows = session.exec(
-        select(InvoiceLine.tax_rate_pct, func.sum(InvoiceLine.amount_jpy))
-        .where(InvoiceLine.invoice_id == invoice_id, InvoiceLine.kind == "fee")
-        .group_by(InvoiceLine.tax_rate_pct)
+    lines = session.exec(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id, InvoiceLine.kind == "fee")
     ).all()
-    total = 0
-    for rate, amount in rows:
-        amount = int(amount or 0)
-        tax = Decimal(abs(amount)) * Decimal(rate) / 100
-        total += amount + (_half_up(tax) if amount >= 0 else -_half_up(tax))
-    return total
+    fee, tax = invoice_fee_of(lines)
+    return fee + tax
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 from factories import (
     COPPER_ASSAY_FORM,
     COPPER_ASSAY_JSON,
+    corporate_number,
     login,
     make_listing,
     make_member,
@@ -1131,6 +1132,46 @@ OPERATIONS += [
         refund_credit_note,
         {"seller admin", "seller signatory", "operator"},
         {"other recycler"},
+    ),
+]
+
+# An administrator of any organisation sets its qualified-invoice registration number.
+REGISTRATION_NUMBER = "T" + corporate_number(7_100_001)
+
+
+def set_the_registration_number(w: World, actor: str) -> Doors:
+    org = w.org_of(actor)
+    org.qualified_invoice_number = None
+    w.db.add(org)
+    w.db.commit()
+
+    def done() -> bool:
+        w.db.expire_all()
+        return w.db.get(type(org), org.id).qualified_invoice_number == REGISTRATION_NUMBER
+
+    return Doors(
+        (
+            "POST",
+            "/organization/registration-number",
+            {"registration-qualified_invoice_number": REGISTRATION_NUMBER},
+        ),
+        (
+            "PUT",
+            "/api/v1/organization/registration-number",
+            {"qualified_invoice_number": REGISTRATION_NUMBER},
+        ),
+        done,
+    )
+
+
+ADMINS = {a for a, (_org, roles) in ACTORS.items() if "admin" in roles.split()}
+OPERATIONS += [
+    _operation(
+        "set the registration number",
+        "POST /organization/registration-number",
+        "PUT /api/v1/organization/registration-number",
+        set_the_registration_number,
+        ADMINS,
     ),
 ]
 

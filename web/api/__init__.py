@@ -11,6 +11,7 @@ csrf.exempt(api_bp)
 from web.api import (  # noqa: E402,F401
     contracts,
     deliveries,
+    invoices,
     market,
     matching,
     openapi,

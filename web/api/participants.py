@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from participants.accounts import (
     authenticate,
     create_api_token,
+    set_registration_number,
     verified_organizations,
     visible_organization,
 )
@@ -75,6 +76,19 @@ class OrganizationOut(BaseModel):
     lat: float | None
     lon: float | None
     status: str
+    qualified_invoice_number: str | None = Field(
+        description="qualified-invoice registration number (T + 13 digits), if any"
+    )
+
+
+class RegistrationNumberIn(BaseModel):
+    """The organisation's qualified-invoice registration number; empty or null removes it."""
+
+    model_config = ConfigDict(extra="forbid")
+    qualified_invoice_number: Line(40) | None = Field(
+        description="T + 13 digits: the corporate number, or the number the National Tax Agency "
+        "assigned a sole proprietor; the check digit is verified"
+    )
 
 
 class MeOut(BaseModel):
@@ -121,6 +135,7 @@ def organization_out(org: Organization) -> OrganizationOut:
         lat=org.lat,
         lon=org.lon,
         status=org.status,
+        qualified_invoice_number=org.qualified_invoice_number,
     )
 
 
@@ -194,3 +209,20 @@ def organizations(query: OrganizationQuery):
 def organization(org_id: int):
     """One organisation (verified ones, or the caller's own)."""
     return organization_out(visible_organization(get_db(), g.caller.actor, org_id))
+
+
+@api_bp.put("/organization/registration-number")
+@operation(
+    "Set the registration number",
+    body=RegistrationNumberIn,
+    responses={200: OrganizationOut},
+    errors=(403,),
+    tag="organizations",
+)
+def put_registration_number(body: RegistrationNumberIn):
+    """An administrator sets (or, with null or an empty string, removes) the organisation's
+    qualified-invoice registration number; invoices issued afterwards carry it. A number that
+    is not T + 13 digits or whose check digit is wrong: 422."""
+    return organization_out(
+        set_registration_number(get_db(), g.caller.actor, body.qualified_invoice_number)
+    )

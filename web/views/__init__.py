@@ -4,6 +4,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from contracts.deliveries import SEE_DELIVERIES
+from contracts.invoicing import SEE_INVOICES
 from contracts.negotiation import SEE_CONTRACTS
 from contracts.payments import SEE_SETTLEMENTS
 from market.matching import SEE_MATCHES
@@ -30,6 +31,7 @@ NAV_LINKS += [
     ("performance.organization", _l("Performance"), SEE_CONTRACTS),
 ]
 NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
+NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
 
 
@@ -49,6 +51,7 @@ def register_views(app: Flask) -> None:
         account,
         contracts,
         deliveries,
+        invoices,
         market,
         matching,
         operator,
@@ -69,6 +72,7 @@ def register_views(app: Flask) -> None:
         matching,
         contracts,
         deliveries,
+        invoices,
         performance,
         payments,
     ):

@@ -9,7 +9,13 @@ from wtforms import EmailField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from participants.accounts import change_roles, invite_member, members_of, remove_member
+from participants.accounts import (
+    change_roles,
+    invite_member,
+    members_of,
+    remove_member,
+    set_registration_number,
+)
 from participants.actors import ADMINISTER_ORGANIZATION
 from participants.errors import DomainError, NotFound, PermissionDenied
 from participants.models import Role
@@ -54,7 +60,19 @@ class ConfirmForm(FlaskForm):
     pass
 
 
-def _members_page(invite: InviteForm | None = None, status: int = 200):
+class RegistrationForm(FlaskForm):
+    qualified_invoice_number = StringField(
+        _l("Qualified invoice registration number"),
+        validators=[Length(max=40)],
+        render_kw={"placeholder": "T1234567890123", "autocomplete": "off"},
+    )
+
+
+def _members_page(
+    invite: InviteForm | None = None,
+    status: int = 200,
+    registration: RegistrationForm | None = None,
+):
     actor = current_actor()
     members = members_of(get_db(), actor)
     forms = {m.id: RolesForm(prefix=f"m{m.id}", roles=sorted(m.role_set)) for m in members}
@@ -66,6 +84,12 @@ def _members_page(invite: InviteForm | None = None, status: int = 200):
             role_forms=forms,
             confirm=ConfirmForm(),
             can_administer=ADMINISTER_ORGANIZATION.allows(actor),
+            registration=registration
+            or RegistrationForm(
+                prefix="registration",
+                formdata=None,
+                qualified_invoice_number=current_user.org.qualified_invoice_number or "",
+            ),
         ),
         status,
     )
@@ -142,3 +166,24 @@ def remove(member_id: int):
         lambda: remove_member(db, current_actor(), member_id), gettext("The member is removed.")
     )
     return redirect(url_for("organization.members"))
+
+
+@bp.post("/registration-number")
+@login_required
+def registration_number():
+    """An admin sets (or clears) the organisation's qualified-invoice registration number."""
+    form = RegistrationForm(prefix="registration")
+    db = get_db()
+    if form.validate_on_submit():
+        try:
+            set_registration_number(db, current_actor(), form.qualified_invoice_number.data)
+            db.commit()
+        except (PermissionDenied, NotFound):
+            raise  # 403 / 404 as in the API, not a form message
+        except DomainError as err:
+            db.rollback()
+            apply_to_form(form, err)
+        else:
+            flash(gettext("Registration number saved."), "success")
+            return redirect(url_for("organization.members"))
+    return _members_page(registration=form, status=422)
