@@ -16,6 +16,7 @@ Both flush and never commit: the caller owns the transaction.
 """
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from participants.columns import utcnow
 from quality.certificates import canonical_json, content_sha256
 
 CHUNK = 1000  # ids in one IN list / rows in one statement
+COPY_FROM = 200  # rows from which PostgreSQL inserts go through COPY
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -46,25 +48,70 @@ def insert_new(
     returning: Sequence[str],
 ) -> list[Any]:
     """Insert the rows whose unique `key` columns are not taken yet; the inserted rows'
-    `returning` columns (batched multi-row INSERTs, one statement per 1,000 rows)."""
+    `returning` columns. SQLite: batched multi-row INSERTs, one statement per 1,000 rows.
+    PostgreSQL, from `COPY_FROM` rows: the rows are copied (COPY) into a temporary table dropped at commit, then moved
+    by one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` — the same once-only rule
+    without the driver parsing thousands of placeholders."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    else:  # pragma: no cover (the project runs on PostgreSQL and SQLite)
-        raise NotImplementedError(dialect)
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(key)).returning(
-        *(table.c[name] for name in returning)
-    )
     session.flush()
     connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        return _insert_new_by_copy(connection, table, rows, key, returning)
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=list(key))
+    stmt = stmt.returning(*(table.c[name] for name in returning))
     inserted: list[Any] = []
     for part in chunks(rows):
         inserted.extend(connection.execute(stmt, list(part)).all())
     return inserted
+
+
+def _insert_new_by_copy(
+    connection: Any,
+    table: Table,
+    rows: list[dict[str, Any]],
+    key: Sequence[str],
+    returning: Sequence[str],
+) -> list[Any]:
+    quote = connection.dialect.identifier_preparer.quote
+    target = connection.dialect.identifier_preparer.format_table(table)
+    names = list(rows[0])
+    columns = ", ".join(quote(name) for name in names)
+    staging = quote(f"_new_{table.name}_{uuid.uuid4().hex[:12]}")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
+        f"SELECT {columns} FROM {target} WITH NO DATA"
+    )
+    _copy(connection, staging, table, names, rows)
+    keys = ", ".join(quote(name) for name in key)
+    back = ", ".join(quote(name) for name in returning)
+    result = connection.exec_driver_sql(
+        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
+        f"ON CONFLICT ({keys}) DO NOTHING RETURNING {back}"
+    ).all()
+    connection.exec_driver_sql(f"DROP TABLE {staging}")
+    return result
+
+
+def _copy(
+    connection: Any, target: str, table: Table, names: list[str], rows: list[dict[str, Any]]
+) -> None:
+    """COPY `rows` into `target` (a quoted table name), through `table`'s columns' bind
+    processing as in any INSERT."""
+    processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        process(row[name]) if process else row[name]
+                        for name, process in zip(names, processors, strict=True)
+                    ]
+                )
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
@@ -76,25 +123,12 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> i
         return 0
     session.flush()
     connection = session.connection()
-    dialect = connection.dialect
-    if dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql":
         for part in chunks(rows):
             connection.execute(table.insert(), list(part))
         return len(rows)
-    names = list(rows[0])
-    processors = [table.c[name].type.bind_processor(dialect) for name in names]
-    quote = dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
-    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({columns}) FROM STDIN"
-    with connection.connection.driver_connection.cursor() as cursor:
-        with cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        process(row[name]) if process else row[name]
-                        for name, process in zip(names, processors, strict=True)
-                    ]
-                )
+    target = connection.dialect.identifier_preparer.format_table(table)
+    _copy(connection, target, table, list(rows[0]), rows)
     return len(rows)
 
 

@@ -6,8 +6,8 @@ Every job is idempotent by a unique key, so running it twice, twice at once, or 
 crash (its transaction rolled back) produces nothing twice:
 - ``open_obligations``: the unique (contract, month) of `DeliveryObligation`;
 - ``close_months``: one conditional UPDATE (only open months close, once);
-- ``issue_invoices``: the money slice's `contracts.invoicing.issue_invoices` (an invoice is
-  unique per obligation and kind);
+- ``issue_invoices``: `contracts.invoicing.issue_invoices` (months claimed by a conditional
+  UPDATE; an invoice is unique per obligation and kind);
 - ``remind_late_deliveries``, ``remind_overdue_invoices``: a notification is unique per member
   and dedupe key (one per obligation / invoice);
 - ``notify_contract_expiry``: a `JobClaim` per contract and threshold (90 and 30 days), taken in
@@ -17,7 +17,6 @@ crash (its transaction rolled back) produces nothing twice:
 Jobs act as `participants.actors.SYSTEM` (the marketplace operator; `OPERATE_MARKETPLACE`).
 """
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from sqlalchemy import extract
 from sqlmodel import Session, col, select
 
 from contracts.batches import NewEvent, append_events, insert_new
+from contracts.invoicing import invoice_month
 from contracts.models import (
     ContractStatus,
     ContractTerms,
@@ -54,7 +54,7 @@ from market.matching import run_market_allocation
 from market.models import Notification
 from participants.actors import OPERATE_MARKETPLACE, Actor
 from participants.columns import utcnow
-from participants.errors import N_, DomainError
+from participants.errors import N_
 from participants.models import Role
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -68,13 +68,6 @@ LATE_DELIVERY = N_(
 )
 OVERDUE_INVOICE = N_("Invoice %(number)s of %(amount)s was due on %(due)s and is not paid yet.")
 CONTRACT_EXPIRY = N_("Contract #%(contract)s ends on %(end)s, in %(days)s days.")
-
-
-class JobUnavailable(DomainError):
-    """A job whose code is not installed (the money slice's invoicing on this branch)."""
-
-    status = 409
-    message = "This job is not available."
 
 
 @dataclass(frozen=True)
@@ -154,31 +147,15 @@ def run_close_months(session: Session, actor: Actor, ctx: JobContext) -> JobRepo
     )
 
 
-def invoicing_entry_point() -> Callable:
-    """`contracts.invoicing.issue_invoices(session, month)` — the money slice's, imported when
-    the job runs (JobUnavailable while that module is not installed)."""
-    try:
-        module = importlib.import_module("contracts.invoicing")
-    except ModuleNotFoundError as err:
-        if err.name != "contracts.invoicing":
-            raise
-        module = None
-    issue = getattr(module, "issue_invoices", None)
-    if issue is None:
-        raise JobUnavailable(
-            "Invoicing is not installed: contracts.invoicing.issue_invoices is missing."
-        )
-    return issue
-
-
 def run_issue_invoices(session: Session, actor: Actor, ctx: JobContext) -> JobReport:
     OPERATE_MARKETPLACE.check(actor)
-    issue_invoices = invoicing_entry_point()
     month = first_of_month(ctx.month) if ctx.month else previous_month(ctx.today)
     ctx.say(f"issuing invoices for {month:%Y-%m} …")
-    result = issue_invoices(session, month)
-    issued = len(result) if isinstance(result, list | tuple | set) else result
-    return JobReport("issue_invoices", {"month": f"{month:%Y-%m}", "issued": issued})
+    result = invoice_month(session, month, ctx.today, ctx.progress)
+    counts = {"month": f"{month:%Y-%m}", "issued": result.issued}
+    if result.waiting_for_index:
+        counts["waiting_for_index"] = len(result.waiting_for_index)
+    return JobReport("issue_invoices", counts)
 
 
 def _tonnes(kg: int) -> str:

@@ -14,7 +14,6 @@ from contracts.events import events_of, verify_chain
 from contracts.jobs import (
     JOBS,
     JobContext,
-    JobUnavailable,
     contract_end,
     expiry_threshold,
 )
@@ -94,18 +93,6 @@ def test_closing_with_a_month_closes_the_months_up_to_it(db, parties):
     assert report.counts == {"closed": 1, "months": "2027-01", "events": 1}
     report = run(db, "close_months", date(2027, 3, 20))
     assert report.counts == {"closed": 1, "months": "2027-02", "events": 1}
-
-
-def test_issuing_invoices_without_the_invoicing_module_says_so(db, parties):
-    import importlib.util
-
-    if importlib.util.find_spec("contracts.invoicing") is not None:
-        pytest.skip("the money slice's invoicing is installed")
-    with pytest.raises(JobUnavailable) as caught:
-        run(db, "issue_invoices", date(2027, 2, 1))
-    assert caught.value.message == (
-        "Invoicing is not installed: contracts.invoicing.issue_invoices is missing."
-    )
 
 
 def test_late_deliveries_are_reminded_to_both_parties_once_per_month(db, parties):
