@@ -19,6 +19,7 @@ from stripe_fixtures import event_of, signed, wait_until
 from contracts.deliveries import tokyo_today
 from contracts.models import (
     ContractEvent,
+    DeliveryObligation,
     Invoice,
     InvoiceLine,
     Payment,
@@ -190,7 +191,11 @@ def test_offtake_from_draft_to_a_paid_quality_adjusted_invoice(
     contract_id = negotiate_and_sign(page, base, listing.id, log_in, month)
 
     # 2. The scheduler's job opens the month; the yard sees it open.
-    assert "opened: 1" in jobs(app, "open_obligations", "--month", month)
+    jobs(app, "open_obligations", "--month", month)
+    opened = db.exec(
+        select(DeliveryObligation).where(DeliveryObligation.contract_id == contract_id)
+    ).one()
+    assert (opened.month, opened.status, opened.due_kg) == (today.replace(day=1), "open", 40_000)
     page.goto(f"{base}/contracts/{contract_id}/deliveries")
     expect(page.locator("table tbody tr", has_text=month)).to_contain_text("Open for deliveries")
 
@@ -213,7 +218,7 @@ def test_offtake_from_draft_to_a_paid_quality_adjusted_invoice(
     assert lines["quality"] == -7_500 * 40 and lines["fee"] > 0
 
     page.goto(base + "/invoices")
-    page.get_by_role("link", name=invoice.number).click()
+    page.get_by_role("link", name=invoice.number, exact=True).click()
     document = page.locator("table.invoice-lines")
     expect(document.locator("tr", has_text="Deliveries at the month's price")).to_contain_text(
         yen(lines["base"])
