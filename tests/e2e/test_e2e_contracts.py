@@ -5,45 +5,13 @@ the hash and the audit chain is intact."""
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from contracts.models import ContractTerms, OfftakeContract
-from demo.organizations import DEMO_PASSWORD, load_demo
-from market.models import SupplyListing
-from participants.models import Member
 
 
-@pytest.fixture()
-def demo(app):
-    with Session(app.extensions["junkan.engine"], expire_on_commit=False) as session:
-        load_demo(session, echo=lambda _msg: None)
-        recycler = session.exec(
-            select(Member).where(Member.email == "recycler@demo.junkan.jp")
-        ).one()
-        listing = session.exec(
-            select(SupplyListing).where(
-                SupplyListing.organization_id == recycler.organization_id,
-                SupplyListing.status == "open",
-                SupplyListing.material_code == "copper_scrap",
-            )
-        ).first()
-        return listing
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(DEMO_PASSWORD)
-    page.locator("main button[type=submit]").click()
-    expect(page.locator("header form.inline button")).to_be_visible()
-    if page.locator("html").get_attribute("lang") == "ja":
-        page.get_by_role("button", name="English").click()
-    expect(page.locator("html")).to_have_attribute("lang", "en")
-
-
-def test_a_draft_is_negotiated_signed_by_both_and_printed(live_server, page, demo, app):
+def test_a_draft_is_negotiated_signed_by_both_and_printed(live_server, page, demo, app, log_in):
     listing = demo
     log_in(page, live_server, "manufacturer@demo.junkan.jp")
     page.goto(f"{live_server}/listings/{listing.id}")
