@@ -18,7 +18,14 @@ notices) carry the time of loading, so the audit trail stays truthful.
 3. A draft between the Saitama yard and the wire maker (EU end-of-waste copper), two versions
    and a thread, waiting for the wire maker's answer.
 
-Idempotent: skipped when the yard's history listing (`COPPER_LISTING_TITLE`) exists.
+4. Invoices of every closed month of both offtakes (`issue_invoices`, as the scheduler), and
+   with a payment gateway (`junkan demo load` starts a local Stripe for the load) the buyers
+   pay all of them by card but the copper contract's latest, left for the wire maker to pay in
+   the browser: `pay_invoice`, then Stripe's ``payment_intent.succeeded`` event of each intent
+   through `handle_stripe_event`, as the webhook would (invoice paid, settlement ledger).
+
+Idempotent: the story is skipped when the yard's history listing (`COPPER_LISTING_TITLE`)
+exists; the invoices and payments step runs on every load and finds nothing left to do.
 """
 
 import random
