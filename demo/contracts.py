@@ -18,16 +18,25 @@ notices) carry the time of loading, so the audit trail stays truthful.
 3. A draft between the Saitama yard and the wire maker (EU end-of-waste copper), two versions
    and a thread, waiting for the wire maker's answer.
 
-Idempotent: skipped when the yard's history listing (`COPPER_LISTING_TITLE`) exists.
+4. Invoices of every closed month of both offtakes (`issue_invoices`, as the scheduler), and
+   with a payment gateway (`junkan demo load` starts a local Stripe for the load) the buyers
+   pay all of them by card but the copper contract's latest, left for the wire maker to pay in
+   the browser: `pay_invoice`, then Stripe's ``payment_intent.succeeded`` event of each intent
+   through `handle_stripe_event`, as the webhook would (invoice paid, settlement ledger).
+
+Idempotent: the story is skipped when the yard's history listing (`COPPER_LISTING_TITLE`)
+exists; the invoices and payments step runs on every load and finds nothing left to do.
 """
 
-import importlib
-import importlib.util
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from contracts.deliveries import (
@@ -46,9 +55,26 @@ from contracts.drafting import (
     draft_from_listing,
     draft_from_request,
 )
-from contracts.models import Delivery, DeliveryObligation, ObligationStatus, OfftakeContract
+from contracts.invoicing import issue_invoices
+from contracts.models import (
+    Delivery,
+    DeliveryObligation,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    ObligationStatus,
+    OfftakeContract,
+    Payment,
+    PaymentStatus,
+)
 from contracts.negotiation import CommentIn, add_comment, latest_terms, propose_terms
 from contracts.obligations import close_months, last_day_of_month, month_index, open_month
+from contracts.payments import (
+    SUCCEEDED_EVENT,
+    PaymentGateway,
+    handle_stripe_event,
+    pay_invoice,
+)
 from contracts.signing import SignIn, sign_contract
 from contracts.terms import TermsProposalIn
 from market.alerts import mark_read
@@ -648,12 +674,27 @@ def _current_month(session: Session, cast: Cast, copper: OfftakeContract, today:
     _deliver(session, cast.inspector, copper, day, kg, PLATES[0], assay, YARD, today)
 
 
-def _invoices_and_payments(session: Session, orgs: dict[str, Organization], today: date) -> None:
-    """Hook for the lead: invoices of every closed past month once `contracts.invoicing`
-    exists (a no-op before). Payments (Stripe) are to be added here as well."""
-    if importlib.util.find_spec("contracts.invoicing") is None:
-        return
-    invoicing = importlib.import_module("contracts.invoicing")
+class DemoGateway(PaymentGateway, Protocol):
+    """The payment gateway, and Stripe's event list: the loader reads the events of the
+    payments it made instead of waiting for webhooks (nobody listens during a load)."""
+
+    def events(self, kind: str) -> list[dict]:
+        """The newest events of one type (as Stripe sends them, plain dicts)."""
+
+
+EVENT_WAIT_S = 10.0
+
+
+def _invoices_and_payments(
+    session: Session,
+    cast: Cast,
+    today: date,
+    gateway: DemoGateway | None,
+    echo: Callable[[str], None] = print,
+) -> bool:
+    """Invoices of every closed past month; with a gateway, the buyers pay all of them but
+    the copper contract's latest (left for the wire maker to pay in the browser). True when
+    anything was issued or paid."""
     months = session.exec(
         select(DeliveryObligation.month)
         .where(
@@ -663,17 +704,125 @@ def _invoices_and_payments(session: Session, orgs: dict[str, Organization], toda
         .distinct()
         .order_by(DeliveryObligation.month)
     ).all()
-    for month in months:
-        invoicing.issue_invoices(session, month)
+    issued = sum(issue_invoices(session, month, today) for month in months)
+    session.flush()
+    if gateway is None:
+        return issued > 0
+    return _pay_past_invoices(session, cast, gateway, echo) or issued > 0
 
 
-def load_contract_demo(session: Session, orgs: dict[str, Organization], today: date) -> bool:
-    """The contract part of the demo story (flush, no commit). False when it already exists."""
-    if session.exec(
+def _invoices_to_pay(session: Session, cast: Cast) -> list[tuple[Invoice, Actor]]:
+    """The issued invoices of the two demo offtakes, but the copper contract's latest month,
+    with the buyer's member who pays each."""
+    payers = {a.organization_id: a for a in (cast.manufacturer, cast.cathode)}
+    sellers = {cast.recycler.organization_id, cast.blackmass.organization_id}
+    rows = session.exec(
+        select(Invoice, DeliveryObligation.month)
+        .join(DeliveryObligation, DeliveryObligation.id == Invoice.obligation_id)
+        .where(
+            Invoice.kind == InvoiceKind.INVOICE,
+            col(Invoice.buyer_org_id).in_(list(payers)),
+            col(Invoice.seller_org_id).in_(list(sellers)),
+        )
+        .order_by(DeliveryObligation.month, Invoice.id)
+    ).all()
+    copper = [
+        (inv, month)
+        for inv, month in rows
+        if inv.seller_org_id == cast.recycler.organization_id
+        and inv.buyer_org_id == cast.manufacturer.organization_id
+    ]
+    latest = max(copper, key=lambda r: r[1])[0].id if copper else None
+    return [
+        (inv, payers[inv.buyer_org_id])
+        for inv, _ in rows
+        if inv.status == InvoiceStatus.ISSUED and inv.id != latest
+    ]
+
+
+def _pay_past_invoices(
+    session: Session, cast: Cast, gateway: DemoGateway, echo: Callable[[str], None]
+) -> bool:
+    """Pay through the real path: `pay_invoice` (claim, PaymentIntent, confirm; it commits),
+    then Stripe's `payment_intent.succeeded` event of each intent through
+    `handle_stripe_event`, as the webhook would (idempotent by event id; the invoice is paid
+    and the settlement ledger written there). Payments left pending by an earlier, broken
+    load are not waited for (their localstripe is gone)."""
+    to_pay = _invoices_to_pay(session, cast)
+    if not to_pay:
+        return False
+    echo(f"payments: {len(to_pay)} past invoices paid by card (local Stripe) …")
+    before = session.exec(select(Notification.id).order_by(col(Notification.id).desc())).first()
+    intents: dict[str, int] = {}
+    for invoice, payer in to_pay:
+        if session.exec(select(Payment.id).where(Payment.invoice_id == invoice.id)).first():
+            continue  # claimed by an earlier load
+        payment = pay_invoice(session, payer, invoice.id, gateway)
+        if payment.status == PaymentStatus.PENDING:
+            intents[payment.stripe_payment_intent_id] = invoice.id
+    events = _succeeded_events(gateway, set(intents))
+    for intent in intents:  # in invoice order
+        if intent in events:
+            handle_stripe_event(session, events[intent])
+            session.commit()
+    _forget_stripe_customers(session, [cast.manufacturer, cast.cathode])
+    _mark_history_read(session, before or 0)
+    session.commit()
+    return bool(intents)
+
+
+def _succeeded_events(gateway: DemoGateway, intents: set[str]) -> dict[str, dict]:
+    """Stripe's succeeded event of each intent, polled until all are there (or a timeout)."""
+    deadline = time.monotonic() + EVENT_WAIT_S
+    found: dict[str, dict] = {}
+    while True:
+        for event in gateway.events(SUCCEEDED_EVENT):
+            intent = ((event.get("data") or {}).get("object") or {}).get("id")
+            if intent in intents:
+                found.setdefault(intent, event)
+        if len(found) == len(intents) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _forget_stripe_customers(session: Session, payers: list[Actor]) -> None:
+    """The load's Stripe customers live in its own local Stripe, which stops with the load;
+    the served demo (another local Stripe) creates the buyers' customers afresh."""
+    ids = [a.organization_id for a in payers]
+    session.execute(
+        update(Organization)
+        .where(col(Organization.id).in_(ids))
+        .values(stripe_customer_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    for org in session.exec(select(Organization).where(col(Organization.id).in_(ids))):
+        session.refresh(org)
+
+
+def load_contract_demo(
+    session: Session,
+    orgs: dict[str, Organization],
+    today: date,
+    gateway: DemoGateway | None = None,
+    echo: Callable[[str], None] = print,
+) -> bool:
+    """The contract part of the demo story; False when nothing was created. The story flushes
+    (the caller commits); paying invoices commits (`pay_invoice` brackets each charge with
+    committed claims). The invoices and payments step runs on every load, so a load broken
+    during payments is finished by the next one; it creates nothing when all is there."""
+    cast = _cast(session)
+    created = False
+    if not session.exec(
         select(SupplyListing.id).where(SupplyListing.title == COPPER_LISTING_TITLE)
     ).first():
-        return False
-    cast = _cast(session)
+        _contract_story(session, cast, orgs, today)
+        created = True
+    return _invoices_and_payments(session, cast, today, gateway, echo) or created
+
+
+def _contract_story(
+    session: Session, cast: Cast, orgs: dict[str, Organization], today: date
+) -> None:
     current = today.replace(day=1)
     copper_start = add_months(current, -COPPER_HISTORY_MONTHS)
     black_mass_start = add_months(current, -BLACK_MASS_HISTORY_MONTHS)
@@ -685,5 +834,3 @@ def load_contract_demo(session: Session, orgs: dict[str, Organization], today: d
     _current_month(session, cast, copper, today)
     _negotiated_draft(session, cast, orgs)
     session.flush()
-    _invoices_and_payments(session, orgs, today)
-    return True

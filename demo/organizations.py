@@ -435,6 +435,9 @@ def load_participants(session: Session) -> dict[str, Organization]:
             name_ja=ja,
             name_en=en,
             corporate_number=number,
+            # Recyclers sell on invoices: registered qualified-invoice issuers (T + the
+            # corporate number), so that the buyers may deduct the consumption tax.
+            qualified_invoice_number=f"T{number}" if kind == "recycler" and number else None,
             country=country,
             registry_id=registry,
             prefecture=pref,
@@ -477,8 +480,13 @@ def load_participants(session: Session) -> dict[str, Organization]:
     return orgs
 
 
-def load_demo(session: Session, echo: Callable[[str], None] = print, rates=None) -> bool:
-    """Load every demo section; each is idempotent. True when anything was created."""
+def load_demo(
+    session: Session, echo: Callable[[str], None] = print, rates=None, gateway=None
+) -> bool:
+    """Load every demo section; each is idempotent. True when anything was created.
+
+    `gateway` (a `demo.contracts.DemoGateway`, e.g. over a localstripe started for the load)
+    pays the past invoices; without one they stay issued."""
     from datetime import date
 
     from demo.contracts import load_contract_demo
@@ -501,7 +509,7 @@ def load_demo(session: Session, echo: Callable[[str], None] = print, rates=None)
         session.commit()
         _matching_run(session, echo, rates)
     echo("contracts: a year of copper deliveries, black mass, a draft in negotiation …")
-    if load_contract_demo(session, _orgs_by_key(session), date.today()):
+    if load_contract_demo(session, _orgs_by_key(session), date.today(), gateway, echo):
         created = True
         session.commit()
     return created

@@ -96,14 +96,16 @@ def app(database_url, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def demo_app(database_url, tmp_path_factory):
-    """An app over the demo story (loaded once for the test module; emptied after it)."""
+def demo_app(database_url, tmp_path_factory, local_stripe):  # noqa: F811
+    """An app over the demo story (loaded once for the test module; emptied after it); the
+    past invoices are paid through the session's localstripe."""
     from demo import load_demo
+    from web.stripe_gateway import local_gateway
 
     application = create_app(_test_config(database_url, tmp_path_factory.mktemp("outbox")))
     engine = application.extensions["junkan.engine"]
     with Session(engine, expire_on_commit=False) as session:
-        load_demo(session, echo=lambda _line: None)
+        load_demo(session, echo=lambda _line: None, gateway=local_gateway(local_stripe))
         session.commit()
     yield application
     _empty_tables(engine)

@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from contracts.events import verify_chain
 from contracts.models import (
@@ -13,13 +13,19 @@ from contracts.models import (
     Delivery,
     DeliveryDocument,
     DeliveryObligation,
+    Invoice,
+    InvoiceLine,
     OfftakeContract,
+    Payment,
+    SettlementEntry,
+    StripeEvent,
 )
 from demo import DEMO_PASSWORD, load_demo
 from demo.contracts import COPPER_LISTING_TITLE, weighbridge_ticket_pdf
 from market.models import Notification, SupplyListing
 from participants.models import Member, Organization
 from tests.factories import login
+from web.stripe_gateway import local_gateway
 
 CLOSED = ("closed", "invoiced")  # invoiced once contracts.invoicing exists
 
@@ -139,15 +145,88 @@ def test_every_demo_contract_chain_verifies(db):
         assert verify_chain(db, contract_id).intact
 
 
-def test_loading_twice_creates_nothing_new(db):
+def _invoices(db: Session, contract: OfftakeContract) -> list[tuple[Invoice, date]]:
+    return list(
+        db.exec(
+            select(Invoice, DeliveryObligation.month)
+            .join(DeliveryObligation, DeliveryObligation.id == Invoice.obligation_id)
+            .where(Invoice.contract_id == contract.id)
+            .order_by(DeliveryObligation.month)
+        ).all()
+    )
+
+
+def test_every_closed_month_is_invoiced_and_paid_but_the_latest_copper_one(db):
+    copper = _contract(db, "recycler@demo.junkan.jp", "manufacturer@demo.junkan.jp", "active")
+    bm = _contract(db, "blackmass@demo.junkan.jp", "cathode@demo.junkan.jp", "active")
+    for contract, n in ((copper, 11), (bm, 5)):
+        invoices = _invoices(db, contract)
+        closed = [m.month for m in _months(db, contract) if m.status in CLOSED]
+        assert [month for _, month in invoices] == closed and len(closed) == n
+        seller = db.get(Organization, contract.seller_org_id)
+        assert seller.qualified_invoice_number == f"T{seller.corporate_number}"
+        for invoice, _ in invoices:
+            assert invoice.seller_registration_number == seller.qualified_invoice_number
+            assert invoice.tax_jpy == invoice.subtotal_jpy // 10
+    copper_invoices = [i for i, _ in _invoices(db, copper)]
+    assert [i.status for i in copper_invoices] == ["paid"] * 10 + ["issued"]
+    assert all(i.status == "paid" for i, _ in _invoices(db, bm))
+    # about 80 t of copper at ¥1.2–1.4 million a tonne, 30 t of black mass at ~¥0.4 million
+    assert all(95_000_000 < i.total_jpy < 130_000_000 for i in copper_invoices)
+    assert all(10_000_000 < i.total_jpy < 15_000_000 for i, _ in _invoices(db, bm))
+    lines = db.exec(
+        select(InvoiceLine.kind, InvoiceLine.amount_jpy).where(
+            InvoiceLine.kind == "quality",
+            col(InvoiceLine.invoice_id).in_([i.id for i in copper_invoices]),
+        )
+    ).all()
+    assert [amount for _, amount in lines] and all(amount < 0 for _, amount in lines)
+    # the latest copper invoice waits for the wire maker, unclaimed
+    assert (
+        db.exec(select(Payment).where(Payment.invoice_id == copper_invoices[-1].id)).first() is None
+    )
+
+
+def test_the_settlement_ledger_holds_what_was_paid(db):
+    paid = db.exec(select(Invoice).where(Invoice.status == "paid")).all()
+    assert len(paid) == 15
+    entries = db.exec(select(SettlementEntry)).all()
+    assert {e.invoice_id for e in entries} == {i.id for i in paid}
+    assert sum(e.amount_jpy for e in entries) == sum(i.total_jpy for i in paid)
+    for invoice in paid:
+        payable = [e for e in entries if e.invoice_id == invoice.id and e.kind == "seller_payable"]
+        assert len(payable) == 1 and payable[0].organization_id == invoice.seller_org_id
+    payments = db.exec(select(Payment)).all()
+    assert sorted(p.status for p in payments) == ["succeeded"] * 15
+    assert db.exec(select(func.count()).select_from(StripeEvent)).one() == 15
+    # the load's Stripe customers lived in its own local Stripe: forgotten
+    assert not db.exec(
+        select(Organization.id).where(Organization.stripe_customer_id.is_not(None))
+    ).all()
+
+
+def test_loading_twice_creates_nothing_new(db, local_stripe):
     def counts():
         return [
             db.exec(select(func.count()).select_from(m)).one()
-            for m in (OfftakeContract, Delivery, ContractEvent, SupplyListing, Organization)
+            for m in (
+                OfftakeContract,
+                Delivery,
+                ContractEvent,
+                SupplyListing,
+                Organization,
+                Invoice,
+                Payment,
+                SettlementEntry,
+                StripeEvent,
+            )
         ]
 
     before = counts()
-    assert load_demo(db, echo=lambda _line: None) is False
+    gateway = local_gateway(local_stripe)
+    intents = len(gateway.client.v1.payment_intents.list(params={"limit": 100}).data)
+    assert load_demo(db, echo=lambda _line: None, gateway=gateway) is False
+    assert len(gateway.client.v1.payment_intents.list(params={"limit": 100}).data) == intents
     db.commit()
     assert counts() == before
     assert (
@@ -168,7 +247,14 @@ def test_the_manufacturer_clicks_through_the_contract_pages(demo_app, db):
     client = demo_app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(client, "manufacturer@demo.junkan.jp", DEMO_PASSWORD)
+    latest = db.exec(
+        select(Invoice.id).where(Invoice.contract_id == copper.id, Invoice.status == "issued")
+    ).one()
     for path in (
+        "/invoices",
+        f"/invoices/{latest}",
+        f"/invoices/{latest}/pay",
+        "/settlements",
         "/contracts",
         f"/contracts/{copper.id}",
         f"/contracts/{copper.id}/deliveries",

@@ -43,12 +43,25 @@ def demo() -> None:
 @demo.command("load")
 @with_appcontext
 def demo_load() -> None:
-    """Load the demo story (idempotent: does nothing when it is already there)."""
+    """Load the demo story (idempotent: does nothing when it is already there). The past
+    invoices are paid by card through a local Stripe started for the load (never a configured
+    Stripe account), stopped afterwards."""
     from demo.organizations import load_demo
     from web.config import transport_rates
     from web.db import get_db
+    from web.localstripe import LocalStripe
+    from web.stripe_gateway import local_gateway
 
-    created = load_demo(get_db(), echo=click.echo, rates=transport_rates(current_app.config))
+    local_stripe = LocalStripe.start()
+    try:
+        created = load_demo(
+            get_db(),
+            echo=click.echo,
+            rates=transport_rates(current_app.config),
+            gateway=local_gateway(local_stripe),
+        )
+    finally:
+        local_stripe.stop()
     click.echo("demo data loaded" if created else "demo data already present")
 
 

@@ -68,6 +68,13 @@ class StripeGateway:
         refund = self._call(lambda: self.client.v1.refunds.create(params=params, options=options))
         return refund.id, refund.status
 
+    def events(self, kind: str) -> list[dict]:
+        """The newest 100 events of one type, as plain dicts (the demo loader reads the
+        payments it made from them: `demo.contracts.DemoGateway`)."""
+        params = {"limit": 100, "type": kind}
+        listed = self._call(lambda: self.client.v1.events.list(params=params))
+        return [event.to_dict() for event in listed.data]
+
     @staticmethod
     def _call(action):
         try:
@@ -112,6 +119,14 @@ def demo_mode(app: Flask | None = None) -> bool:
     """True when payments go to a local Stripe (test cards are offered)."""
     app = app or current_app
     return bool(app.config.get("STRIPE_DEMO"))
+
+
+def local_gateway(server) -> StripeGateway:
+    """The gateway over a `web.localstripe.LocalStripe` server."""
+    client = stripe.StripeClient(
+        server.key, base_addresses={"api": server.url}, max_network_retries=0
+    )
+    return StripeGateway(client)
 
 
 def start_local_stripe(app: Flask, webhook_base_url: str):
