@@ -263,6 +263,14 @@ def read_payment(session: Session, actor: Actor, invoice_id: int) -> PaymentOut:
     return payment_out(invoice, _payment_of(session, invoice_id))
 
 
+# Stripe charges at most ¥99,999,999 in one JPY payment; a larger invoice is paid by bank
+# transfer outside Junkan (refused here before anything is claimed or sent to Stripe).
+CARD_LIMIT_JPY = 99_999_999
+CARD_LIMIT_MESSAGE = N_(
+    "Cards take at most ¥99,999,999 in one payment: pay this invoice by bank transfer."
+)
+
+
 @dataclass(frozen=True)
 class PaymentBox:
     """What the invoice page shows about paying or refunding it."""
@@ -276,6 +284,10 @@ class PaymentBox:
     can_pay: bool
     can_refund: bool
     refund_amount_jpy: int | None
+
+    @property
+    def over_card_limit(self) -> bool:
+        return self.kind == InvoiceKind.INVOICE and self.amount_jpy > CARD_LIMIT_JPY
 
 
 def payment_box(session: Session, actor: Actor | None, invoice_id: int) -> PaymentBox | None:
@@ -313,7 +325,7 @@ def payment_box(session: Session, actor: Actor | None, invoice_id: int) -> Payme
         payment.failure_message if payment else "",
         invoice.status == InvoiceStatus.ISSUED
         and status in ("unpaid", PaymentStatus.FAILED)
-        and invoice.total_jpy > 0
+        and 0 < invoice.total_jpy <= CARD_LIMIT_JPY
         and PAY_INVOICES.allows(actor)
         and actor.owns(invoice.buyer_org_id),
         False,
@@ -344,6 +356,8 @@ def _payable_invoice(session: Session, actor: Actor, invoice_id: int) -> Invoice
         raise Conflict(N_("This invoice is not awaiting payment."))
     if invoice.total_jpy <= 0:
         raise Conflict(N_("There is nothing to pay on this invoice."))
+    if invoice.total_jpy > CARD_LIMIT_JPY:
+        raise Conflict(CARD_LIMIT_MESSAGE)
     return invoice
 
 

@@ -8,7 +8,7 @@ is replayed with historical dates where an entry point takes a date (listings, a
 deliveries, closing months); steps that stamp the clock themselves (signatures, audit events,
 notices) carry the time of loading, so the audit trail stays truthful.
 
-1. 彩の国メタルリサイクル (Saitama) → 浪速電線工業 (Osaka): 80 t/month of No.2 copper
+1. 彩の国メタルリサイクル (Saitama) → 浪速電線工業 (Osaka): 60 t/month of No.2 copper
    (ISRI-BIRCH-CLIFF) for 12 months from eleven months ago, copper index × 0.92 + ¥4,000 with
    floor and cap, FCA Kawaguchi yard. Eleven closed months, 2–3 lots each; one lot disputed by
    the buyer's assay and settled by an umpire; one lot graded out of spec and rejected; the
@@ -110,7 +110,7 @@ PLATES = (
 )
 BM_CONTAINERS = tuple((c, c) for c in ("TGHU 512 337 4", "MSKU 708 214 9", "ONEU 330 871 2"))
 
-COPPER_MONTHLY_T = 80
+COPPER_MONTHLY_T = 60  # a month's invoice stays under the card limit (¥99,999,999)
 COPPER_HISTORY_MONTHS = 11  # closed months before the current one
 DISPUTED_MONTH = 5  # the sixth contract month: a lot the buyer disputes, settled by an umpire
 REJECTED_MONTH = 8  # the ninth: a lot graded out of spec, rejected, replaced
@@ -375,7 +375,7 @@ def _copper_month(
 ) -> None:
     """One past contract month's lots, each assayed, recorded and decided by the buyer."""
     total = int(COPPER_MONTHLY_T * 1000 * rng.uniform(0.96, 1.05))
-    n = 3  # trailer loads of 25–29 t
+    n = 3  # trailer loads of about 20 t
     if number == REJECTED_MONTH:  # an extra, off-spec lot early in the month
         lot = f"KWG-{month:%y%m}-00"
         _rejected_lot(session, cast, contract, lot, month, 24_160, PLATES[3], today)

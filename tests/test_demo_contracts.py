@@ -171,8 +171,9 @@ def test_every_closed_month_is_invoiced_and_paid_but_the_latest_copper_one(db):
     copper_invoices = [i for i, _ in _invoices(db, copper)]
     assert [i.status for i in copper_invoices] == ["paid"] * 10 + ["issued"]
     assert all(i.status == "paid" for i, _ in _invoices(db, bm))
-    # about 80 t of copper at ¥1.2–1.4 million a tonne, 30 t of black mass at ~¥0.4 million
-    assert all(95_000_000 < i.total_jpy < 130_000_000 for i in copper_invoices)
+    # about 60 t of copper at ¥1.2–1.4 million a tonne (under the card limit), 30 t of black
+    # mass at ~¥0.4 million
+    assert all(60_000_000 < i.total_jpy <= 99_999_999 for i in copper_invoices)
     assert all(10_000_000 < i.total_jpy < 15_000_000 for i, _ in _invoices(db, bm))
     lines = db.exec(
         select(InvoiceLine.kind, InvoiceLine.amount_jpy).where(

@@ -157,6 +157,22 @@ def test_a_second_click_returns_the_same_payment_and_creates_no_second_intent(
     assert len(intents_of_invoice(stripe_gateway, m.invoice.id)) == 1
 
 
+def test_an_invoice_above_the_card_limit_is_refused_before_stripe_is_called(money, stripe_gateway):
+    m = money
+    # ¥90,904,545 of goods + ¥5,000 fee + 10 % tax = ¥100,000,500: above ¥99,999,999
+    big = make_invoice(m.db, make_contract(m.db, m.seller, m.buyer), goods_jpy=90_904_545)
+    m.db.commit()
+    assert big.total_jpy == 100_000_500
+    with pytest.raises(Conflict, match="at most ¥99,999,999"):
+        pay_invoice(m.db, m.actor("buyer trader"), big.id, stripe_gateway)
+    assert _count(m.db, Payment) == 0
+    assert intents_of_invoice(stripe_gateway, big.id) == []
+    box = payment_box(m.db, m.actor("buyer trader"), big.id)
+    assert (box.can_pay, box.over_card_limit) == (False, True)
+    # the same buyer's ordinary invoice is still payable by card
+    assert payment_box(m.db, m.actor("buyer trader"), m.invoice.id).can_pay
+
+
 def test_two_clicks_at_once_create_one_payment_intent(app, money, stripe_gateway):
     m = money
     engine = app.extensions["junkan.engine"]
