@@ -20,7 +20,8 @@ bash scripts/setup.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+# One pytest worker per CPU (pytest-xdist); each worker has its own database and localstripe.
 echo "== test suite on SQLite =="
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n auto "$@"
 echo "== test suite on PostgreSQL =="
-TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test" .venv/bin/python -m pytest "$@"
+TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test" .venv/bin/python -m pytest -n auto "$@"
