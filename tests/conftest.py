@@ -60,6 +60,8 @@ def database_url():
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A throwaway database: commits need not wait for the disk (about a third faster).
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
