@@ -91,11 +91,18 @@ def empty_database_url(tmp_path):
 def _empty_tables(engine) -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
+        # DELETE, children first: on a few rows far cheaper than TRUNCATE (which swaps every
+        # table's files: 0.24 s a test on PostgreSQL); then ids start at 1 again.
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(
+                text(
+                    "SELECT setval(s.oid, 1, false) FROM pg_class s "
+                    "JOIN pg_namespace n ON n.oid = s.relnamespace "
+                    "WHERE s.relkind = 'S' AND n.nspname = current_schema()"
+                )
+            )
 
 
 def _test_config(database_url: str, outbox) -> dict:
