@@ -5,7 +5,13 @@ from flask_babel import gettext
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from participants.errors import DomainError, NotFound, PermissionDenied
+from participants.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from web.db import get_db
 from web.i18n import translate_error
 from web.validation import InputInvalid
@@ -46,6 +52,19 @@ def apply_to_form(form, error: Exception) -> None:
         field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
     else:
         form.form_errors.append(message)
+
+
+def save_form(form, action) -> tuple[object | None, int]:
+    """Run a domain action and commit, or show its error under the form's field (422 / 409)."""
+    db = get_db()
+    try:
+        result = action()
+        db.commit()
+    except (ValidationFailed, Conflict) as err:
+        db.rollback()
+        apply_to_form(form, err)
+        return None, err.status
+    return result, 200
 
 
 def init_app(app: Flask) -> None:

@@ -48,10 +48,9 @@ from contracts.deliveries import (
     record_delivery,
     settle_delivery,
 )
-from participants.errors import Conflict, ValidationFailed
 from web.auth import current_actor
 from web.db import get_db
-from web.errors import apply_to_form, commit_or_flash
+from web.errors import commit_or_flash, save_form
 from web.pagination import paginate
 from web.validation import validate_form
 from web.views.quality import OUTCOME_NAMES
@@ -162,19 +161,6 @@ def _uploaded(name: str, kind: str) -> DocumentFile | None:
     return DocumentFile(name, kind, storage.filename, storage.read(MAX_DOCUMENT_BYTES + 1))
 
 
-def _save(form: FlaskForm, action) -> tuple[object | None, int]:
-    """Run a domain action and commit, or show its error under the form's field (422 / 409)."""
-    db = get_db()
-    try:
-        result = action()
-        db.commit()
-    except (ValidationFailed, Conflict) as err:
-        db.rollback()
-        apply_to_form(form, err)
-        return None, err.status
-    return result, 200
-
-
 @bp.get("/deliveries")
 @login_required
 def deliveries():
@@ -216,7 +202,7 @@ def new_delivery(contract_id: int):
         status = 422
         if data is not None:
             documents = [doc for kind in DOCUMENT_KINDS if (doc := _uploaded(kind, kind))]
-            delivery, status = _save(form, lambda: record_delivery(db, actor, data, documents))
+            delivery, status = save_form(form, lambda: record_delivery(db, actor, data, documents))
             if delivery is not None:
                 flash(
                     gettext("The delivery is recorded; the buyer is asked to accept it."), "success"

@@ -85,14 +85,14 @@ from market.search import (
     search_requests,
 )
 from participants.actors import OPERATE_MARKETPLACE
-from participants.errors import Conflict, ValidationFailed
+from participants.errors import ValidationFailed
 from participants.models import Organization
 from quality.catalogue import get_material
 from quality.models import Material
 from web.alerting import send_alert_mails
 from web.auth import current_actor
 from web.db import get_db
-from web.errors import apply_to_form, commit_or_flash
+from web.errors import commit_or_flash, save_form
 from web.forms import prefecture_choices
 from web.i18n import translate_error
 from web.pagination import Page, paginate
@@ -338,19 +338,6 @@ class IndexCsvForm(FlaskForm):
     file = FileField(_l("CSV file (month,value)"))
 
 
-def _save(form: FlaskForm, action) -> tuple[object | None, int]:
-    """Run a domain action and commit, or show its error under the form's field (422 / 409)."""
-    db = get_db()
-    try:
-        result = action()
-        db.commit()
-    except (ValidationFailed, Conflict) as err:
-        db.rollback()
-        apply_to_form(form, err)
-        return None, err.status
-    return result, 200
-
-
 # ---------------------------------------------------------------------------------------------
 # Search pages
 
@@ -451,7 +438,7 @@ def new_listing():
         data = validate_form(form, ListingInput)
         status = 422
         if data is not None:
-            item, status = _save(form, lambda: create_listing(db, actor, data))
+            item, status = save_form(form, lambda: create_listing(db, actor, data))
             if item is not None:
                 flash(gettext("The listing is saved as a draft. Publish it when ready."), "success")
                 return redirect(url_for("market.listing", listing_id=item.id))
@@ -477,7 +464,7 @@ def edit_listing(listing_id: int):
         status = 422
         if data is not None:
             fields = _form_fields(form, ListingInput)
-            saved, status = _save(
+            saved, status = save_form(
                 form, lambda: update_listing(db, actor, listing_id, data, fields=fields)
             )
             if saved is not None:
@@ -562,7 +549,7 @@ def new_request():
         data = validate_form(form, RequestInput)
         status = 422
         if data is not None:
-            item, status = _save(form, lambda: create_request(db, actor, data))
+            item, status = save_form(form, lambda: create_request(db, actor, data))
             if item is not None:
                 flash(gettext("The request is saved as a draft. Publish it when ready."), "success")
                 return redirect(url_for("market.request_detail", request_id=item.id))
@@ -588,7 +575,7 @@ def edit_request(request_id: int):
         status = 422
         if data is not None:
             fields = _form_fields(form, RequestInput)
-            saved, status = _save(
+            saved, status = save_form(
                 form, lambda: update_request(db, actor, request_id, data, fields=fields)
             )
             if saved is not None:
@@ -706,7 +693,7 @@ def create_index_view():
         if data is not None:
             from market.indices import create_index
 
-            index, _status = _save(form, lambda: create_index(db, actor, data))
+            index, _status = save_form(form, lambda: create_index(db, actor, data))
             if index is not None:
                 flash(gettext("Price index %(code)s created.", code=index.code), "success")
                 return redirect(url_for("market.index", code=index.code))
@@ -742,7 +729,7 @@ def set_index_value_view(code: str):
     if form.validate_on_submit():
         data = validate_form(form, IndexValueInput)
         if data is not None:
-            row, _status = _save(form, lambda: set_index_value(db, actor, code, data))
+            row, _status = save_form(form, lambda: set_index_value(db, actor, code, data))
             if row is not None:
                 flash(
                     gettext("The value for %(month)s is saved.", month=month(data.month)),
