@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from market.models import PurchaseOrder  # noqa: F401  (foreign-key target)
 from participants.columns import ExactDecimal, UTCDateTime, utcnow
 
 # ---------------------------------------------------------------------------------------------
@@ -263,7 +264,9 @@ class Invoice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True)
     kind: str = Field(default=InvoiceKind.INVOICE, max_length=12)
-    contract_id: int = Field(foreign_key="offtakecontract.id", index=True)
+    # An invoice bills a contract month (contract_id) or a public purchase order (order_id).
+    contract_id: int | None = Field(default=None, foreign_key="offtakecontract.id", index=True)
+    purchase_order_id: int | None = Field(default=None, foreign_key="purchaseorder.id", unique=True)
     obligation_id: int | None = Field(default=None, foreign_key="deliveryobligation.id")
     credits_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     # A credit note's cause: the delivery whose late decision it corrects (one per delivery).

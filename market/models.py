@@ -8,6 +8,8 @@ from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from participants.columns import ExactDecimal, UTCDateTime, utcnow
+from participants.models import Member, Organization  # noqa: F401  (foreign-key targets)
+from quality.models import Certificate  # noqa: F401  (foreign-key target)
 
 # ----------------------------------------------------------------------------------------------
 # Trading: listings, requests, price indices, proposals, saved searches, notifications.
@@ -188,3 +190,275 @@ class Notification(SQLModel, table=True):
     dedupe_key: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ----------------------------------------------------------------------------------------------
+# Public procurement: categories of hard-to-recycle items, the recycled-product catalogue,
+# purchase orders, tenders with enquiries, sealed bids and awards, OCDS releases.
+# Percentages are exact decimals; product masses are exact decimal kilograms per unit.
+# ----------------------------------------------------------------------------------------------
+
+
+class ProcurementCategory(SQLModel, table=True):
+    """A hard-to-recycle item category with its recommended minimum recycled content."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name_en: str = Field(max_length=160)
+    name_ja: str = Field(max_length=160)
+    material_en: str = Field(default="", max_length=120)  # "plastic", "aluminium", …
+    material_ja: str = Field(default="", max_length=120)
+    stream: str = Field(default="", max_length=40)  # a hard-to-recycle stream, or ""
+    classification_scheme: str = Field(max_length=10)  # UNSPSC | CPV
+    classification_id: str = Field(max_length=20)
+    classification_description: str = Field(max_length=200)
+    unit: str = Field(default="piece", max_length=20)
+    min_post_consumer_pct: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    min_total_pct: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    source: str = Field(max_length=300)
+    note: str = Field(default="", max_length=300)
+
+
+class AgencyPolicy(SQLModel, table=True):
+    """An agency's procurement settings: the small-value threshold for direct contracts
+    (yen, tax included; e.g. ¥1,600,000 for goods of a prefecture or designated city under
+    the Local Autonomy Act Enforcement Order art. 167-5)."""
+
+    organization_id: int = Field(foreign_key="organization.id", primary_key=True)
+    direct_purchase_threshold_jpy: int = Field(sa_type=BigInteger)
+    rule_en: str = Field(default="", max_length=300)
+    rule_ja: str = Field(default="", max_length=300)
+    updated_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProductStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class CatalogueProduct(SQLModel, table=True):
+    """A recycled-content product a verified manufacturer offers for direct purchase."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    category_id: int = Field(foreign_key="procurementcategory.id", index=True)
+    status: str = Field(default=ProductStatus.ACTIVE, max_length=10, index=True)
+    name_en: str = Field(max_length=200)
+    name_ja: str = Field(max_length=200)
+    description_en: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    description_ja: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    unit: str = Field(default="piece", max_length=20)
+    unit_price_jpy: int = Field(sa_type=BigInteger)  # tax excluded
+    lead_time_days: int
+    unit_mass_kg: Decimal = Field(sa_type=ExactDecimal)  # mass of one unit
+    material_code: str = Field(max_length=40)  # the recycled input the claim draws on
+    post_consumer_pct: Decimal = Field(sa_type=ExactDecimal)
+    total_recycled_pct: Decimal = Field(sa_type=ExactDecimal)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProductEvidence(SQLModel, table=True):
+    """A quality certificate that backs a product's recycled-content claim."""
+
+    product_id: int = Field(foreign_key="catalogueproduct.id", primary_key=True)
+    certificate_id: str = Field(foreign_key="certificate.id", primary_key=True, max_length=32)
+
+
+class OrderSource(StrEnum):
+    DIRECT = "direct"  # a direct purchase from the catalogue under the agency's threshold
+    TENDER = "tender"  # the order of an award, issued after the standstill period
+
+
+class OrderStatus(StrEnum):
+    ORDERED = "ordered"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class PurchaseOrder(SQLModel, table=True):
+    """An agency's order of recycled-content goods: what the green-purchasing report counts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=24, unique=True)  # PO-YYYY-NNNNNN
+    source: str = Field(max_length=10)
+    status: str = Field(default=OrderStatus.ORDERED, max_length=10, index=True)
+    buyer_org_id: int = Field(foreign_key="organization.id", index=True)
+    supplier_org_id: int = Field(foreign_key="organization.id", index=True)
+    category_id: int = Field(foreign_key="procurementcategory.id", index=True)
+    product_id: int | None = Field(default=None, foreign_key="catalogueproduct.id")
+    tender_id: int | None = Field(default=None, foreign_key="tender.id", unique=True)
+    award_id: int | None = Field(default=None, foreign_key="award.id", unique=True)
+    description: str = Field(max_length=300)
+    quantity: int
+    unit: str = Field(max_length=20)
+    unit_price_jpy: int = Field(sa_type=BigInteger)  # tax excluded
+    subtotal_jpy: int = Field(sa_type=BigInteger)  # tax excluded
+    total_jpy: int = Field(sa_type=BigInteger)  # tax included
+    material_code: str = Field(max_length=40)
+    product_mass_kg: int = Field(sa_type=BigInteger)
+    recycled_kg: int = Field(sa_type=BigInteger)  # the recycled-content claim debited
+    post_consumer_pct: Decimal = Field(sa_type=ExactDecimal)
+    total_recycled_pct: Decimal = Field(sa_type=ExactDecimal)
+    delivery_due: date
+    ordered_on: date  # Asia/Tokyo: decides the fiscal year of the report
+    placed_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TenderStatus(StrEnum):
+    PLANNING = "planning"  # a draft only its agency sees
+    ACTIVE = "active"  # published: enquiry period, then tender period (sealed bids)
+    EVALUATION = "evaluation"  # the tender period has ended; bids are open and scored
+    AWARDED = "awarded"  # an award is decided; standstill period for complaints
+    COMPLETE = "complete"  # the contract and purchase order are issued
+    CANCELLED = "cancelled"
+    UNSUCCESSFUL = "unsuccessful"
+
+
+class Tender(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    status: str = Field(default=TenderStatus.PLANNING, max_length=12, index=True)
+    title_en: str = Field(max_length=200)
+    title_ja: str = Field(max_length=200)
+    description_en: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    description_ja: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    category_id: int = Field(foreign_key="procurementcategory.id", index=True)
+    min_post_consumer_pct: Decimal = Field(default=Decimal(0), sa_type=ExactDecimal)
+    min_total_pct: Decimal = Field(default=Decimal(0), sa_type=ExactDecimal)
+    requires_certificate: bool = True
+    custody_model: str = Field(default="mass_balance", max_length=20)
+    weight_price: int = 50
+    weight_recycled: int = 40
+    weight_evidence: int = 10
+    budget_jpy: int = Field(sa_type=BigInteger)  # tax excluded, like the bids
+    enquiry_start: datetime = Field(sa_type=UTCDateTime)
+    enquiry_end: datetime = Field(sa_type=UTCDateTime)
+    tender_start: datetime = Field(sa_type=UTCDateTime)
+    tender_end: datetime = Field(sa_type=UTCDateTime)
+    standstill_days: int = 10
+    standstill_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    amendment_count: int = 0
+    closing_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TenderItem(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("tender_id", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", index=True)
+    position: int
+    description_en: str = Field(max_length=300)
+    description_ja: str = Field(max_length=300)
+    quantity: int
+    unit: str = Field(max_length=20)
+
+
+class Enquiry(SQLModel, table=True):
+    """A supplier's question during the enquiry period and the officer's public answer.
+    The asker is kept for the record but never shown."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", index=True)
+    asked_by_org_id: int = Field(foreign_key="organization.id")
+    asked_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    answer: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    asked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+
+
+class BidStatus(StrEnum):
+    SUBMITTED = "submitted"
+    NEEDS_CONFIRMATION = "unconfirmed"  # the tender was amended after the bid
+    WITHDRAWN = "withdrawn"
+    QUALIFIED = "qualified"  # opened and scored
+    DISQUALIFIED = "disqualified"  # opened; reasons kept
+    AWARDED = "awarded"
+    UNSUCCESSFUL = "unsuccessful"
+
+
+class Bid(SQLModel, table=True):
+    """A sealed bid: nobody but its own organisation reads its content before the tender
+    period ends. `content_sha256` is the bidder's receipt of what it submitted."""
+
+    __table_args__ = (UniqueConstraint("tender_id", "organization_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    submitted_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    status: str = Field(default=BidStatus.SUBMITTED, max_length=14, index=True)
+    price_jpy: int = Field(sa_type=BigInteger)  # tax excluded, the whole tender
+    delivery_date: date
+    material_code: str = Field(max_length=40)
+    product_mass_kg: int = Field(sa_type=BigInteger)  # mass of all goods offered
+    post_consumer_pct: Decimal = Field(sa_type=ExactDecimal)
+    total_recycled_pct: Decimal = Field(sa_type=ExactDecimal)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    content_sha256: str = Field(default="", max_length=64)
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    score_price: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    score_recycled: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    score_evidence: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    score_total: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    disqualification_json: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, default="[]")
+    )
+
+
+class BidEvidence(SQLModel, table=True):
+    bid_id: int = Field(foreign_key="bid.id", primary_key=True)
+    certificate_id: str = Field(foreign_key="certificate.id", primary_key=True, max_length=32)
+
+
+class AwardStatus(StrEnum):
+    PENDING = "pending"  # decided; standstill period running
+    ACTIVE = "active"  # standstill over, contract and order issued
+    CANCELLED = "cancelled"
+
+
+class Award(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", index=True)
+    bid_id: int = Field(foreign_key="bid.id", unique=True)
+    supplier_org_id: int = Field(foreign_key="organization.id", index=True)
+    status: str = Field(default=AwardStatus.PENDING, max_length=10)
+    value_jpy: int = Field(sa_type=BigInteger)
+    justification: str = Field(sa_column=Column(Text, nullable=False))
+    reserved_kg: int = Field(default=0, sa_type=BigInteger)
+    decided_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    standstill_until: datetime = Field(sa_type=UTCDateTime)
+
+
+class ProcurementContract(SQLModel, table=True):
+    """The contract record of an award, issued after the standstill period."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", unique=True)
+    award_id: int = Field(foreign_key="award.id", unique=True)
+    buyer_org_id: int = Field(foreign_key="organization.id", index=True)
+    supplier_org_id: int = Field(foreign_key="organization.id", index=True)
+    value_jpy: int = Field(sa_type=BigInteger)
+    signed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivery_due: date
+
+
+class OcdsRelease(SQLModel, table=True):
+    """A published OCDS 1.1.5 release (immutable): tender, tenderUpdate, tenderCancellation,
+    award, contract. The release package serves them as stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", index=True)
+    release_id: str = Field(max_length=80, unique=True)
+    tag: str = Field(max_length=24)
+    date: datetime = Field(sa_type=UTCDateTime)
+    release_json: str = Field(sa_column=Column(Text, nullable=False))

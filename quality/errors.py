@@ -86,3 +86,12 @@ class ConsultationClosed(Conflict, QualityError):
     """A response to a version that is not (or no longer) under consultation."""
 
     message = "The consultation on this version is not open."
+
+
+class CustodyNotCovered(QualityError):
+    """A recycled-content claim above the organisation's chain-of-custody balance."""
+
+    message = (
+        "The recycled-content claim needs %(needed)s t of recycled %(material)s, but your "
+        "chain-of-custody balance has %(available)s t available."
+    )

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from participants.columns import ExactDecimal, UTCDateTime, utcnow
@@ -121,3 +121,62 @@ class Certificate(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     content_json: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(max_length=64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Chain of custody (mass balance): an organisation's recycled-input balance per material.
+# ----------------------------------------------------------------------------------------------
+
+
+class CustodyKind(StrEnum):
+    CREDIT = "credit"  # recycled input received (an accepted delivery of an offtake contract)
+    DEBIT = "debit"  # a recycled-content claim sold (a direct purchase, an issued award order)
+    RESERVE = "reserve"  # held for an award until its order is issued
+    RELEASE = "release"  # a reservation given back (award cancelled) or turned into a debit
+    REVERSAL = "reversal"  # a credit withdrawn (the delivery it came from stopped counting)
+
+
+class CustodyAccount(SQLModel, table=True):
+    """An organisation's recycled-input balance of one material, in kilograms.
+
+    `available_kg` = credited − debited − reserved (− reversed) and only changes through one
+    conditional UPDATE that keeps it at or above zero: the ledger never goes negative, even
+    when two awards or purchases draw on it at once."""
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "material_code", name="uq_custody_account"),
+        CheckConstraint("available_kg >= 0", name="ck_custody_available_not_negative"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    material_code: str = Field(max_length=40)
+    input_kg: int = Field(default=0, sa_type=BigInteger)  # all input received, recycled or not
+    credited_kg: int = Field(default=0, sa_type=BigInteger)  # recycled mass received
+    debited_kg: int = Field(default=0, sa_type=BigInteger)  # recycled mass claimed by sales
+    reserved_kg: int = Field(default=0, sa_type=BigInteger)  # held for awards
+    available_kg: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustodyEntry(SQLModel, table=True):
+    """One movement of a custody account (append-only). (kind, source, source_id) is unique:
+    a delivery credits once, an order debits once, an award reserves once, however often the
+    step runs."""
+
+    __table_args__ = (
+        UniqueConstraint("kind", "source", "source_id", name="uq_custody_entry_source"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="custodyaccount.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    material_code: str = Field(max_length=40)
+    kind: str = Field(max_length=10)
+    kg: int = Field(sa_type=BigInteger)  # recycled kilograms moved (positive)
+    input_kg: int = Field(default=0, sa_type=BigInteger)  # credits: the input's whole mass
+    recycled_share_pct: Decimal = Field(default=Decimal(100), sa_type=ExactDecimal)
+    source: str = Field(max_length=20)  # delivery | order | award
+    source_id: int
+    note: str = Field(default="", max_length=300)
+    available_after_kg: int = Field(sa_type=BigInteger)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
