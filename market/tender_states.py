@@ -1,0 +1,54 @@
+"""The tender lifecycle: one table of legal transitions and one function that performs them.
+
+planning → active (enquiry period, then tender period: sealed bids) → evaluation (bids open
+at the end of the tender period) → awarded (standstill period) → complete; cancelled or
+unsuccessful end it from any open state. A transition is one conditional UPDATE from the state
+the caller read, so two members (or a member and the scheduler) acting at once cannot both
+move it: the loser gets a Conflict and nothing is written.
+"""
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from market.models import Tender, TenderStatus
+from participants.columns import utcnow
+from participants.errors import N_, Conflict
+
+S = TenderStatus
+OPEN_STATES = (S.PLANNING, S.ACTIVE, S.EVALUATION, S.AWARDED)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.PLANNING: (S.ACTIVE, S.CANCELLED),
+    S.ACTIVE: (S.EVALUATION, S.CANCELLED, S.UNSUCCESSFUL),
+    S.EVALUATION: (S.AWARDED, S.CANCELLED, S.UNSUCCESSFUL),
+    S.AWARDED: (S.COMPLETE, S.EVALUATION, S.CANCELLED, S.UNSUCCESSFUL),
+    S.COMPLETE: (),
+    S.CANCELLED: (),
+    S.UNSUCCESSFUL: (),
+}
+
+
+def can_move(source: str, target: str) -> bool:
+    return target in TRANSITIONS.get(source, ())
+
+
+def move_tender(session: Session, tender: Tender, target: str, **values: object) -> Tender:
+    """Move the tender from the state it was read in to `target` (with other column values),
+    or Conflict when that is not a legal step or another actor moved it first."""
+    source = tender.status
+    if not can_move(source, target):
+        raise Conflict(
+            N_("A tender that is %(status)s cannot become %(target)s."),
+            "status",
+            status=source,
+            target=target,
+        )
+    moved = session.execute(
+        update(Tender)
+        .where(Tender.id == tender.id, Tender.status == source)
+        .values(status=target, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(tender)
+    if moved.rowcount != 1:
+        raise Conflict(N_("The tender has just been changed by someone else; reload it."))
+    return tender
