@@ -7,6 +7,8 @@ the caller read, so two members (or a member and the scheduler) acting at once c
 move it: the loser gets a Conflict and nothing is written.
 """
 
+from datetime import datetime
+
 from sqlalchemy import update
 from sqlmodel import Session
 
@@ -25,6 +27,12 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.CANCELLED: (),
     S.UNSUCCESSFUL: (),
 }
+
+
+def sealed(tender: Tender, now: datetime | None = None) -> bool:
+    """True while bids are sealed: until the tender period ends, nobody — the officer
+    included — reads any bid's content but its own bidder."""
+    return (now or utcnow()) < tender.tender_end
 
 
 def can_move(source: str, target: str) -> bool:

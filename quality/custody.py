@@ -15,13 +15,13 @@ from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from participants.actors import Actor, permission
 from participants.columns import utcnow
-from participants.errors import N_, Conflict, NotFound
+from participants.errors import N_, Conflict, NotFound, ValidationFailed
 from quality.errors import CustodyNotCovered
-from quality.models import CustodyAccount, CustodyEntry, CustodyKind
+from quality.models import Assay, Certificate, CustodyAccount, CustodyEntry, CustodyKind
 
 SEE_CUSTODY = permission(
     N_("Only members of the organisation see its chain-of-custody ledger."), verified=False
@@ -147,11 +147,13 @@ def credit_delivery(
     delivery_id: int,
     net_kg: int,
     recycled_share_pct: Decimal = HUNDRED,
+    assay_id: int | None = None,
     note: str = "",
     member_id: int | None = None,
 ) -> CustodyEntry:
     """Credit the buyer's balance with an accepted delivery (once per delivery): recycled kg =
-    net kg × recycled share, rounded down."""
+    net kg × recycled share, rounded down; `assay_id` (the lot's assay) lets its
+    certificates back the buyer's claims."""
     done = _already(session, CustodyKind.CREDIT, "delivery", delivery_id)
     if done is not None:
         return done
@@ -171,6 +173,9 @@ def credit_delivery(
         member_id=member_id,
     )
     assert entry is not None  # a credit never lacks cover
+    if assay_id is not None:
+        entry.assay_id = assay_id
+        session.flush()
     return entry
 
 
@@ -328,6 +333,46 @@ def consume_reservation(
         note=note,
         member_id=member_id,
     )
+
+
+def citable_certificates(
+    session: Session, organization_id: int, certificate_ids: list[str], field: str = "certificates"
+) -> list[Certificate]:
+    """The certificates an organisation may cite as evidence of recycled content: those it
+    issued, those of its own assays, and those of lots credited to its ledger (the certificate
+    travelled with the delivered material). Any other — another organisation's, or none —
+    is refused (422) with its id; nothing else is checked here."""
+    wanted = list(dict.fromkeys(certificate_ids))
+    if not wanted:
+        return []
+    received = select(CustodyEntry.assay_id).where(
+        CustodyEntry.organization_id == organization_id,
+        CustodyEntry.kind == CustodyKind.CREDIT,
+        col(CustodyEntry.assay_id).is_not(None),
+    )
+    own_assays = select(Assay.id).where(Assay.organization_id == organization_id)
+    rows = session.exec(
+        select(Certificate).where(
+            col(Certificate.id).in_(wanted),
+            or_(
+                Certificate.issuer_org_id == organization_id,
+                col(Certificate.assay_id).in_(own_assays),
+                col(Certificate.assay_id).in_(received),
+            ),
+        )
+    ).all()
+    found = {c.id: c for c in rows}
+    for cert_id in wanted:
+        if cert_id not in found:
+            raise ValidationFailed(
+                N_(
+                    "Certificate %(id)s is not one of your organisation's: cite certificates "
+                    "you issued, of your own lots, or of lots delivered to you."
+                ),
+                field,
+                id=cert_id,
+            )
+    return [found[c] for c in wanted]
 
 
 @dataclass

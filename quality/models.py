@@ -176,6 +176,9 @@ class CustodyEntry(SQLModel, table=True):
     recycled_share_pct: Decimal = Field(default=Decimal(100), sa_type=ExactDecimal)
     source: str = Field(max_length=20)  # delivery | order | award
     source_id: int
+    # Credits: the assay of the delivered lot, so its certificates can back the claims made
+    # from this input (the certificate travels with the material down the chain).
+    assay_id: int | None = Field(default=None, foreign_key="assay.id")
     note: str = Field(default="", max_length=300)
     available_after_kg: int = Field(sa_type=BigInteger)
     member_id: int | None = Field(default=None, foreign_key="member.id")
