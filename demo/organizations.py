@@ -250,6 +250,30 @@ ORGANIZATIONS = [
         "verified",
     ),
     (
+        "shonan_furniture",
+        "manufacturer",
+        "湘南リサイクルファニチャー株式会社",
+        "Shonan Recycled Furniture Co., Ltd.",
+        "020001900031",
+        "JP",
+        None,
+        "14",
+        "神奈川県藤沢市桐原町12",
+        "verified",
+    ),
+    (
+        "kanto_stationery",
+        "manufacturer",
+        "関東エコ文具株式会社",
+        "Kanto Eco Stationery Co., Ltd.",
+        "030001900032",
+        "JP",
+        None,
+        "11",
+        "埼玉県越谷市流通団地3-2",
+        "verified",
+    ),
+    (
         "shizuoka_molding",
         "manufacturer",
         "静岡樹脂成形株式会社",
@@ -402,6 +426,20 @@ MEMBERS = [
         "admin trader signatory",
         "ja",
     ),
+    (
+        "bench@demo.junkan.jp",
+        "shonan_furniture",
+        "辻堂 海斗 (Kaito Tsujido)",
+        "admin trader signatory",
+        "ja",
+    ),
+    (
+        "stationery@demo.junkan.jp",
+        "kanto_stationery",
+        "越谷 さやか (Sayaka Koshigaya)",
+        "admin trader signatory",
+        "ja",
+    ),
     ("rhein@demo.junkan.jp", "rhein_recycling", "Jonas Becker", "admin trader", "en"),
     ("kobe@demo.junkan.jp", "kobe_newcomer", "向洋 拓 (Taku Koyo)", "admin", "ja"),
 ]
@@ -491,6 +529,7 @@ def load_demo(
 
     from demo.contracts import load_contract_demo
     from demo.grades import load_quality_demo
+    from demo.procurement import load_procurement_demo
     from demo.trading import load_market_demo
 
     created = False
@@ -510,6 +549,9 @@ def load_demo(
         _matching_run(session, echo, rates)
     echo("contracts: a year of copper deliveries, black mass, a draft in negotiation …")
     if load_contract_demo(session, _orgs_by_key(session), date.today(), gateway, echo):
+        created = True
+        session.commit()
+    if load_procurement_demo(session, _orgs_by_key(session), date.today(), echo):
         created = True
         session.commit()
     return created
