@@ -45,7 +45,7 @@ CSV_HEADERS = [
     _l("Category code"),
     _l("Category"),
     _l("Classification"),
-    _l("Procurement"),
+    _l("Procurement route"),
     _l("Orders"),
     _l("Value, tax excluded (yen)"),
     _l("Value, tax included (yen)"),
