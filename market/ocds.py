@@ -562,6 +562,9 @@ def record_release(
     if tag not in TAGS:
         raise ValueError(f"not an OCDS release tag of a tender step: {tag!r}")
     now = now or utcnow()
+    # One release of a tender at a time: the row lock (PostgreSQL; SQLite writes one at a time
+    # anyway) makes a second step wait, then number its release after this one.
+    session.exec(select(Tender.id).where(Tender.id == tender.id).with_for_update()).one()
     facts = read_facts(session, tender, now)
     previous_row = session.exec(
         select(OcdsRelease)
@@ -616,7 +619,7 @@ class OcdsReleasePackageOut(BaseModel):
     uri: str = Field(description="this package's URL")
     version: str = Field(description='OCDS version, "1.1"')
     extensions: list[str] = Field(description="URLs of the extension.json of each extension")
-    publishedDate: str = Field(description="the date of the newest release in the package")  # noqa: N815
+    publishedDate: str = Field(description="the date of the newest release in the package")
     publisher: OcdsPublisher
     releases: list[dict[str, Any]] = Field(description="OCDS releases, newest tender first")
 
