@@ -14,9 +14,11 @@ from web.api import (  # noqa: E402,F401
     invoices,
     market,
     matching,
+    ocds,
     openapi,
     participants,
     payments,
     performance,
     quality,
+    reports,
 )

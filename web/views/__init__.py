@@ -8,6 +8,7 @@ from contracts.invoicing import SEE_INVOICES
 from contracts.negotiation import SEE_CONTRACTS
 from contracts.payments import SEE_SETTLEMENTS
 from market.matching import SEE_MATCHES
+from market.reports import SEE_GREEN_PURCHASING
 from participants.actors import OPERATE_MARKETPLACE
 from web.auth import current_actor
 from web.forms import ORG_KIND_LABELS, ROLE_LABELS, STATUS_LABELS, prefecture_name
@@ -33,6 +34,7 @@ NAV_LINKS += [
 NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
 NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
+NAV_LINKS += [("reports.reports", _l("Green purchasing"), SEE_GREEN_PURCHASING)]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -54,12 +56,14 @@ def register_views(app: Flask) -> None:
         invoices,
         market,
         matching,
+        ocds,
         operator,
         organization,
         payments,
         performance,
         public,
         quality,
+        reports,
     )
 
     for module in (
@@ -75,6 +79,8 @@ def register_views(app: Flask) -> None:
         invoices,
         performance,
         payments,
+        ocds,
+        reports,
     ):
         app.register_blueprint(module.bp)
 
