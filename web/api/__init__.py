@@ -18,5 +18,6 @@ from web.api import (  # noqa: E402,F401
     participants,
     payments,
     performance,
+    procurement,
     quality,
 )

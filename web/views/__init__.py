@@ -33,6 +33,7 @@ NAV_LINKS += [
 NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
 NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
+NAV_LINKS += [("procurement.categories", _l("Procurement"))]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -58,6 +59,7 @@ def register_views(app: Flask) -> None:
         organization,
         payments,
         performance,
+        procurement,
         public,
         quality,
     )
@@ -75,6 +77,7 @@ def register_views(app: Flask) -> None:
         invoices,
         performance,
         payments,
+        procurement,
     ):
         app.register_blueprint(module.bp)
 
