@@ -110,7 +110,8 @@ def test_the_operator_reads_any_organisations_ledger(w, client, api_token, db):
 def test_the_page_shows_balances_and_entries_in_both_languages(w, client):
     login(client, w.buyer_member.email)
     page = client.get("/custody").get_data(as_text=True)
-    assert "Chain of custody (mass balance)" in page
+    assert "Chain of custody (mass balance)" in page and page.count("<h1") == 1
+    assert client.get("/custody?organization_id=").status_code == 200  # empty: one's own
     for figure in ("24.500", "1.250", "4.000", "19.250", "100.0%"):
         assert figure in page
     assert f'href="/deliveries/{w.delivery.id}"' in page

@@ -88,6 +88,7 @@ def test_the_public_page_names_categories_in_the_visitors_language(client, db):
     seed_categories(db)
     db.commit()
     page = client.get("/procurement/categories").get_data(as_text=True)
+    assert page.count("<h1") == 1 and page.count('id="category-') == 23
     assert "Park benches and picnic tables — plastic" in page
     assert "39113600-3" in page and "Benches" in page
     assert ">90%<" in page and "US EPA CPG/RMAN" in page

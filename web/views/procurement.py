@@ -79,7 +79,7 @@ def category(category_id: int):
 @bp.get("/custody")
 @login_required
 def custody():
-    raw = request.args.get("organization_id")
+    raw = request.args.get("organization_id") or None
     if raw is not None and not (raw.isascii() and raw.isdigit()):
         abort(404)
     organization_id = int(raw) if raw is not None else None
