@@ -23,6 +23,12 @@ requires its current state, and only the request that won that change adds its k
 the month (`delivered_kg = delivered_kg + kg`), so two buyers' clicks at once count a lot once.
 A delivery is recorded only while its month is open: the month's row is locked by a
 conditional UPDATE, so a month being closed at that moment refuses the delivery (409).
+A delivery that starts counting (accepted, or settled by the dispute flow) credits the
+buyer's chain-of-custody balance of the contract grade's material with its net mass, in the
+same transaction and once per delivery (`quality.custody.credit_delivery`); the lot's assay
+travels with the credit, so its certificates can back the buyer's recycled-content claims.
+No step moves a counted delivery out of counting; one that does must call
+`quality.custody.reverse_delivery`.
 
 Who may (checked here, whatever the caller):
 - record a delivery: a trader, signatory or inspector of the verified seller
@@ -83,6 +89,7 @@ from participants.fields import (
 from participants.models import OrgKind, Role
 from quality.assays import assess_assay, assess_measurements, inspections_of, measurements_of
 from quality.catalogue import spec_of
+from quality.custody import credit_delivery
 from quality.grading import Measurement, Outcome
 from quality.models import Assay, GradeStandard, StandardVersion
 from quality.pricing import FeePayer, settle_with_umpire, split_assay
@@ -872,6 +879,24 @@ def _count_toward_month(session: Session, delivery: Delivery) -> None:
         session.expire(obligation)
 
 
+def _credit_buyer(
+    session: Session, actor: Actor, delivery: Delivery, contract: OfftakeContract
+) -> None:
+    """The delivery now counts: credit its net mass to the buyer's balance of the material
+    of the contract's grade (recycled input, share 100 percent), once per delivery."""
+    standard, _version = _grade_version(session, _signed_terms(session, contract))
+    credit_delivery(
+        session,
+        organization_id=contract.buyer_org_id,
+        material_code=standard.material_code,
+        delivery_id=delivery.id,
+        net_kg=delivery.net_kg,
+        assay_id=delivery.assay_id,
+        note=f"Contract #{contract.id}, delivery #{delivery.id}",
+        member_id=actor.member_id,
+    )
+
+
 def accept_delivery(session: Session, actor: Actor, delivery_id: int) -> Delivery:
     """The buyer accepts the delivery as graded (`DECIDE_DELIVERIES`): it counts toward the
     month, unless its grade rejects the lot (then it is `rejected`)."""
@@ -889,6 +914,7 @@ def accept_delivery(session: Session, actor: Actor, delivery_id: int) -> Deliver
         raise Conflict("The delivery has already been decided.")
     if not rejected:
         _count_toward_month(session, delivery)
+        _credit_buyer(session, actor, delivery, contract)
     append_event(
         session,
         contract.id,
@@ -1130,6 +1156,7 @@ def _try_settle(
         raise Conflict("The dispute is already settled.")
     if not rejected:
         _count_toward_month(session, delivery)
+        _credit_buyer(session, actor, delivery, contract)
     payer = umpire_fee_payer(lines)
     append_event(
         session,

@@ -11,8 +11,10 @@ nothing twice. These steps are called by domain entry points that have checked t
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
@@ -20,8 +22,17 @@ from sqlmodel import Session, col, or_, select
 from participants.actors import Actor, permission
 from participants.columns import utcnow
 from participants.errors import N_, Conflict, NotFound, ValidationFailed
+from participants.fields import Id
+from participants.models import Organization
 from quality.errors import CustodyNotCovered
-from quality.models import Assay, Certificate, CustodyAccount, CustodyEntry, CustodyKind
+from quality.models import (
+    Assay,
+    Certificate,
+    CustodyAccount,
+    CustodyEntry,
+    CustodyKind,
+    Material,
+)
 
 SEE_CUSTODY = permission(
     N_("Only members of the organisation see its chain-of-custody ledger."), verified=False
@@ -377,20 +388,29 @@ def citable_certificates(
 
 @dataclass
 class Ledger:
-    """An organisation's accounts and its latest entries."""
+    """An organisation's accounts and its latest entries (with the materials they name)."""
 
     accounts: list[CustodyAccount]
     entries: list[CustodyEntry]
+    organization: Organization | None = None
+    materials: dict[str, Material] | None = None
+
+
+ENTRY_LIMIT = 200
 
 
 def read_ledger(
-    session: Session, actor: Actor, organization_id: int | None = None, limit: int = 200
+    session: Session, actor: Actor, organization_id: int | None = None, limit: int = ENTRY_LIMIT
 ) -> Ledger:
     """The chain-of-custody accounts and latest entries of the actor's organisation (any
-    organisation's for the operator); another organisation's ledger is not found."""
+    organisation's for the operator); another organisation's ledger, or one of an
+    organisation that does not exist, is not found."""
     SEE_CUSTODY.check(actor)
     org = organization_id if organization_id is not None else actor.organization_id
     if not (actor.is_operator or actor.owns(org)):
+        raise NotFound(N_("No such ledger."))
+    organization = session.get(Organization, org) if org is not None and 1 <= org < 2**31 else None
+    if organization is None:
         raise NotFound(N_("No such ledger."))
     accounts = list(
         session.exec(
@@ -404,7 +424,120 @@ def read_ledger(
             select(CustodyEntry)
             .where(CustodyEntry.organization_id == org)
             .order_by(col(CustodyEntry.id).desc())
-            .limit(limit)
+            .limit(max(1, min(limit, ENTRY_LIMIT)))
         ).all()
     )
-    return Ledger(accounts, entries)
+    codes = {a.material_code for a in accounts} | {e.material_code for e in entries}
+    materials = {
+        m.code: m
+        for m in (
+            session.exec(select(Material).where(col(Material.code).in_(codes))).all()
+            if codes
+            else []
+        )
+    }
+    return Ledger(accounts, entries, organization, materials)
+
+
+def recycled_share_pct(account: CustodyAccount) -> Decimal | None:
+    """The recycled share of the account's input (credited ÷ input kilograms, per cent with
+    one place, half-up); None before any input."""
+    if account.input_kg <= 0:
+        return None
+    share = Decimal(account.credited_kg) * HUNDRED / Decimal(account.input_kg)
+    return share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+# ----------------------------------------------------------------------------------------------
+# Output (shared by the page and the API)
+
+
+class LedgerQuery(BaseModel):
+    """Whose ledger (the operator may name any organisation) and how many latest entries."""
+
+    model_config = ConfigDict(extra="forbid")
+    organization_id: Id | None = Field(
+        default=None, description="the operator only; others read their own organisation's"
+    )
+    limit: int = Field(default=50, ge=1, le=ENTRY_LIMIT, description="latest entries, at most 200")
+
+
+class CustodyAccountOut(BaseModel):
+    """One material's balance, in tonnes with three places."""
+
+    material_code: str
+    credited_t: str = Field(description="recycled input received (accepted deliveries)")
+    debited_t: str = Field(description="recycled-content claims sold")
+    reserved_t: str = Field(description="held for awards")
+    available_t: str = Field(description="what may still be claimed; never negative")
+    input_t: str = Field(description="all input received, recycled or not")
+    recycled_share_pct: str | None = Field(description="credited ÷ input; null before input")
+    updated_at: datetime
+
+
+class CustodyEntryOut(BaseModel):
+    """One movement of a balance (append-only)."""
+
+    id: int
+    material_code: str
+    kind: str = Field(description="credit, debit, reserve, release or reversal")
+    t: str = Field(description="recycled tonnes moved")
+    input_t: str = Field(description="credits: the input's whole mass")
+    recycled_share_pct: str
+    source: str = Field(description="delivery, order or award")
+    source_id: int
+    assay_id: int | None = Field(description="credits: the assay of the delivered lot")
+    note: str
+    available_after_t: str
+    created_at: datetime
+
+
+class CustodyLedgerOut(BaseModel):
+    """An organisation's chain-of-custody (mass-balance) accounts and latest entries."""
+
+    organization_id: int
+    accounts: list[CustodyAccountOut]
+    entries: list[CustodyEntryOut]
+
+
+def _pct(value: Decimal | None) -> str | None:
+    return None if value is None else format(Decimal(value).normalize(), "f")
+
+
+def account_out(a: CustodyAccount) -> CustodyAccountOut:
+    share = recycled_share_pct(a)
+    return CustodyAccountOut(
+        material_code=a.material_code,
+        credited_t=tonnes(a.credited_kg),
+        debited_t=tonnes(a.debited_kg),
+        reserved_t=tonnes(a.reserved_kg),
+        available_t=tonnes(a.available_kg),
+        input_t=tonnes(a.input_kg),
+        recycled_share_pct=None if share is None else str(share),
+        updated_at=a.updated_at,
+    )
+
+
+def entry_out(e: CustodyEntry) -> CustodyEntryOut:
+    return CustodyEntryOut(
+        id=e.id,
+        material_code=e.material_code,
+        kind=e.kind,
+        t=tonnes(e.kg),
+        input_t=tonnes(e.input_kg),
+        recycled_share_pct=_pct(e.recycled_share_pct) or "0",
+        source=e.source,
+        source_id=e.source_id,
+        assay_id=e.assay_id,
+        note=e.note,
+        available_after_t=tonnes(e.available_after_kg),
+        created_at=e.created_at,
+    )
+
+
+def ledger_out(ledger: Ledger) -> CustodyLedgerOut:
+    return CustodyLedgerOut(
+        organization_id=ledger.organization.id,
+        accounts=[account_out(a) for a in ledger.accounts],
+        entries=[entry_out(e) for e in ledger.entries],
+    )

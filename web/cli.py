@@ -27,12 +27,16 @@ def db_upgrade(revision: str) -> None:
     upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database at {revision}")
     if revision == "head":
+        from market.categories import seed_categories
         from quality.catalogue import seed_catalogue
         from web.db import get_db
 
         added = seed_catalogue(get_db())
         get_db().commit()
         click.echo(f"quality catalogue: {added} rows added")
+        added = seed_categories(get_db())
+        get_db().commit()
+        click.echo(f"procurement categories: {added} rows added")
 
 
 @main.group()
@@ -47,11 +51,14 @@ def demo_load() -> None:
     invoices are paid by card through a local Stripe started for the load (never a configured
     Stripe account), stopped afterwards."""
     from demo.organizations import load_demo
+    from market.categories import seed_categories
     from web.config import transport_rates
     from web.db import get_db
     from web.localstripe import LocalStripe
     from web.stripe_gateway import local_gateway
 
+    seed_categories(get_db())  # reference data the demo's procurement stands on
+    get_db().commit()
     local_stripe = LocalStripe.start()
     try:
         created = load_demo(

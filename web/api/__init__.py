@@ -19,6 +19,7 @@ from web.api import (  # noqa: E402,F401
     participants,
     payments,
     performance,
+    procurement,
     quality,
     reports,
 )

@@ -35,6 +35,7 @@ NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
 NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
 NAV_LINKS += [("reports.reports", _l("Green purchasing"), SEE_GREEN_PURCHASING)]
+NAV_LINKS += [("procurement.categories", _l("Procurement"))]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -61,6 +62,7 @@ def register_views(app: Flask) -> None:
         organization,
         payments,
         performance,
+        procurement,
         public,
         quality,
         reports,
@@ -81,6 +83,7 @@ def register_views(app: Flask) -> None:
         payments,
         ocds,
         reports,
+        procurement,
     ):
         app.register_blueprint(module.bp)
 
