@@ -35,6 +35,7 @@ from demo.contracts import (
     _sign_both,
     _split,
 )
+from market.categories import seed_categories
 from market.listings import add_months, close_listing
 from market.models import Notification, SupplyListing
 from participants.actors import SYSTEM, Actor
@@ -231,6 +232,7 @@ def load_procurement_demo(
     echo: Callable[[str], None] = print,
 ) -> bool:
     """The procurement story (idempotent); True when anything was created."""
+    seed_categories(session)
     done = session.exec(
         select(SupplyListing.id).where(SupplyListing.title == HDPE_LISTING_TITLE)
     ).first()
