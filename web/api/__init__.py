@@ -19,4 +19,5 @@ from web.api import (  # noqa: E402,F401
     payments,
     performance,
     quality,
+    tenders,
 )

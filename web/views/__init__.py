@@ -33,6 +33,7 @@ NAV_LINKS += [
 NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
 NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
+NAV_LINKS += [("tenders.tenders", _l("Tenders"))]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -60,6 +61,7 @@ def register_views(app: Flask) -> None:
         performance,
         public,
         quality,
+        tenders,
     )
 
     for module in (
@@ -75,6 +77,7 @@ def register_views(app: Flask) -> None:
         invoices,
         performance,
         payments,
+        tenders,
     ):
         app.register_blueprint(module.bp)
 
