@@ -450,3 +450,77 @@ def test_the_amendment_page_changes_only_what_the_officer_changed(client, db, ci
     )
     db.refresh(tender)
     assert tender.amendment_count == 0
+
+
+def test_the_tender_page_offers_each_member_only_what_it_may_do(client, db, city):
+    agency, officer, category = city
+    tender = make_tender(db, agency, category, phase="tendering")
+    draft = make_tender(db, agency, category, phase="upcoming", status="planning")
+    links = (f"/tenders/{tender.id}/amend", f"/tenders/{tender.id}/cancel")
+    login(client, officer.email)
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    assert all(link in page for link in links) and "/bid/new" not in page
+    assert f"/tenders/{draft.id}/publish" in client.get(f"/tenders/{draft.id}").get_data(
+        as_text=True
+    )
+    client.post("/logout")
+    login(client, make_officer(db).email)  # another city's officer
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    assert not any(link in page for link in links)
+    assert client.get(links[0]).status_code == 403
+    client.post("/logout")
+    supplier = make_org(db, kind="recycler")
+    login(client, make_member(db, supplier, roles="inspector").email)
+    assert "/bid/new" not in client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    client.post("/logout")
+    login(client, make_member(db, supplier, roles="trader", locale="ja").email)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ja"
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    assert f"/tenders/{tender.id}/bid/new" in page and "再生プラスチック製公園ベンチ" in page
+    assert not any(link in page for link in links)
+
+
+def test_every_tender_page_has_one_heading_and_labelled_controls(client, db, city):
+    from test_accessibility import FormAudit
+
+    agency, officer, category = city
+    open_tender = make_tender(db, agency, category, phase="enquiries")
+    running = make_tender(db, agency, category, phase="tendering")
+    draft = make_tender(db, agency, category, phase="upcoming", status="planning")
+    supplier = make_org(db, kind="manufacturer")
+    trader = make_member(db, supplier, roles="trader")
+    credit(db, supplier, 5_000)
+    make_bid(db, running, supplier, status="unconfirmed")
+    enquiry = Enquiry(tender_id=open_tender.id, asked_by_org_id=supplier.id, question="?")
+    db.add(enquiry)
+    db.commit()
+    pages = {
+        officer.email: [
+            "/tenders",
+            f"/tenders/{draft.id}",
+            f"/tenders/new?category_id={category.id}",
+            f"/tenders/{draft.id}/edit",
+            f"/tenders/{running.id}/amend",
+            f"/tenders/{running.id}/cancel",
+            f"/tenders/{open_tender.id}/enquiries/{enquiry.id}/answer",
+        ],
+        trader.email: [
+            f"/tenders/{open_tender.id}",
+            f"/tenders/{open_tender.id}/ask",
+            f"/tenders/{running.id}/bid",
+            f"/tenders/{running.id}/bid/edit",
+        ],
+    }
+    problems = []
+    for email, paths in pages.items():
+        login(client, email)
+        for path in paths:
+            r = client.get(path)
+            assert r.status_code == 200, path
+            audit = FormAudit()
+            audit.feed(r.get_data(as_text=True))
+            if audit.h1 != 1:
+                problems.append(f"{path}: {audit.h1} h1")
+            problems += [f"{path}: unlabelled {c}" for c in audit.unlabelled()]
+        client.post("/logout")
+    assert problems == []

@@ -233,8 +233,9 @@ def _place_error(form, field_name: str | None, message: str) -> None:
     parts = (field_name or "").split(".")
     target = getattr(form, parts[0], None) if parts[0] else None
     if parts[0] == "items" and target is not None:
-        if len(parts) >= 3 and parts[1].isdigit() and int(parts[1]) < len(target.entries):
-            sub = getattr(target.entries[int(parts[1])].form, parts[2], None)
+        rows = getattr(form, "item_rows", [])
+        if len(parts) >= 3 and parts[1].isdigit() and int(parts[1]) < len(rows):
+            sub = getattr(target.entries[rows[int(parts[1])]].form, parts[2], None)
             if sub is not None:
                 sub.errors = [*sub.errors, message]
                 return
@@ -269,16 +270,16 @@ def _save(form, action):
     return result, 200
 
 
-def _text(field) -> str:
-    return (field.data or "").strip() if isinstance(field.data, str) else field.data
-
-
 def _item_rows(form) -> list[dict]:
-    return [
-        {k: (v or "").strip() for k, v in entry.data.items()}
-        for entry in form.items
-        if any((v or "").strip() for v in entry.data.values())
-    ]
+    """The filled item rows; `form.item_rows` keeps which form row each one came from, so that
+    an error of the n-th item is shown on its own row."""
+    rows, form.item_rows = [], []
+    for n, entry in enumerate(form.items):
+        values = {k: (v or "").strip() for k, v in entry.data.items()}
+        if any(values.values()):
+            rows.append(values)
+            form.item_rows.append(n)
+    return rows
 
 
 def _values(form, names) -> dict:
