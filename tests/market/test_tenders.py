@@ -471,3 +471,42 @@ def test_a_question_about_a_draft_is_not_found(db, city, category):
     asker = as_actor(db, make_member(db, make_org(db)))
     with pytest.raises(NotFound):
         ask_question(db, asker, tender.id, EnquiryIn(question="?"), now=utcnow())
+
+
+def test_cancelling_an_awarded_tender_gives_the_awards_custody_reservation_back(db, city, category):
+    from market.models import Award
+    from proc_tenders_factories import credit
+    from quality.custody import available_kg, reserve_claim
+
+    agency, officer = city
+    seeded(db)
+    tender = make_tender(db, agency, category, phase="closed", status="awarded")
+    supplier = make_org(db, kind="manufacturer")
+    credit(db, supplier, 5_000)
+    bid = make_bid(db, tender, supplier, status="awarded")
+    award = Award(
+        tender_id=tender.id,
+        bid_id=bid.id,
+        supplier_org_id=supplier.id,
+        value_jpy=bid.price_jpy,
+        justification="Best score.",
+        reserved_kg=3_800,
+        standstill_until=utcnow() + 10 * DAY,
+    )
+    db.add(award)
+    db.flush()
+    reserve_claim(
+        db,
+        organization_id=supplier.id,
+        material_code="hdpe",
+        kg=3_800,
+        source="award",
+        source_id=award.id,
+    )
+    db.commit()
+    assert available_kg(db, supplier.id, "hdpe") == 1_200
+    cancel_tender(db, officer, tender.id, CancelIn(reason="Complaint upheld."))
+    db.commit()
+    db.refresh(award)
+    assert award.status == "cancelled"
+    assert available_kg(db, supplier.id, "hdpe") == 5_000
