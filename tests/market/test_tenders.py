@@ -9,6 +9,7 @@ from factories import as_actor, make_member, make_org
 from proc_tenders_factories import (
     DAY,
     HOUR,
+    credit,
     make_agency,
     make_bid,
     make_category,
@@ -20,6 +21,7 @@ from proc_tenders_factories import (
 from sqlmodel import func, select
 
 from market.models import (
+    Award,
     Bid,
     Enquiry,
     Notification,
@@ -48,6 +50,7 @@ from market.tenders import (
 )
 from participants.columns import utcnow
 from participants.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from quality.custody import available_kg, reserve_claim
 
 
 def _count(db, model) -> int:
@@ -474,10 +477,6 @@ def test_a_question_about_a_draft_is_not_found(db, city, category):
 
 
 def test_cancelling_an_awarded_tender_gives_the_awards_custody_reservation_back(db, city, category):
-    from market.models import Award
-    from proc_tenders_factories import credit
-    from quality.custody import available_kg, reserve_claim
-
     agency, officer = city
     seeded(db)
     tender = make_tender(db, agency, category, phase="closed", status="awarded")
