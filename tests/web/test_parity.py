@@ -1175,6 +1175,271 @@ OPERATIONS += [
     ),
 ]
 
+# --- proc-tenders ---
+# Tenders of the verified city (its officer manages them); questions and sealed bids of
+# verified recyclers and manufacturers. Every try gets a fresh tender whose periods put it in
+# the phase the step needs.
+
+
+def _tenders_world(w: World):
+    import proc_tenders_factories as ptf
+
+    return ptf, ptf.make_category(w.db)
+
+
+def _city_tender(w: World, phase: str, status: str = "active", **fields):
+    ptf, category = _tenders_world(w)
+    return ptf.make_tender(w.db, w.orgs["city"], category, phase=phase, status=status, **fields)
+
+
+_BIDDER_KINDS = ("recycler", "manufacturer")
+
+
+def _bidder(w: World, actor: str):
+    """The actor's organisation when it may bid at all, else the verified recycler."""
+    org = w.org_of(actor)
+    return org if org.kind in _BIDDER_KINDS else w.orgs["recycler"]
+
+
+def _tender_attr_is(w: World, tender_id: int, name: str, value) -> Callable[[], bool]:
+    from market.models import Tender
+
+    def done() -> bool:
+        w.db.expire_all()
+        return getattr(w.db.get(Tender, tender_id), name) == value
+
+    return done
+
+
+def create_tender(w: World, actor: str) -> Doors:
+    from market.models import Tender
+
+    ptf, category = _tenders_world(w)
+    return Doors(
+        ("POST", "/tenders/new", ptf.tender_form(category.id)),
+        ("POST", "/api/v1/tenders", ptf.tender_body(category.id)),
+        _grew(w, Tender),
+    )
+
+
+def edit_tender(w: World, actor: str) -> Doors:
+    ptf, category = _tenders_world(w)
+    tender = _city_tender(w, "upcoming", status="planning")
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/edit", ptf.tender_form(category.id, title_en="Edited")),
+        ("PUT", f"/api/v1/tenders/{tender.id}", ptf.tender_body(category.id, title_en="Edited")),
+        _tender_attr_is(w, tender.id, "title_en", "Edited"),
+    )
+
+
+def publish_tender(w: World, actor: str) -> Doors:
+    tender = _city_tender(w, "upcoming", status="planning")
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/publish", {}),
+        ("POST", f"/api/v1/tenders/{tender.id}/publish", None),
+        _tender_attr_is(w, tender.id, "status", "active"),
+    )
+
+
+def amend_tender(w: World, actor: str) -> Doors:
+    tender = _city_tender(w, "tendering")
+    change = {"description_en": "Amended", "description_ja": tender.description_ja}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/amend", change),
+        ("POST", f"/api/v1/tenders/{tender.id}/amend", {"description_en": "Amended"}),
+        _tender_attr_is(w, tender.id, "amendment_count", 1),
+    )
+
+
+def cancel_tender(w: World, actor: str) -> Doors:
+    tender = _city_tender(w, "enquiries")
+    reason = {"reason": "The budget was withdrawn."}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/cancel", reason),
+        ("POST", f"/api/v1/tenders/{tender.id}/cancel", reason),
+        _tender_attr_is(w, tender.id, "status", "cancelled"),
+    )
+
+
+def ask_about_a_tender(w: World, actor: str) -> Doors:
+    from market.models import Enquiry
+
+    tender = _city_tender(w, "enquiries")
+    question = {"question": "May the benches be 1.5 m long?"}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/ask", question),
+        ("POST", f"/api/v1/tenders/{tender.id}/enquiries", question),
+        _grew(w, Enquiry),
+    )
+
+
+def answer_a_question(w: World, actor: str) -> Doors:
+    from market.models import Enquiry
+
+    tender = _city_tender(w, "enquiries")
+    enquiry = Enquiry(tender_id=tender.id, asked_by_org_id=w.orgs["maker2"].id, question="1.5 m?")
+    w.db.add(enquiry)
+    w.db.commit()
+
+    def done() -> bool:
+        w.db.expire_all()
+        return w.db.get(Enquiry, enquiry.id).answered_at is not None
+
+    answer = {"answer": "No, 1.8 m."}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/enquiries/{enquiry.id}/answer", answer),
+        ("POST", f"/api/v1/tenders/{tender.id}/enquiries/{enquiry.id}/answer", answer),
+        done,
+    )
+
+
+def _covered(w: World, actor: str):
+    ptf, _category = _tenders_world(w)
+    org = _bidder(w, actor)
+    ptf.credit(w.db, org, 5_000)
+    return ptf, org
+
+
+def submit_a_bid(w: World, actor: str) -> Doors:
+    from market.models import Bid
+
+    ptf, _org = _covered(w, actor)
+    tender = _city_tender(w, "tendering")
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/bid/new", ptf.bid_form(tender)),
+        ("POST", f"/api/v1/tenders/{tender.id}/bid", ptf.bid_body(tender)),
+        _grew(w, Bid),
+    )
+
+
+def _bid_of(w: World, actor: str, status: str = "submitted"):
+    ptf, org = _covered(w, actor)
+    tender = _city_tender(w, "tendering")
+    return ptf, tender, ptf.make_bid(w.db, tender, org, status=status)
+
+
+def _bid_attr_is(w: World, bid_id: int, name: str, value) -> Callable[[], bool]:
+    from market.models import Bid
+
+    def done() -> bool:
+        w.db.expire_all()
+        return getattr(w.db.get(Bid, bid_id), name) == value
+
+    return done
+
+
+def modify_a_bid(w: World, actor: str) -> Doors:
+    ptf, tender, bid = _bid_of(w, actor)
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/bid/edit", ptf.bid_form(tender, price_jpy="9000000")),
+        ("PUT", f"/api/v1/tenders/{tender.id}/bid", ptf.bid_body(tender, price_jpy=9_000_000)),
+        _bid_attr_is(w, bid.id, "price_jpy", 9_000_000),
+    )
+
+
+def withdraw_a_bid(w: World, actor: str) -> Doors:
+    _ptf, tender, bid = _bid_of(w, actor)
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/bid/withdraw", {}),
+        ("POST", f"/api/v1/tenders/{tender.id}/bid/withdraw", None),
+        _bid_attr_is(w, bid.id, "status", "withdrawn"),
+    )
+
+
+def confirm_a_bid(w: World, actor: str) -> Doors:
+    _ptf, tender, bid = _bid_of(w, actor, status="unconfirmed")
+    receipt = {"content_sha256": bid.content_sha256}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/bid/confirm", receipt),
+        ("POST", f"/api/v1/tenders/{tender.id}/bid/confirm", receipt),
+        _bid_attr_is(w, bid.id, "status", "submitted"),
+    )
+
+
+SUPPLIERS = SELLERS | BUYERS | {"other recycler", "other manufacturer"}
+BIDDERS = {"seller admin", "seller trader", "buyer admin", "buyer trader"} | {
+    "other recycler",
+    "other manufacturer",
+}
+OPERATIONS += [
+    # the procurement officer of the verified agency, on its own tenders
+    _operation(
+        "create a tender", "POST /tenders/new", "POST /api/v1/tenders", create_tender, {"officer"}
+    ),
+    _operation(
+        "edit a draft tender",
+        "POST /tenders/<int:tender_id>/edit",
+        "PUT /api/v1/tenders/<int:tender_id>",
+        edit_tender,
+        {"officer"},
+    ),
+    _operation(
+        "publish a tender",
+        "POST /tenders/<int:tender_id>/publish",
+        "POST /api/v1/tenders/<int:tender_id>/publish",
+        publish_tender,
+        {"officer"},
+    ),
+    _operation(
+        "amend a tender",
+        "POST /tenders/<int:tender_id>/amend",
+        "POST /api/v1/tenders/<int:tender_id>/amend",
+        amend_tender,
+        {"officer"},
+    ),
+    _operation(
+        "cancel a tender",
+        "POST /tenders/<int:tender_id>/cancel",
+        "POST /api/v1/tenders/<int:tender_id>/cancel",
+        cancel_tender,
+        {"officer"},
+    ),
+    _operation(
+        "answer a question",
+        "POST /tenders/<int:tender_id>/enquiries/<int:enquiry_id>/answer",
+        "POST /api/v1/tenders/<int:tender_id>/enquiries/<int:enquiry_id>/answer",
+        answer_a_question,
+        {"officer"},
+    ),
+    # any member of a verified recycler or manufacturer asks
+    _operation(
+        "ask about a tender",
+        "POST /tenders/<int:tender_id>/ask",
+        "POST /api/v1/tenders/<int:tender_id>/enquiries",
+        ask_about_a_tender,
+        SUPPLIERS,
+    ),
+    # traders and administrators of verified recyclers and manufacturers bid
+    _operation(
+        "submit a bid",
+        "POST /tenders/<int:tender_id>/bid/new",
+        "POST /api/v1/tenders/<int:tender_id>/bid",
+        submit_a_bid,
+        BIDDERS,
+    ),
+    _operation(
+        "modify a bid",
+        "POST /tenders/<int:tender_id>/bid/edit",
+        "PUT /api/v1/tenders/<int:tender_id>/bid",
+        modify_a_bid,
+        BIDDERS,
+    ),
+    _operation(
+        "withdraw a bid",
+        "POST /tenders/<int:tender_id>/bid/withdraw",
+        "POST /api/v1/tenders/<int:tender_id>/bid/withdraw",
+        withdraw_a_bid,
+        BIDDERS,
+    ),
+    _operation(
+        "confirm a bid",
+        "POST /tenders/<int:tender_id>/bid/confirm",
+        "POST /api/v1/tenders/<int:tender_id>/bid/confirm",
+        confirm_a_bid,
+        BIDDERS,
+    ),
+]
+
 # State-changing endpoints with no page of the same operation, and why.
 API_ONLY = {
     "POST /api/v1/tokens": "exchanges e-mail and password for a token: no acting member yet",

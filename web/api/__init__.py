@@ -22,4 +22,5 @@ from web.api import (  # noqa: E402,F401
     procurement,
     quality,
     reports,
+    tenders,
 )

@@ -36,6 +36,7 @@ NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
 NAV_LINKS += [("reports.reports", _l("Green purchasing"), SEE_GREEN_PURCHASING)]
 NAV_LINKS += [("procurement.categories", _l("Procurement"))]
+NAV_LINKS += [("tenders.tenders", _l("Tenders"))]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -66,6 +67,7 @@ def register_views(app: Flask) -> None:
         public,
         quality,
         reports,
+        tenders,
     )
 
     for module in (
@@ -84,6 +86,7 @@ def register_views(app: Flask) -> None:
         ocds,
         reports,
         procurement,
+        tenders,
     ):
         app.register_blueprint(module.bp)
 
