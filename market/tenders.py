@@ -827,7 +827,7 @@ def publish_tender(
     if tender.status == S.PLANNING:
         _check_draft(tender, now)
     move_tender(session, tender, S.ACTIVE, published_at=now)
-    record_release(session, tender, "tender")
+    record_release(session, tender, "tender", now)
     record_audit(session, actor, "tender.published", "tender", tender.id, {})
     return tender
 
@@ -950,7 +950,7 @@ def amend_tender(
             roles=BIDDER_ROLES,
         )
     session.flush()
-    record_release(session, tender, "tenderUpdate")
+    record_release(session, tender, "tenderUpdate", now)
     record_audit(
         session,
         actor,
@@ -1010,7 +1010,7 @@ def cancel_tender(
         )
     session.flush()
     if was_published:
-        record_release(session, tender, "tenderCancellation")
+        record_release(session, tender, "tenderCancellation", now)
     record_audit(session, actor, "tender.cancelled", "tender", tender.id, {"reason": reason})
     return Cancellation(tender, notes)
 
