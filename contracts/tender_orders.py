@@ -37,6 +37,7 @@ from market.evaluation import (
     EVALUATE_TENDERS,
     NOTIFIED_ROLES,
     RESERVATION_SOURCE,
+    SEE_EVALUATION,
     TOKYO,
     own_tender,
     tokyo_time,
@@ -260,3 +261,17 @@ def complete_award(
     session.refresh(tender)
     session.refresh(award)
     return Completion(tender, award, contract, order, invoice)
+
+
+def issued_order(
+    session: Session, actor: Actor, tender_id: int
+) -> tuple[PurchaseOrder, Invoice | None] | None:
+    """The purchase order of the actor's completed tender and its invoice (None before)."""
+    SEE_EVALUATION.check(actor)
+    tender = own_tender(session, actor, tender_id)
+    row = session.exec(
+        select(PurchaseOrder, Invoice)
+        .join(Invoice, col(Invoice.purchase_order_id) == PurchaseOrder.id, isouter=True)
+        .where(PurchaseOrder.tender_id == tender.id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None

@@ -49,6 +49,7 @@ def _nav_links() -> list[tuple[str, str]]:
 def register_views(app: Flask) -> None:
     from web.views import (
         account,
+        awards,
         contracts,
         deliveries,
         invoices,
@@ -75,6 +76,7 @@ def register_views(app: Flask) -> None:
         invoices,
         performance,
         payments,
+        awards,
     ):
         app.register_blueprint(module.bp)
 
