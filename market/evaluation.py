@@ -746,6 +746,40 @@ def _award_of(session: Session, tender: Tender, award_id: int) -> Award:
     return award
 
 
+def withdraw_pending_award(
+    session: Session, tender: Tender, award: Award, reason: str, actor: Actor | None = None
+) -> Award:
+    """Cancel a pending award and release its custody reservation (with the reason in the
+    audit log); the caller moves the tender (back to evaluation, or to cancelled when the
+    tenders area cancels an awarded tender) and has checked who acts. Conflict when the
+    award is no longer pending."""
+    cancelled = session.execute(
+        update(Award)
+        .where(Award.id == award.id, Award.status == AwardStatus.PENDING)
+        .values(status=AwardStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:
+        raise Conflict(N_("The tender has just been changed by someone else; reload it."))
+    session.expire(award)
+    release_reservation(
+        session,
+        source=RESERVATION_SOURCE,
+        source_id=award.id,
+        note=reason[:300],
+        member_id=actor.member_id if actor else None,
+    )
+    record_audit(
+        session,
+        actor,
+        "tender.award_cancelled",
+        "award",
+        award.id,
+        {"tender": tender.id, "bid": award.bid_id, "reason": reason},
+    )
+    return award
+
+
 def cancel_award(
     session: Session, actor: Actor, tender_id: int, award_id: int, data: ReasonIn
 ) -> Award:
@@ -763,31 +797,9 @@ def cancel_award(
             None,
             status=award.status,
         )
-    cancelled = session.execute(
-        update(Award)
-        .where(Award.id == award.id, Award.status == AwardStatus.PENDING)
-        .values(status=AwardStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
-    if cancelled.rowcount != 1:
-        raise Conflict(N_("The tender has just been changed by someone else; reload it."))
-    release_reservation(
-        session,
-        source=RESERVATION_SOURCE,
-        source_id=award.id,
-        note=text[:300],
-        member_id=actor.member_id,
-    )
+    withdraw_pending_award(session, tender, award, text, actor)
     move_tender(session, tender, TenderStatus.EVALUATION, standstill_until=None)
     _move_bids(session, tender.id, (BidStatus.AWARDED, BidStatus.UNSUCCESSFUL), BidStatus.QUALIFIED)
-    record_audit(
-        session,
-        actor,
-        "tender.award_cancelled",
-        "award",
-        award.id,
-        {"tender": tender.id, "bid": award.bid_id, "reason": text},
-    )
     for bid in session.exec(
         select(Bid).where(Bid.tender_id == tender.id, Bid.status == BidStatus.QUALIFIED)
     ).all():

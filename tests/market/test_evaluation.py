@@ -38,6 +38,7 @@ from market.evaluation import (
     reasons_out,
     score_bids,
     tender_results,
+    withdraw_pending_award,
 )
 from market.models import (
     Award,
@@ -46,6 +47,7 @@ from market.models import (
     OcdsRelease,
     Tender,
 )
+from market.tender_states import move_tender
 from participants.actors import SYSTEM
 from participants.columns import utcnow
 from participants.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -682,6 +684,19 @@ def test_only_a_pending_award_is_cancelled_and_a_reason_is_required(w):
     assert err.value.params == {"status": "cancelled"}
     with pytest.raises(NotFound):
         cancel_award(w.db, w.officer(), w.tender.id, 999_999, ReasonIn(reason="x"))
+
+
+def test_cancelling_an_awarded_tender_gives_the_reservation_back(w):
+    """What the tenders area calls when it cancels a tender during the standstill period."""
+    w.bids().open()
+    award = w.award(w.bid_b)
+    tender = w.fresh(w.tender)
+    withdraw_pending_award(w.db, tender, award, "Budget withdrawn.", w.officer())
+    move_tender(w.db, tender, "cancelled", closing_reason="Budget withdrawn.")
+    w.db.commit()
+    assert (w.fresh(award).status, w.fresh(w.tender).status) == ("cancelled", "cancelled")
+    assert available_kg(w.db, w.b.org.id, MATERIAL) == 5_000
+    assert public_award(w.db, w.tender.id) is None
 
 
 def test_a_tender_without_a_qualified_bid_closes_as_unsuccessful(w):

@@ -371,3 +371,12 @@ def test_the_api_opens_only_a_due_tender(client, w, api_token):
     assert r.status_code == 200 and r.get_json()["opened"] is True
     again = client.post(f"/api/v1/tenders/{w.tender.id}/open", headers=headers)
     assert again.status_code == 200 and len(again.get_json()["bids"]) == 3
+
+
+def test_the_scheduler_opens_due_tenders_every_five_minutes():
+    from contracts.jobs import JOBS
+    from web.scheduler import SCHEDULE, schedule_text
+
+    assert SCHEDULE["open_due_tenders"] == {"minute": "*/5"}
+    assert schedule_text("open_due_tenders") == "every 5 minutes"
+    assert JOBS["open_due_tenders"].summary.startswith("open the tenders whose tender period")
