@@ -78,10 +78,10 @@ from participants.columns import utcnow
 from participants.errors import N_, Conflict, NotFound, ValidationFailed
 from participants.fields import ID_MAX, Id, Paragraphs
 from participants.models import AuditEntry, Organization, OrgKind, Role
-from quality.custody import available_kg, claim_kg, release_reservation, reserve_claim, tonnes
+from quality.custody import claim_kg, release_reservation, reserve_claim, tonnes
 from quality.dataquality import LotEvidence, data_quality_level
 from quality.errors import CustodyNotCovered
-from quality.models import Assay, AssayResult, Certificate, Material
+from quality.models import Assay, AssayResult, Certificate, CustodyAccount, Material
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 HUNDRED = Decimal(100)
@@ -387,6 +387,22 @@ class Opening:
     notes: list[Notification] = field(default_factory=list)
 
 
+def _balances(session: Session, bids: list[Bid]) -> dict[tuple[int, str], int]:
+    """(organisation, material) → available custody kilograms now, for the bids' bidders
+    (`quality.custody.available_kg` of each, in one query)."""
+    orgs = {b.organization_id for b in bids}
+    if not orgs:
+        return {}
+    rows = session.exec(
+        select(
+            CustodyAccount.organization_id,
+            CustodyAccount.material_code,
+            CustodyAccount.available_kg,
+        ).where(col(CustodyAccount.organization_id).in_(orgs))
+    ).all()
+    return {(org, material): int(kg) for org, material, kg in rows}
+
+
 def due_for_opening(tender: Tender, now: datetime | None = None) -> bool:
     return tender.status == TenderStatus.ACTIVE and not sealed(tender, now)
 
@@ -404,10 +420,16 @@ def open_tender(session: Session, tender: Tender, now: datetime | None = None) -
         return None  # another call (the job, a reader) moved it first: nothing to do
     opening = Opening(tender.id)
     bids = list(
-        session.exec(select(Bid).where(Bid.tender_id == tender.id).order_by(col(Bid.id))).all()
+        session.exec(
+            select(Bid)
+            .where(Bid.tender_id == tender.id)
+            .order_by(col(Bid.id))
+            .execution_options(populate_existing=True)  # as stored now, not as read earlier
+        ).all()
     )
     live = [b for b in bids if b.status in (BidStatus.SUBMITTED, BidStatus.NEEDS_CONFIRMATION)]
     evidence = bid_evidence(session, [b.id for b in live])
+    balances = _balances(session, live)
     qualified: list[Bid] = []
     disqualified: list[Bid] = []
     for bid in bids:
@@ -422,7 +444,7 @@ def open_tender(session: Session, tender: Tender, now: datetime | None = None) -
                 tender,
                 bid,
                 cites_certificate=bool(certs),
-                available=available_kg(session, bid.organization_id, bid.material_code),
+                available=balances.get((bid.organization_id, bid.material_code), 0),
             )
         else:
             continue  # evaluated already (cannot happen on a tender that was active)
