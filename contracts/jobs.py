@@ -13,7 +13,9 @@ crash (its transaction rolled back) produces nothing twice:
 - ``notify_contract_expiry``: a `JobClaim` per contract and threshold (90 and 30 days), taken in
   the job's transaction, for the notices and the ``contract.expiry_notice`` event;
 - ``expire_listings``, ``nightly_matching``: a `JobClaim` per day (Asia/Tokyo), taken before
-  the work in the same transaction: a concurrent run waits for it and then skips.
+  the work in the same transaction: a concurrent run waits for it and then skips;
+- ``open_due_tenders``: each tender moves from active to evaluation by one conditional UPDATE
+  (`market.evaluation.open_tender`): a tender opens once, however many runs (or readers) try.
 Jobs act as `participants.actors.SYSTEM` (the marketplace operator; `OPERATE_MARKETPLACE`).
 """
 
@@ -49,6 +51,7 @@ from contracts.obligations import (
 )
 from market.alerts import notify_organization
 from market.allocation import TransportRates
+from market.evaluation import open_due_tenders
 from market.listings import add_months, expire_due, kg_to_tonnes
 from market.matching import run_market_allocation
 from market.models import Notification
@@ -325,6 +328,21 @@ def run_nightly_matching(session: Session, actor: Actor, ctx: JobContext) -> Job
     )
 
 
+def run_open_due_tenders(session: Session, actor: Actor, ctx: JobContext) -> JobReport:
+    """Open the tenders whose tender period has ended and evaluate their bids (bidders are
+    notified in the app)."""
+    OPERATE_MARKETPLACE.check(actor)
+    openings = open_due_tenders(session)
+    return JobReport(
+        "open_due_tenders",
+        {
+            "opened": len(openings),
+            "qualified": sum(o.qualified for o in openings),
+            "disqualified": sum(o.disqualified for o in openings),
+        },
+    )
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -366,6 +384,11 @@ JOBS: dict[str, Job] = {
             "run the market-wide matching (proposals for this month)",
             run_nightly_matching,
             "this",
+        ),
+        Job(
+            "open_due_tenders",
+            "open the tenders whose tender period has ended and score their bids",
+            run_open_due_tenders,
         ),
     )
 }

@@ -53,6 +53,8 @@ SCHEDULE: dict[str, dict[str, Any]] = {
     "notify_contract_expiry": {"hour": 8, "minute": 0},
     "remind_late_deliveries": {"hour": 9, "minute": 0},
     "remind_overdue_invoices": {"hour": 9, "minute": 5},
+    # Bids open soon after the deadline (readers open a closed tender at once anyway).
+    "open_due_tenders": {"minute": "*/5"},
 }
 MAIL_SUBJECT = N_("Junkan: a reminder about your contracts")
 MAIL_REASON = N_("You receive this e-mail because your organisation is a party to the contract.")
@@ -67,6 +69,8 @@ class UnknownJob(LookupError):
 
 def schedule_text(name: str) -> str:
     fields = SCHEDULE[name]
+    if "hour" not in fields and str(fields["minute"]).startswith("*/"):
+        return f"every {str(fields['minute'])[2:]} minutes"
     return f"daily {fields['hour']:02d}:{fields['minute']:02d} Asia/Tokyo"
 
 

@@ -66,6 +66,7 @@ def test_the_job_names_are_the_scheduler_s():
         "notify_contract_expiry",
         "expire_listings",
         "nightly_matching",
+        "open_due_tenders",
     ]
 
 

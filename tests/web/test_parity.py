@@ -1440,6 +1440,147 @@ OPERATIONS += [
     ),
 ]
 
+# --- proc-awards ---
+# A closed tender of the verified city (its period ended an hour ago; bids of the verified
+# manufacturer need no certificate); only the city's procurement officer evaluates, awards,
+# cancels, completes and closes it.
+
+
+def _city_tender(w: World, opened: bool = True, bid: bool = True, **fields):
+    from proc_awards_factories import Agency, Supplier, credit, make_bid, make_tender
+
+    from market.evaluation import open_tender
+
+    agency = Agency(w.orgs["city"], w.members["officer"], w.db)
+    tender = make_tender(w.db, agency, requires_certificate=False, **fields)
+    made = None
+    if bid:
+        maker = Supplier(w.orgs["maker"], w.members["buyer admin"], w.db)
+        credit(w.db, maker, 2_000)
+        made = make_bid(w.db, tender, maker, 2_000_000)
+    if opened:
+        open_tender(w.db, tender)
+        w.db.commit()
+    return tender, made
+
+
+def _awarded(w: World, days_ago: int = 0):
+    from datetime import timedelta
+
+    from factories import as_actor
+
+    from market.evaluation import AwardIn, award_bid
+    from participants.columns import utcnow
+
+    tender, bid = _city_tender(w, ended_ago=timedelta(days=days_ago + 1))
+    officer = as_actor(w.db, w.members["officer"])
+    award = award_bid(
+        w.db,
+        officer,
+        tender.id,
+        AwardIn(bid_id=bid.id, justification="Best."),
+        now=utcnow() - timedelta(days=days_ago),
+    )
+    w.db.commit()
+    return tender, award
+
+
+def open_tender_bids(w: World, actor: str) -> Doors:
+    from market.models import Tender
+
+    tender, _bid = _city_tender(w, opened=False, bid=False)
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/open", {}),
+        ("POST", f"/api/v1/tenders/{tender.id}/open", None),
+        _status_is(w, Tender, tender.id, "evaluation"),
+    )
+
+
+def award_a_bid(w: World, actor: str) -> Doors:
+    from market.models import Tender
+
+    tender, bid = _city_tender(w)
+    body = {"bid_id": bid.id, "justification": "Best value."}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/awards", _form(body)),
+        ("POST", f"/api/v1/tenders/{tender.id}/awards", body),
+        _status_is(w, Tender, tender.id, "awarded"),
+    )
+
+
+def cancel_an_award(w: World, actor: str) -> Doors:
+    from market.models import Award
+
+    tender, award = _awarded(w)
+    body = {"reason": "Complaint upheld."}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/awards/{award.id}/cancel", body),
+        ("POST", f"/api/v1/tenders/{tender.id}/awards/{award.id}/cancel", body),
+        _status_is(w, Award, award.id, "cancelled"),
+    )
+
+
+def complete_an_award(w: World, actor: str) -> Doors:
+    from market.models import Tender
+
+    tender, _award = _awarded(w, days_ago=11)
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/complete", {}),
+        ("POST", f"/api/v1/tenders/{tender.id}/complete", None),
+        _status_is(w, Tender, tender.id, "complete"),
+    )
+
+
+def close_a_tender_as_unsuccessful(w: World, actor: str) -> Doors:
+    from market.models import Tender
+
+    tender, _bid = _city_tender(w, bid=False)
+    body = {"reason": "No bids came."}
+    return Doors(
+        ("POST", f"/tenders/{tender.id}/unsuccessful", body),
+        ("POST", f"/api/v1/tenders/{tender.id}/unsuccessful", body),
+        _status_is(w, Tender, tender.id, "unsuccessful"),
+    )
+
+
+OPERATIONS += [
+    _operation(
+        "open a tender's bids",
+        "POST /tenders/<int:tender_id>/open",
+        "POST /api/v1/tenders/<int:tender_id>/open",
+        open_tender_bids,
+        {"officer"},
+    ),
+    _operation(
+        "award a bid",
+        "POST /tenders/<int:tender_id>/awards",
+        "POST /api/v1/tenders/<int:tender_id>/awards",
+        award_a_bid,
+        {"officer"},
+    ),
+    _operation(
+        "cancel an award",
+        "POST /tenders/<int:tender_id>/awards/<int:award_id>/cancel",
+        "POST /api/v1/tenders/<int:tender_id>/awards/<int:award_id>/cancel",
+        cancel_an_award,
+        {"officer"},
+    ),
+    _operation(
+        "issue the contract and order of an award",
+        "POST /tenders/<int:tender_id>/complete",
+        "POST /api/v1/tenders/<int:tender_id>/complete",
+        complete_an_award,
+        {"officer"},
+    ),
+    _operation(
+        "close a tender as unsuccessful",
+        "POST /tenders/<int:tender_id>/unsuccessful",
+        "POST /api/v1/tenders/<int:tender_id>/unsuccessful",
+        close_a_tender_as_unsuccessful,
+        {"officer"},
+    ),
+]
+
 # State-changing endpoints with no page of the same operation, and why.
 API_ONLY = {
     "POST /api/v1/tokens": "exchanges e-mail and password for a token: no acting member yet",

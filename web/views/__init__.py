@@ -53,6 +53,7 @@ def _nav_links() -> list[tuple[str, str]]:
 def register_views(app: Flask) -> None:
     from web.views import (
         account,
+        awards,
         contracts,
         deliveries,
         invoices,
@@ -87,6 +88,7 @@ def register_views(app: Flask) -> None:
         reports,
         procurement,
         tenders,
+        awards,
     ):
         app.register_blueprint(module.bp)
 
