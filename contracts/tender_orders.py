@@ -256,7 +256,7 @@ def complete_award(
         f"tender:{tender.id}:contract",
         roles=NOTIFIED_ROLES,
     )
-    record_release(session, tender, "contract")
+    record_release(session, tender, "contract", now)
     session.flush()
     session.refresh(tender)
     session.refresh(award)

@@ -756,7 +756,7 @@ def award_bid(
             )
         else:
             _notify_bidder(session, other, NOT_AWARDED, {"tender": tender.id}, f"award:{award.id}")
-    record_release(session, tender, "award")
+    record_release(session, tender, "award", now)
     session.flush()
     return award
 
@@ -867,7 +867,7 @@ def mark_unsuccessful(
     ).all():
         _notify_bidder(session, bid, CLOSED_UNSUCCESSFUL, {"tender": tender.id}, "unsuccessful")
     session.refresh(tender)
-    record_release(session, tender, "tenderUpdate")
+    record_release(session, tender, "tenderUpdate", now)
     session.flush()
     return tender
 

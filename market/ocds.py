@@ -67,7 +67,7 @@ SUSTAINABILITY_EXTENSION = (
     "ocds_sustainability_extension/master/extension.json"
 )
 EXTENSIONS = [SUSTAINABILITY_EXTENSION]
-TAGS = ("tender", "tenderUpdate", "tenderCancellation", "award", "contract")
+TAGS = ("tender", "tenderUpdate", "tenderCancellation", "award", "awardCancellation", "contract")
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 # Our tender states → OCDS tender status (closed codelist): evaluation and the standstill

@@ -20,6 +20,7 @@ from proc_awards_factories import (
     make_supplier,
     make_tender,
 )
+from proc_ocds_factories import schema_errors
 from sqlmodel import Session, func, select
 
 from contracts.jobs import JOBS, JobContext
@@ -653,10 +654,11 @@ def test_cancelling_an_award_releases_the_reservation_and_reopens_the_evaluation
         "disqualified",
     ]
     assert available_kg(w.db, w.b.org.id, MATERIAL) == 5_000
-    assert [r.tag for r in w.db.exec(select(OcdsRelease).order_by(OcdsRelease.id)).all()] == [
-        "award",
-        "awardCancellation",
-    ]
+    releases = w.db.exec(select(OcdsRelease).order_by(OcdsRelease.id)).all()
+    assert [r.tag for r in releases] == ["award", "awardCancellation"]
+    cancelled_release = json.loads(releases[-1].release_json)
+    assert schema_errors(cancelled_release) == []
+    assert [a["status"] for a in cancelled_release["awards"]] == ["cancelled"]
     results = tender_results(w.db, w.officer(), w.tender.id)
     assert [(a.award.status, a.cancellation_reason) for a in results.awards] == [
         ("cancelled", "Complaint upheld.")
