@@ -343,10 +343,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_purchaseorder_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_purchaseorder_supplier_org_id'), ['supplier_org_id'], unique=False)
 
-    with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_apscheduler_jobs_next_run_time'))
-
-    op.drop_table('apscheduler_jobs')
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.add_column(sa.Column('purchase_order_id', sa.Integer(), nullable=True))
         batch_op.alter_column('contract_id',
@@ -367,15 +363,6 @@ def downgrade() -> None:
                existing_type=sa.INTEGER(),
                nullable=False)
         batch_op.drop_column('purchase_order_id')
-
-    op.create_table('apscheduler_jobs',
-    sa.Column('id', sa.VARCHAR(length=191), nullable=False),
-    sa.Column('next_run_time', sa.FLOAT(), nullable=True),
-    sa.Column('job_state', sa.BLOB(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_apscheduler_jobs_next_run_time'), ['next_run_time'], unique=False)
 
     with op.batch_alter_table('purchaseorder', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_purchaseorder_supplier_org_id'))
