@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from contracts.invoicing import LineDraft, take_numbers, tokyo_today, totals
 from contracts.models import Invoice, InvoiceLine, InvoiceStatus, Payment
+from market.listings import OrganizationRef
 from market.models import (
     CatalogueProduct,
     OrderSource,
@@ -40,7 +41,7 @@ from market.models import (
     ProductStatus,
     PurchaseOrder,
 )
-from market.products import OrganizationRef, covered_units, read_product
+from market.products import covered_units, read_product
 from market.purchasing import (
     Threshold,
     notify_order,

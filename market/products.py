@@ -38,6 +38,7 @@ from sqlalchemy import Numeric, cast, update
 from sqlmodel import Session, col, or_, select
 
 from market.categories import get_category
+from market.listings import OrganizationRef
 from market.models import (
     CatalogueProduct,
     ProcurementCategory,
@@ -223,13 +224,7 @@ class CatalogueQuery(Paging, CatalogueFilters):
 # Output
 
 
-class OrganizationRef(BaseModel):
-    id: int
-    name_ja: str
-    name_en: str
-
-
-class CategoryRef(BaseModel):
+class CatalogueCategoryRef(BaseModel):
     """A category with its recommended minimum recycled content and the source of it."""
 
     id: int
@@ -248,7 +243,7 @@ class ProductOut(BaseModel):
     id: int
     status: str
     organization: OrganizationRef
-    category: CategoryRef
+    category: CatalogueCategoryRef
     name_ja: str
     name_en: str
     description_ja: str
@@ -456,8 +451,8 @@ def _balances(session: Session, pairs: set[tuple[int, str]]) -> dict[tuple[int, 
     return {(org, m): int(kg) for org, m, kg in rows if (org, m) in pairs}
 
 
-def category_ref(category: ProcurementCategory) -> CategoryRef:
-    return CategoryRef(
+def category_ref(category: ProcurementCategory) -> CatalogueCategoryRef:
+    return CatalogueCategoryRef(
         id=category.id,
         code=category.code,
         name_ja=category.name_ja,

@@ -9,6 +9,7 @@ api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api_bp)
 
 from web.api import (  # noqa: E402,F401
+    catalogue,
     contracts,
     deliveries,
     invoices,

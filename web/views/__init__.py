@@ -8,6 +8,7 @@ from contracts.invoicing import SEE_INVOICES
 from contracts.negotiation import SEE_CONTRACTS
 from contracts.payments import SEE_SETTLEMENTS
 from market.matching import SEE_MATCHES
+from market.products import READ_CATALOGUE
 from participants.actors import OPERATE_MARKETPLACE
 from web.auth import current_actor
 from web.forms import ORG_KIND_LABELS, ROLE_LABELS, STATUS_LABELS, prefecture_name
@@ -33,6 +34,7 @@ NAV_LINKS += [
 NAV_LINKS += [("deliveries.deliveries", _l("Deliveries"), SEE_DELIVERIES)]
 NAV_LINKS += [("invoices.invoices", _l("Invoices"), SEE_INVOICES)]
 NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
+NAV_LINKS += [("catalogue.search", _l("Catalogue"), READ_CATALOGUE)]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -49,6 +51,7 @@ def _nav_links() -> list[tuple[str, str]]:
 def register_views(app: Flask) -> None:
     from web.views import (
         account,
+        catalogue,
         contracts,
         deliveries,
         invoices,
@@ -75,6 +78,7 @@ def register_views(app: Flask) -> None:
         invoices,
         performance,
         payments,
+        catalogue,
     ):
         app.register_blueprint(module.bp)
 
