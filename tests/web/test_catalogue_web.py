@@ -246,6 +246,8 @@ def test_an_officer_orders_and_both_sides_follow_the_order_and_its_invoice(clien
     page = client.get(r.headers["Location"]).text
     assert order.number in page and "¥63,360" in page and invoice.number in page
     assert f"/invoices/{invoice.id}/pay" in page and "Mark delivered" not in page
+    pay_page = client.get(f"/invoices/{invoice.id}/pay")
+    assert pay_page.status_code == 200 and "¥63,360" in pay_page.text
     invoice_page = client.get(f"/invoices/{invoice.id}").text
     assert f'href="/catalogue/orders/{order.id}"' in invoice_page
     assert "Purchase order" in invoice_page and "Goods" in invoice_page
@@ -369,6 +371,38 @@ def test_the_officer_pays_the_orders_invoice_through_localstripe(db, shop, live_
     wait_until(paid)  # localstripe → POST /api/v1/stripe/webhook (signed) → paid
     entries = {e.kind: (e.organization_id, e.amount_jpy) for e in db.exec(select(SettlementEntry))}
     assert entries == {"seller_payable": (shop.maker.id, 63_360)}
+
+
+def test_the_order_list_costs_the_same_queries_whatever_the_number_of_orders(
+    app, client, shop, api_token
+):
+    from contracts.public_orders import OrderIn, buy_direct
+    from participants.actors import load_actor
+
+    officer = load_actor(shop.db, shop.officer.id)
+
+    def buy() -> None:
+        buy_direct(shop.db, officer, OrderIn(product_id=shop.product.id, quantity=2))
+        shop.db.commit()
+
+    buy()
+    login(client, shop.officer.email)
+    headers = api_token(shop.officer.email)
+    client.get("/api/v1/catalogue/orders", headers=headers)  # the token's first use is noted
+    engine = app.extensions["junkan.engine"]
+    with counted(engine) as before_page:
+        assert client.get("/catalogue/orders").status_code == 200
+    with counted(engine) as before_api:
+        assert client.get("/api/v1/catalogue/orders", headers=headers).status_code == 200
+    for _ in range(5):
+        buy()
+    with counted(engine) as after_page:
+        page = client.get("/catalogue/orders").text
+    with counted(engine) as after_api:
+        body = client.get("/api/v1/catalogue/orders", headers=headers).get_json()
+    assert page.count("/catalogue/orders/") == 6 and body["total"] == 6
+    assert len(after_page) == len(before_page)
+    assert len(after_api) == len(before_api)
 
 
 # ---------------------------------------------------------------------------------------------
