@@ -559,6 +559,8 @@ def _apply(session: Session, actor: Actor, product: CatalogueProduct, data: Prod
             N_("The post-consumer share cannot exceed the total recycled share."),
             "post_consumer_pct",
         )
+    name_ja, name_en = _text(data.name_ja, "name_ja"), _text(data.name_en, "name_en")
+    unit = _text(data.unit, "unit")
     certificates = citable_certificates(
         session, actor.organization_id, [c.strip() for c in data.certificates], "certificates"
     )
@@ -573,11 +575,10 @@ def _apply(session: Session, actor: Actor, product: CatalogueProduct, data: Prod
         err.field = "total_recycled_pct"  # the claim is what the balance does not cover
         raise
     product.category_id = category.id
-    product.name_ja = _text(data.name_ja, "name_ja")
-    product.name_en = _text(data.name_en, "name_en")
+    product.name_ja, product.name_en = name_ja, name_en
     product.description_ja = data.description_ja.strip()
     product.description_en = data.description_en.strip()
-    product.unit = _text(data.unit, "unit")
+    product.unit = unit
     product.unit_price_jpy = data.unit_price_jpy
     product.lead_time_days = data.lead_time_days
     product.unit_mass_kg = data.unit_mass_kg
