@@ -94,7 +94,7 @@ from contracts.models import (
 from contracts.obligations import first_of_month, previous_month
 from market.indices import Formula, evaluate
 from market.listings import add_months
-from market.models import IndexValue
+from market.models import IndexValue, PurchaseOrder
 from participants.actors import SYSTEM, Actor, permission
 from participants.columns import utcnow
 from participants.errors import N_, NotFound
@@ -820,7 +820,7 @@ class InvoiceQuery(Paging):
 
 class InvoiceLineOut(BaseModel):
     position: int
-    kind: str = Field(description="base, quality, excess, shortfall or fee")
+    kind: str = Field(description="base, quality, excess, shortfall, fee, or goods (an order)")
     description: str
     quantity_kg: int | None
     unit_price_jpy_per_t: int | None
@@ -842,7 +842,8 @@ class InvoiceSummaryOut(BaseModel):
     number: str = Field(description="JK-YYYY-NNNNNN")
     kind: InvoiceKindName
     status: InvoiceStatusName
-    contract_id: int
+    contract_id: int | None = Field(description="the contract billed; null for an order")
+    purchase_order_id: int | None = Field(description="the public purchase order billed")
     month: str | None = Field(description="YYYY-MM of an invoice's contract month")
     credits_invoice_id: int | None
     seller_org_id: int
@@ -895,7 +896,7 @@ class InvoiceView:
 
     invoice: Invoice
     lines: list[InvoiceLine]
-    contract: OfftakeContract
+    contract: OfftakeContract | None  # None: the invoice of a purchase order
     seller: Organization
     buyer: Organization
     month: date | None
@@ -904,6 +905,7 @@ class InvoiceView:
     payment: Payment | None
     refund: Refund | None
     deliveries: dict[int, Delivery]
+    order: PurchaseOrder | None = None  # the public purchase order it bills
 
     @property
     def qualified(self) -> bool:
@@ -920,12 +922,14 @@ class InvoiceView:
 
 @dataclass
 class InvoiceRow:
-    """A row of the invoice list: the invoice with its month and the parties' names."""
+    """A row of the invoice list: the invoice with its month (or purchase order) and the
+    parties' names."""
 
     invoice: Invoice
     month: date | None
     seller: Organization
     buyer: Organization
+    order_number: str | None = None
 
 
 def invoice_rows(session: Session, invoices: Sequence[Invoice]) -> list[InvoiceRow]:
@@ -959,8 +963,26 @@ def invoice_rows(session: Session, invoices: Sequence[Invoice]) -> list[InvoiceR
         if org_ids
         else {}
     )
+    order_ids = [i.purchase_order_id for i in invoices if i.purchase_order_id]
+    orders = (
+        dict(
+            session.exec(
+                select(PurchaseOrder.id, PurchaseOrder.number).where(
+                    col(PurchaseOrder.id).in_(order_ids)
+                )
+            ).all()
+        )
+        if order_ids
+        else {}
+    )
     return [
-        InvoiceRow(inv, months.get(inv.id), orgs[inv.seller_org_id], orgs[inv.buyer_org_id])
+        InvoiceRow(
+            inv,
+            months.get(inv.id),
+            orgs[inv.seller_org_id],
+            orgs[inv.buyer_org_id],
+            orders.get(inv.purchase_order_id),
+        )
         for inv in invoices
     ]
 
@@ -1007,7 +1029,7 @@ def read_invoice(session: Session, actor: Actor, invoice_id: int) -> InvoiceView
     return InvoiceView(
         invoice=invoice,
         lines=lines,
-        contract=session.get(OfftakeContract, invoice.contract_id),
+        contract=session.get(OfftakeContract, invoice.contract_id) if invoice.contract_id else None,
         seller=session.get(Organization, invoice.seller_org_id),
         buyer=session.get(Organization, invoice.buyer_org_id),
         month=obligation.month if obligation else None,
@@ -1016,6 +1038,11 @@ def read_invoice(session: Session, actor: Actor, invoice_id: int) -> InvoiceView
         payment=payment,
         refund=refund,
         deliveries=deliveries,
+        order=(
+            session.get(PurchaseOrder, invoice.purchase_order_id)
+            if invoice.purchase_order_id
+            else None
+        ),
     )
 
 
@@ -1026,6 +1053,7 @@ def invoice_summary_out(invoice: Invoice, month: date | None) -> InvoiceSummaryO
         kind=invoice.kind,
         status=invoice.status,
         contract_id=invoice.contract_id,
+        purchase_order_id=invoice.purchase_order_id,
         month=f"{month:%Y-%m}" if month else None,
         credits_invoice_id=invoice.credits_invoice_id,
         seller_org_id=invoice.seller_org_id,

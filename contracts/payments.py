@@ -34,9 +34,21 @@ Settlement ledger (signed integer yen, one entry per invoice and kind):
 - refunded credit note: `refund` (seller) = −(|total| − fee share); `platform_fee` (platform) =
   −fee share (the credit note's own `fee` lines plus their tax), when there is one.
 
+An invoice bills a contract month or a public purchase order (`purchase_order_id`, no
+contract): the same payment, webhook and ledger steps serve both; contract events are appended
+only when there is a contract. An order's invoice may instead be settled by a **recorded bank
+transfer** (`record_bank_transfer`): the seller records that the total was received on a day
+not in the future; the invoice becomes paid with one conditional UPDATE (`issued` → `paid`),
+so a second record, or a card payment succeeding at the same moment, changes nothing twice
+(409), and the settlement ledger gets its one `seller_payable` entry.
+
 Who may (checked here, whatever the caller):
-- pay: an admin, trader or signatory of the verified buyer organisation (`PAY_INVOICES`); the
+- pay: an admin, trader or signatory of the verified buyer organisation (`PAY_INVOICES`), or,
+  for the invoice of an agency's purchase order, an admin or procurement officer of the
+  verified agency (`PAY_ORDER_INVOICES`; `payer_permission` picks the one for the actor); the
   seller's members are refused (403), members of other organisations find nothing (404).
+- record a bank transfer received: an admin or signatory of the verified seller
+  (`RECORD_BANK_TRANSFERS`); the buyer is refused (403), others find nothing (404).
 - refund a credit note: an admin or signatory of the verified seller, or the marketplace
   operator (`REFUND_CREDIT_NOTES`): the refund is the seller's money going back.
 - read the ledger: any member sees its own organisation's entries; the operator sees all,
@@ -47,7 +59,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,6 +68,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from contracts.events import append_event
+from contracts.invoicing import TOKYO, tokyo_today
 from contracts.invoicing import platform_fee_of as invoice_fee_of
 from contracts.models import (
     Invoice,
@@ -69,10 +82,18 @@ from contracts.models import (
     StripeEvent,
 )
 from market.alerts import notify_organization
-from participants.actors import Actor, permission
+from participants.actors import Actor, Permission, permission
+from participants.audit import record_audit
 from participants.columns import utcnow
-from participants.errors import N_, Conflict, DomainError, NotFound, PermissionDenied
-from participants.fields import Paging
+from participants.errors import (
+    N_,
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from participants.fields import Day, Line, Paging, PositiveYen
 from participants.models import Organization, OrgKind, Role
 
 log = logging.getLogger(__name__)
@@ -80,7 +101,7 @@ log = logging.getLogger(__name__)
 CURRENCY = "jpy"  # zero-decimal at Stripe: amounts are whole yen
 STALE_CLAIM = timedelta(minutes=2)  # a claim older than this was left by a crashed attempt
 DEFAULT_PAYMENT_METHOD = "pm_card_visa"
-PAYMENT_NOTICE_ROLES = (Role.ADMIN, Role.SIGNATORY, Role.TRADER)
+PAYMENT_NOTICE_ROLES = (Role.ADMIN, Role.SIGNATORY, Role.TRADER, Role.OFFICER)
 _OUTBOX = "contracts.notices"  # the session's notices for e-mail (see negotiation.notify_party)
 
 PAY_INVOICES = permission(
@@ -88,12 +109,31 @@ PAY_INVOICES = permission(
     kinds=[OrgKind.MANUFACTURER],
     roles=[Role.ADMIN, Role.TRADER, Role.SIGNATORY],
 )
+PAY_ORDER_INVOICES = permission(
+    N_("Only the agency's admins and procurement officers pay its orders' invoices."),
+    kinds=[OrgKind.AGENCY],
+    roles=[Role.ADMIN, Role.OFFICER],
+)
+RECORD_BANK_TRANSFERS = permission(
+    N_("Only the seller's admins and signatories record a bank transfer received."),
+    kinds=[OrgKind.MANUFACTURER, OrgKind.RECYCLER],
+    roles=[Role.ADMIN, Role.SIGNATORY],
+)
 REFUND_CREDIT_NOTES = permission(
     N_("Only the seller's admins and signatories, or the operator, refund credit notes."),
     kinds=[OrgKind.RECYCLER, OrgKind.OPERATOR],
     roles=[Role.ADMIN, Role.SIGNATORY],
 )
 SEE_SETTLEMENTS = permission(N_("Only members see settlements."), verified=False)
+
+
+def payer_permission(actor: Actor | None) -> Permission:
+    """Who may pay, for this actor: an agency pays its purchase orders' invoices
+    (`PAY_ORDER_INVOICES`), a company its contracts' (`PAY_INVOICES`)."""
+    if actor is not None and actor.organization_kind == OrgKind.AGENCY:
+        return PAY_ORDER_INVOICES
+    return PAY_INVOICES
+
 
 SUCCEEDED_EVENT = "payment_intent.succeeded"
 FAILED_EVENT = "payment_intent.payment_failed"
@@ -284,6 +324,7 @@ class PaymentBox:
     can_pay: bool
     can_refund: bool
     refund_amount_jpy: int | None
+    can_record_transfer: bool = False  # the seller records a bank transfer for an order
 
     @property
     def over_card_limit(self) -> bool:
@@ -316,6 +357,7 @@ def payment_box(session: Session, actor: Actor | None, invoice_id: int) -> Payme
         )
     payment = _payment_of(session, invoice.id)
     status = payment.status if payment else "unpaid"
+    awaiting = invoice.status == InvoiceStatus.ISSUED and status in ("unpaid", PaymentStatus.FAILED)
     return PaymentBox(
         invoice.id,
         invoice.kind,
@@ -323,13 +365,16 @@ def payment_box(session: Session, actor: Actor | None, invoice_id: int) -> Payme
         invoice.total_jpy,
         status,
         payment.failure_message if payment else "",
-        invoice.status == InvoiceStatus.ISSUED
-        and status in ("unpaid", PaymentStatus.FAILED)
+        awaiting
         and 0 < invoice.total_jpy <= CARD_LIMIT_JPY
-        and PAY_INVOICES.allows(actor)
+        and payer_permission(actor).allows(actor)
         and actor.owns(invoice.buyer_org_id),
         False,
         None,
+        can_record_transfer=awaiting
+        and invoice.purchase_order_id is not None
+        and RECORD_BANK_TRANSFERS.allows(actor)
+        and actor.owns(invoice.seller_org_id),
     )
 
 
@@ -346,7 +391,7 @@ def _claim_id(invoice_id: int) -> str:
 
 
 def _payable_invoice(session: Session, actor: Actor, invoice_id: int) -> Invoice:
-    PAY_INVOICES.check(actor)
+    payer_permission(actor).check(actor)
     invoice = _visible_invoice(session, actor, invoice_id)
     if not actor.owns(invoice.buyer_org_id):
         raise PermissionDenied(N_("Only the buyer pays an invoice."))
@@ -589,18 +634,19 @@ def _record_success(session: Session, payment: Payment) -> None:
                 invoice_id=invoice.id, organization_id=None, kind="platform_fee", amount_jpy=fee
             )
         )
-    append_event(
-        session,
-        invoice.contract_id,
-        "invoice_paid",
-        None,
-        {
-            "invoice": invoice.id,
-            "number": invoice.number,
-            "amount_jpy": invoice.total_jpy,
-            "payment_intent": payment.stripe_payment_intent_id,
-        },
-    )
+    if invoice.contract_id is not None:  # an order's invoice has no contract trail
+        append_event(
+            session,
+            invoice.contract_id,
+            "invoice_paid",
+            None,
+            {
+                "invoice": invoice.id,
+                "number": invoice.number,
+                "amount_jpy": invoice.total_jpy,
+                "payment_intent": payment.stripe_payment_intent_id,
+            },
+        )
     _notify(
         session,
         invoice,
@@ -658,6 +704,108 @@ def platform_fee_of(session: Session, invoice_id: int) -> int:
     ).all()
     fee, tax = invoice_fee_of(lines)
     return fee + tax
+
+
+# ---------------------------------------------------------------------------------------------
+# Recorded bank transfers (an order's invoice paid outside Stripe)
+
+
+class BankTransferIn(BaseModel):
+    """A bank transfer the seller received for an order's invoice: its whole total, the day
+    it arrived (not in the future), the bank's reference if any."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount_jpy: PositiveYen = Field(description="yen received: the invoice's total")
+    received_on: Day = Field(description="the day the transfer arrived (Tokyo)")
+    reference: Line(100) = Field(default="", description="the bank's reference, optional")
+
+
+def record_bank_transfer(
+    session: Session,
+    actor: Actor,
+    invoice_id: int,
+    data: BankTransferIn,
+    today: date | None = None,
+) -> Invoice:
+    """The seller records that an order's invoice was paid by bank transfer: the invoice is
+    paid (once) and the settlement ledger owes the seller its total. Flushes."""
+    RECORD_BANK_TRANSFERS.check(actor)
+    invoice = _visible_invoice(session, actor, invoice_id)
+    if not actor.owns(invoice.seller_org_id):
+        raise PermissionDenied(N_("Only the seller records a bank transfer received."))
+    if invoice.purchase_order_id is None or invoice.kind != InvoiceKind.INVOICE:
+        raise Conflict(
+            N_(
+                "Only the invoice of a purchase order is settled by a recorded bank transfer; "
+                "a contract's invoices are paid by card."
+            )
+        )
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise Conflict(N_("This invoice is not awaiting payment."))
+    payment = _payment_of(session, invoice.id)
+    if payment is not None and payment.status in (PaymentStatus.CLAIMING, PaymentStatus.PENDING):
+        raise Conflict(N_("A card payment of this invoice is under way."))
+    if data.amount_jpy != invoice.total_jpy:
+        raise ValidationFailed(
+            N_("The transfer must be the invoice's total of %(total)s yen."),
+            "amount_jpy",
+            total=f"{invoice.total_jpy:,}",
+        )
+    today = today or tokyo_today()
+    if data.received_on > today:
+        raise ValidationFailed(N_("The day of receipt cannot lie in the future."), "received_on")
+    if data.received_on < invoice.issued_on:
+        raise ValidationFailed(
+            N_("The day of receipt cannot lie before the invoice was issued (%(day)s)."),
+            "received_on",
+            day=invoice.issued_on.isoformat(),
+        )
+    paid_at = datetime.combine(data.received_on, time(0), TOKYO).astimezone(UTC)
+    paid = session.execute(
+        update(Invoice)
+        .where(Invoice.id == invoice.id, Invoice.status == InvoiceStatus.ISSUED)
+        .values(status=InvoiceStatus.PAID, paid_at=paid_at)
+        .execution_options(synchronize_session=False)
+    )
+    if paid.rowcount != 1:  # paid by another request a moment ago
+        raise Conflict(N_("This invoice is not awaiting payment."))
+    session.refresh(invoice)
+    fee = platform_fee_of(session, invoice.id)
+    session.add(
+        SettlementEntry(
+            invoice_id=invoice.id,
+            organization_id=invoice.seller_org_id,
+            kind="seller_payable",
+            amount_jpy=invoice.total_jpy - fee,
+        )
+    )
+    if fee:
+        session.add(
+            SettlementEntry(
+                invoice_id=invoice.id, organization_id=None, kind="platform_fee", amount_jpy=fee
+            )
+        )
+    record_audit(
+        session,
+        actor,
+        "invoice.bank_transfer",
+        "invoice",
+        invoice.id,
+        {
+            "amount_jpy": data.amount_jpy,
+            "received_on": data.received_on.isoformat(),
+            "reference": data.reference.strip(),
+        },
+    )
+    _notify(
+        session,
+        invoice,
+        invoice.buyer_org_id,
+        N_("Invoice %(number)s is paid: the seller received your bank transfer."),
+        "paid",
+    )
+    session.flush()
+    return invoice
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,13 +894,19 @@ def refund_credit_note(
                 invoice_id=note.id, organization_id=None, kind="platform_fee", amount_jpy=-fee
             )
         )
-    append_event(
-        session,
-        note.contract_id,
-        "credit_note_refunded",
-        actor,
-        {"credit_note": note.id, "number": note.number, "amount_jpy": amount, "refund": refund_id},
-    )
+    if note.contract_id is not None:
+        append_event(
+            session,
+            note.contract_id,
+            "credit_note_refunded",
+            actor,
+            {
+                "credit_note": note.id,
+                "number": note.number,
+                "amount_jpy": amount,
+                "refund": refund_id,
+            },
+        )
     _notify(
         session,
         note,

@@ -1122,7 +1122,7 @@ OPERATIONS += [
         "POST /api/v1/invoices/<int:invoice_id>/pay",
         pay_invoice,
         {"buyer admin", "buyer trader", "buyer signatory"},
-        {"other manufacturer"},
+        {"other manufacturer", "officer"},  # an agency pays its orders' invoices only
     ),
     # the seller's admins and signatories, or the operator; another recycler: not found
     _operation(
@@ -1577,6 +1577,202 @@ OPERATIONS += [
         "POST /tenders/<int:tender_id>/unsuccessful",
         "POST /api/v1/tenders/<int:tender_id>/unsuccessful",
         close_a_tender_as_unsuccessful,
+        {"officer"},
+    ),
+]
+
+# --- proc-catalogue ---
+# The recycled-product catalogue: products of the verified manufacturer "maker" (or the
+# actor's own manufacturer), a direct purchase by the city's procurement officer, the order's
+# delivery and its invoice settled by a recorded bank transfer, the agency's policy.
+
+
+def _catalogue_category(w: World):
+    from proc_catalogue_factories import make_category
+
+    return make_category(w.db)
+
+
+def _covered(w: World, org) -> None:
+    from proc_catalogue_factories import give_custody
+
+    give_custody(w.db, org, 10)
+
+
+def _catalogue_body(w: World, **fields) -> dict:
+    from proc_catalogue_factories import FILE
+
+    return FILE | {"category_id": _catalogue_category(w).id} | fields
+
+
+def _catalogue_product(w: World, actor: str):
+    from proc_catalogue_factories import make_product
+
+    owner = _owner(w, actor, "manufacturer")
+    _covered(w, owner)
+    return make_product(w.db, owner, _catalogue_category(w))
+
+
+def list_a_catalogue_product(w: World, actor: str) -> Doors:
+    from market.models import CatalogueProduct
+
+    _covered(w, w.org_of(actor))
+    body = _catalogue_body(w)
+    return Doors(
+        ("POST", "/catalogue/products/new", _form(body)),
+        ("POST", "/api/v1/catalogue/products", body),
+        _grew(w, CatalogueProduct),
+    )
+
+
+def change_a_catalogue_product(w: World, actor: str) -> Doors:
+    from market.models import CatalogueProduct
+
+    product = _catalogue_product(w, actor)
+    body = _catalogue_body(w, name_en="Edited")
+
+    def done() -> bool:
+        w.db.expire_all()
+        return w.db.get(CatalogueProduct, product.id).name_en == "Edited"
+
+    return Doors(
+        ("POST", f"/catalogue/products/{product.id}/edit", _form(body)),
+        ("PUT", f"/api/v1/catalogue/products/{product.id}", body),
+        done,
+    )
+
+
+def withdraw_a_catalogue_product(w: World, actor: str) -> Doors:
+    from market.models import CatalogueProduct
+
+    product = _catalogue_product(w, actor)
+    return Doors(
+        ("POST", f"/catalogue/products/{product.id}/withdraw", {}),
+        ("POST", f"/api/v1/catalogue/products/{product.id}/withdraw", None),
+        _status_is(w, CatalogueProduct, product.id, "withdrawn"),
+    )
+
+
+def buy_from_the_catalogue(w: World, actor: str) -> Doors:
+    from market.models import PurchaseOrder
+
+    product = _catalogue_product(w, "buyer admin")
+    return Doors(
+        ("POST", f"/catalogue/products/{product.id}/order", {"quantity": "12"}),
+        ("POST", "/api/v1/catalogue/orders", {"product_id": product.id, "quantity": 12}),
+        _grew(w, PurchaseOrder),
+    )
+
+
+def _catalogue_order(w: World):
+    from contracts.public_orders import OrderIn, buy_direct
+    from participants.actors import load_actor
+
+    product = _catalogue_product(w, "buyer admin")
+    officer = load_actor(w.db, w.members["officer"].id)
+    order = buy_direct(w.db, officer, OrderIn(product_id=product.id, quantity=12))
+    w.db.commit()
+    return order
+
+
+def mark_an_order_delivered(w: World, actor: str) -> Doors:
+    from market.models import PurchaseOrder
+
+    order = _catalogue_order(w)
+    return Doors(
+        ("POST", f"/catalogue/orders/{order.id}/delivered", {}),
+        ("POST", f"/api/v1/catalogue/orders/{order.id}/delivered", None),
+        _status_is(w, PurchaseOrder, order.id, "delivered"),
+    )
+
+
+def record_a_bank_transfer(w: World, actor: str) -> Doors:
+    order = _catalogue_order(w)
+    invoice = w.db.exec(select(Invoice).where(Invoice.purchase_order_id == order.id)).one()
+    body = {"amount_jpy": invoice.total_jpy, "received_on": invoice.issued_on.isoformat()}
+    return Doors(
+        ("POST", f"/invoices/{invoice.id}/bank-transfer", _form(body)),
+        ("POST", f"/api/v1/invoices/{invoice.id}/bank-transfer", body),
+        _status_is(w, Invoice, invoice.id, "paid"),
+    )
+
+
+def set_the_procurement_policy(w: World, actor: str) -> Doors:
+    from market.models import AgencyPolicy
+
+    for policy in w.db.exec(select(AgencyPolicy)).all():
+        w.db.delete(policy)
+    w.db.commit()
+    body = {"direct_purchase_threshold_jpy": 1_234_567, "rule_ja": "市契約規則"}
+
+    def done() -> bool:
+        w.db.expire_all()
+        policy = w.db.get(AgencyPolicy, w.orgs["city"].id)
+        return policy is not None and policy.direct_purchase_threshold_jpy == 1_234_567
+
+    return Doors(
+        ("POST", "/catalogue/policy", _form(body)),
+        ("PUT", "/api/v1/procurement/policy", body),
+        done,
+    )
+
+
+PRODUCT_MANAGERS = {"buyer admin", "buyer trader", "other manufacturer"}
+OPERATIONS += [
+    # traders and administrators of verified manufacturers, on their own products
+    _operation(
+        "list a catalogue product",
+        "POST /catalogue/products/new",
+        "POST /api/v1/catalogue/products",
+        list_a_catalogue_product,
+        PRODUCT_MANAGERS,
+    ),
+    _operation(
+        "change a catalogue product",
+        "POST /catalogue/products/<int:product_id>/edit",
+        "PUT /api/v1/catalogue/products/<int:product_id>",
+        change_a_catalogue_product,
+        PRODUCT_MANAGERS,
+    ),
+    _operation(
+        "withdraw a catalogue product",
+        "POST /catalogue/products/<int:product_id>/withdraw",
+        "POST /api/v1/catalogue/products/<int:product_id>/withdraw",
+        withdraw_a_catalogue_product,
+        PRODUCT_MANAGERS,
+    ),
+    # procurement officers of verified agencies only
+    _operation(
+        "buy from the catalogue",
+        "POST /catalogue/products/<int:product_id>/order",
+        "POST /api/v1/catalogue/orders",
+        buy_from_the_catalogue,
+        {"officer"},
+    ),
+    # the supplier's traders and administrators; other suppliers: no such order
+    _operation(
+        "mark an order delivered",
+        "POST /catalogue/orders/<int:order_id>/delivered",
+        "POST /api/v1/catalogue/orders/<int:order_id>/delivered",
+        mark_an_order_delivered,
+        {"buyer admin", "buyer trader"},
+        {"seller admin", "seller trader", "other recycler", "other manufacturer"},
+    ),
+    # the seller's admins and signatories; other suppliers: no such invoice
+    _operation(
+        "record a bank transfer",
+        "POST /invoices/<int:invoice_id>/bank-transfer",
+        "POST /api/v1/invoices/<int:invoice_id>/bank-transfer",
+        record_a_bank_transfer,
+        {"buyer admin", "buyer signatory"},
+        {"seller admin", "seller signatory", "other recycler", "other manufacturer"},
+    ),
+    # the agency's administrators and procurement officers
+    _operation(
+        "set the procurement policy",
+        "POST /catalogue/policy",
+        "PUT /api/v1/procurement/policy",
+        set_the_procurement_policy,
         {"officer"},
     ),
 ]

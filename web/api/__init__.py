@@ -10,6 +10,7 @@ csrf.exempt(api_bp)
 
 from web.api import (  # noqa: E402,F401
     awards,
+    catalogue,
     contracts,
     deliveries,
     invoices,

@@ -8,6 +8,7 @@ from contracts.invoicing import SEE_INVOICES
 from contracts.negotiation import SEE_CONTRACTS
 from contracts.payments import SEE_SETTLEMENTS
 from market.matching import SEE_MATCHES
+from market.products import READ_CATALOGUE
 from market.reports import SEE_GREEN_PURCHASING
 from participants.actors import OPERATE_MARKETPLACE
 from web.auth import current_actor
@@ -37,6 +38,7 @@ NAV_LINKS += [("payments.settlements", _l("Settlements"), SEE_SETTLEMENTS)]
 NAV_LINKS += [("reports.reports", _l("Green purchasing"), SEE_GREEN_PURCHASING)]
 NAV_LINKS += [("procurement.categories", _l("Procurement"))]
 NAV_LINKS += [("tenders.tenders", _l("Tenders"))]
+NAV_LINKS += [("catalogue.search", _l("Catalogue"), READ_CATALOGUE)]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -54,6 +56,7 @@ def register_views(app: Flask) -> None:
     from web.views import (
         account,
         awards,
+        catalogue,
         contracts,
         deliveries,
         invoices,
@@ -89,6 +92,7 @@ def register_views(app: Flask) -> None:
         procurement,
         tenders,
         awards,
+        catalogue,
     ):
         app.register_blueprint(module.bp)
 

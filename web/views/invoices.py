@@ -21,6 +21,7 @@ from contracts.invoicing import (
     invoices_query,
     read_invoice,
 )
+from market.purchasing import order_visible_to
 from web.auth import current_actor
 from web.db import get_db
 from web.pagination import paginate
@@ -40,6 +41,7 @@ LINE_LABELS = {
     "excess": _l("Above the month's maximum"),
     "shortfall": _l("Take-or-pay shortfall"),
     "fee": _l("Platform fee"),
+    "goods": _l("Goods"),
 }
 
 
@@ -87,15 +89,26 @@ def invoices():
     )
 
 
+def _order_link(actor, view) -> bool:
+    """Link the purchase order an invoice bills only for those who may read it."""
+    return view.order is not None and order_visible_to(actor, view.order)
+
+
 @bp.get("/invoices/<int:invoice_id>")
 @login_required
 def invoice(invoice_id: int):
-    view = read_invoice(get_db(), current_actor(), invoice_id)
-    return render_template("invoices/detail.html", view=view, **_labels())
+    actor = current_actor()
+    view = read_invoice(get_db(), actor, invoice_id)
+    return render_template(
+        "invoices/detail.html", view=view, order_link=_order_link(actor, view), **_labels()
+    )
 
 
 @bp.get("/invoices/<int:invoice_id>/print")
 @login_required
 def print_invoice(invoice_id: int):
-    view = read_invoice(get_db(), current_actor(), invoice_id)
-    return render_template("invoices/print.html", view=view, **_labels())
+    actor = current_actor()
+    view = read_invoice(get_db(), actor, invoice_id)
+    return render_template(
+        "invoices/print.html", view=view, order_link=_order_link(actor, view), **_labels()
+    )

@@ -15,9 +15,9 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField
 
 from contracts.payments import (
-    PAY_INVOICES,
     PayIn,
     pay_invoice,
+    payer_permission,
     payment_box,
     refund_credit_note,
     settlement_out,
@@ -85,7 +85,7 @@ def _payment_forms() -> dict:
 @login_required
 def pay(invoice_id: int):
     db, actor = get_db(), current_actor()
-    PAY_INVOICES.check(actor)
+    payer_permission(actor).check(actor)
     box = payment_box(db, actor, invoice_id)
     if box is None:
         raise NotFound(gettext("No such invoice."))
