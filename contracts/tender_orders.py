@@ -22,7 +22,6 @@ transaction —
 Functions flush, never commit.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -54,6 +53,7 @@ from market.models import (
     TenderStatus,
 )
 from market.ocds import record_release
+from market.purchasing import number_order, placeholder_number
 from market.tender_states import move_tender
 from participants.actors import Actor
 from participants.audit import record_audit
@@ -66,11 +66,6 @@ CONTRACT_ISSUED = N_(
     "Tender #%(tender)s: the contract and purchase order %(order)s are issued; the invoice "
     "follows the order."
 )
-
-
-def order_number(year: int, order_id: int) -> str:
-    """PO-YYYY-NNNNNN: the year ordered (Asia/Tokyo) and the order's id."""
-    return f"PO-{year}-{order_id:06d}"
 
 
 def order_quantity(items: list[TenderItem], price_jpy: int) -> tuple[int, str, int]:
@@ -202,7 +197,7 @@ def complete_award(
     _tax, total = order_total(bid.price_jpy)
     ordered_on = now.astimezone(TOKYO).date()
     order = PurchaseOrder(
-        number=f"tmp-{uuid.uuid4().hex[:20]}",  # numbered from its id just below
+        number=placeholder_number(),  # numbered from its id just below
         source=OrderSource.TENDER,
         buyer_org_id=tender.organization_id,
         supplier_org_id=award.supplier_org_id,
@@ -226,9 +221,7 @@ def complete_award(
     )
     session.add_all([contract, order])
     session.flush()
-    order.number = order_number(ordered_on.year, order.id)
-    session.add(order)
-    session.flush()
+    number_order(session, order)
     consume_reservation(
         session,
         source=RESERVATION_SOURCE,

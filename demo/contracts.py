@@ -225,6 +225,7 @@ def _assay(
     lab: str = SELLER_LAB,
     inspections: dict[str, bool] | None = None,
     method: str = "JIS H 1051 (electrolytic)",
+    declared: dict[str, str] | None = None,
 ) -> Assay:
     data = AssayInput(
         lot_ref=lot,
@@ -235,7 +236,10 @@ def _assay(
         sampled_on=sampled,
         reported_on=sampled + timedelta(days=1),
         tonnes=tonnes,
-        evidence={"declared": {"composition": lot}, "inspections": inspections or {}},
+        evidence={
+            "declared": declared or {"composition": lot},
+            "inspections": inspections or {},
+        },
         results=[{"parameter": p, "value": v, "uncertainty": u} for p, v, u in results],
     )
     return record_assay(session, actor, data)

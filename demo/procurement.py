@@ -23,8 +23,10 @@ from sqlmodel import Session, col, func, select
 from contracts.deliveries import accept_delivery
 from contracts.drafting import DraftFromListingIn, draft_from_listing
 from contracts.invoicing import issue_invoices
-from contracts.models import OfftakeContract
+from contracts.models import Invoice, OfftakeContract
 from contracts.obligations import close_months, open_month
+from contracts.payments import BankTransferIn, record_bank_transfer
+from contracts.public_orders import OrderIn, buy_direct
 from contracts.tender_orders import complete_award
 from demo.contracts import (
     _actor,
@@ -43,12 +45,14 @@ from market.listings import add_months, close_listing
 from market.models import (
     Bid,
     BidStatus,
+    CatalogueProduct,
     Enquiry,
     Notification,
     ProcurementCategory,
     SupplyListing,
     Tender,
 )
+from market.products import ProductInput, create_product
 from market.tenders import (
     AnswerIn,
     EnquiryIn,
@@ -107,9 +111,20 @@ def _plastics_lot(
     truck: tuple[str, str],
     today: date,
     certify: bool,
+    lab_values: bool = False,
 ) -> None:
+    declared = {"polymer": material.upper(), "source": "PCR", "colour": "natural"}
     if material == "hdpe":
         results = [("hdpe_pct", "91.5", "0.8"), ("contaminant_pct", "1.2", "0.2")]
+        if lab_values:  # the bench maker asks for regrind lab values (data-quality level 3)
+            results += [
+                ("ash_pct", "0.6", "0.1"),
+                ("mfr_g_10min", "0.7", "0.05"),
+                ("moisture_pct", "0.2", "0.05"),
+                ("density_kg_m3", "957", "2"),
+                ("bulk_density_kg_m3", "430", "10"),
+            ]
+        declared["form"] = "bales"
         inspections = {"no_pvc": True, "no_metal": True, "no_glass": True}
         method = "bale audit (sort and weigh, 50 kg sample)"
     else:
@@ -121,6 +136,8 @@ def _plastics_lot(
             ("metal_ppm", "12", "3"),
             ("glue_ppm", "20", "5"),
         ]
+        declared["form"] = "flakes"
+        declared["colour"] = "clear"
         inspections = {}
         method = "ASTM D4603 (IV), flake inspection"
     assay = _assay(
@@ -134,6 +151,7 @@ def _plastics_lot(
         lab=PLASTICS_LAB,
         inspections=inspections,
         method=method,
+        declared=declared,
     )
     if certify:
         issue_certificate(session, seller, CertificateRequest(assay_id=assay.id, standard=standard))
@@ -211,6 +229,7 @@ def _plastics_supply(session: Session, orgs: dict[str, Organization], today: dat
                 TRUCKS[i % 2],
                 today,
                 certify=number == 0,
+                lab_values=True,
             )
         _plastics_lot(  # the molder's monthly tonne
             session,
@@ -245,6 +264,171 @@ def _plastics_supply(session: Session, orgs: dict[str, Organization], today: dat
         close_months(session, SYSTEM, add_months(month, 1))
         issue_invoices(session, month, today)
     open_month(session, SYSTEM, today.replace(day=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The recycled-product catalogue and direct purchases
+
+
+def _product(
+    session: Session,
+    actor: Actor,
+    category: str,
+    names: tuple[str, str],
+    descriptions: tuple[str, str],
+    unit: str,
+    price: int,
+    lead_days: int,
+    unit_kg: str,
+    material: str,
+    shares: tuple[int, int],
+) -> CatalogueProduct:
+    return create_product(
+        session,
+        actor,
+        ProductInput(
+            category_id=_category_id(session, category),
+            name_ja=names[0],
+            name_en=names[1],
+            description_ja=descriptions[0],
+            description_en=descriptions[1],
+            unit=unit,
+            unit_price_jpy=price,
+            lead_time_days=lead_days,
+            unit_mass_kg=Decimal(unit_kg),
+            material=material,
+            post_consumer_pct=Decimal(shares[0]),
+            total_recycled_pct=Decimal(shares[1]),
+            certificates=_certificates(session, actor, material),
+        ),
+    )
+
+
+def _catalogue(session: Session, bench: Actor, molder: Actor, stationery: Actor) -> dict:
+    """Six products of the three makers, each claim covered by its ledger."""
+    return {
+        "files": _product(
+            session,
+            stationery,
+            "stationery-plastic-parts",
+            ("再生PETクリアファイル A4（10枚入）", "Recycled-PET clear files, A4 (pack of 10)"),
+            (
+                "使用済みPETボトル由来の再生PETフレークを80％使用。グリーン購入法適合。",
+                "80 percent recycled PET flake from used bottles; meets the Green Purchasing "
+                "Act criterion for stationery.",
+            ),
+            "pack",
+            480,
+            7,
+            "0.200",
+            "pet",
+            (80, 80),
+        ),
+        "badges": _product(
+            session,
+            stationery,
+            "stationery-plastic-parts",
+            ("再生PET名札ケース（50個入）", "Recycled-PET name badge holders (50)"),
+            ("再生PET70％。", "70 percent recycled PET."),
+            "box",
+            1_350,
+            10,
+            "0.250",
+            "pet",
+            (70, 70),
+        ),
+        "bench": _product(
+            session,
+            bench,
+            "park-bench-plastic",
+            ("再生プラスチックベンチ 1.8m（背付き）", "Recycled-plastic bench, 1.8 m, backrest"),
+            (
+                "座板・背板は使用済みボトル由来HDPE 95％。据付費別途。",
+                "Slats of 95 percent post-consumer HDPE from bottles; installation extra.",
+            ),
+            "piece",
+            98_000,
+            45,
+            "48",
+            "hdpe",
+            (95, 95),
+        ),
+        "lumber": _product(
+            session,
+            bench,
+            "plastic-lumber-hdpe",
+            ("再生プラスチック角材 90×90×2000mm", "Recycled-plastic timber 90×90×2000 mm"),
+            ("花壇・木道の補修に。", "For flower beds and boardwalk repairs."),
+            "piece",
+            12_800,
+            21,
+            "14",
+            "hdpe",
+            (100, 100),
+        ),
+        "stakes": _product(
+            session,
+            molder,
+            "plastic-lumber-hdpe",
+            ("再生樹脂製擬木杭 φ100×1200mm", "Recycled-resin imitation-wood stake, 100×1200 mm"),
+            ("公園・緑地の柵用。", "For park and green-space fences."),
+            "piece",
+            8_900,
+            14,
+            "14",
+            "hdpe",
+            (100, 100),
+        ),
+        "delineator": _product(
+            session,
+            molder,
+            "delineator-plastic",
+            ("再生樹脂製視線誘導標 80cm", "Recycled-resin delineator post, 80 cm"),
+            ("可とう性、基部付き。", "Flexible, with base."),
+            "piece",
+            6_800,
+            20,
+            "2",
+            "hdpe",
+            (80, 85),
+        ),
+    }
+
+
+def _direct_purchases(session: Session, products: dict, stationery: Actor, today: date) -> None:
+    """Yokohama's clear files (paid by bank transfer) and timbers (to pay by card)."""
+    officer = _actor(session, "officer@demo.junkan.jp")
+    files_day = today - timedelta(days=40)
+    files = buy_direct(
+        session, officer, OrderIn(product_id=products["files"].id, quantity=300), today=files_day
+    )
+    invoice = session.exec(select(Invoice).where(Invoice.purchase_order_id == files.id)).one()
+    record_bank_transfer(
+        session,
+        stationery,
+        invoice.id,
+        BankTransferIn(
+            amount_jpy=invoice.total_jpy,
+            received_on=files_day + timedelta(days=21),
+            reference="横浜市会計室 振込",
+        ),
+        today=files_day + timedelta(days=21),
+    )
+    buy_direct(
+        session,
+        officer,
+        OrderIn(product_id=products["lumber"].id, quantity=30),
+        today=today - timedelta(days=10),
+    )
+
+
+def _molder_sells_stakes(session: Session, products: dict, tender: Tender) -> None:
+    """After bidding for the benches, the molder sells 141 stakes to the Kanto Regional
+    Environment Office: 1.974 t of its 3 t of recycled HDPE. At the bench tender's opening its
+    balance (1.026 t) covers 60 percent of its 1.710 t claim: disqualified."""
+    kanto = _actor(session, "kanto@demo.junkan.jp")
+    day = (tender.tender_start + timedelta(days=8)).date()
+    buy_direct(session, kanto, OrderIn(product_id=products["stakes"].id, quantity=141), today=day)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,9 +646,14 @@ def load_procurement_demo(
     officer = _actor(session, "officer@demo.junkan.jp")
     bench = _actor(session, "bench@demo.junkan.jp")
     molder = _actor(session, "molding@demo.junkan.jp")
+    stationery = _actor(session, "stationery@demo.junkan.jp")
+    echo("procurement: recycled-product catalogue, direct purchases …")
+    products = _catalogue(session, bench, molder, stationery)
+    _direct_purchases(session, products, stationery, today)
     echo("procurement: a bench tender awarded and under contract, a delineator tender open …")
     benches = _bench_tender(session, officer, now)
     _bench_bids(session, bench, molder, benches)
+    _molder_sells_stakes(session, products, benches)
     _award_benches(session, officer, benches)
     _delineator_tender(session, officer, bench, now)
     _mark_history_read(session, last_notice)

@@ -78,10 +78,10 @@ from participants.columns import utcnow
 from participants.errors import N_, Conflict, NotFound, ValidationFailed
 from participants.fields import ID_MAX, Id, Paragraphs
 from participants.models import AuditEntry, Organization, OrgKind, Role
+from quality.assays import data_quality_levels
 from quality.custody import claim_kg, release_reservation, reserve_claim, tonnes
-from quality.dataquality import LotEvidence, data_quality_level
 from quality.errors import CustodyNotCovered
-from quality.models import Assay, AssayResult, Certificate, CustodyAccount, Material
+from quality.models import Certificate, CustodyAccount
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 HUNDRED = Decimal(100)
@@ -293,54 +293,6 @@ def reasons_of(bid: Bid) -> list[dict]:
 # Evidence: the certificates a bid cites and their best data-quality level (batched reads)
 
 
-def _assay_levels(session: Session, assay_ids: set[int]) -> dict[int, int]:
-    """The data-quality level of each assay: the evidence `quality.assays.assay_evidence`
-    assembles for one assay, read for all of them in three queries."""
-    if not assay_ids:
-        return {}
-    assays = session.exec(select(Assay).where(col(Assay.id).in_(assay_ids))).all()
-    families = dict(
-        session.exec(
-            select(Material.code, Material.family).where(
-                col(Material.code).in_({a.material_code for a in assays})
-            )
-        ).all()
-    )
-    measured: dict[int, set[str]] = {}
-    for assay_id, parameter in session.exec(
-        select(AssayResult.assay_id, AssayResult.parameter).where(
-            col(AssayResult.assay_id).in_(assay_ids)
-        )
-    ).all():
-        measured.setdefault(assay_id, set()).add(parameter)
-    levels: dict[int, int] = {}
-    for assay in assays:
-        family = families.get(assay.material_code)
-        if family is None:
-            levels[assay.id] = 0
-            continue
-        try:
-            data = json.loads(assay.evidence_json or "{}")
-        except ValueError:
-            data = {}
-        try:
-            evidence = LotEvidence(
-                family,
-                declared=data.get("declared") or {},
-                measured=frozenset(measured.get(assay.id, set())),
-                lab_accredited=assay.lab_accredited,
-                method_stated=bool(assay.method.strip()),
-                third_party_inspected=bool(data.get("third_party_inspected")),
-                radioactivity_checked=bool(data.get("radioactivity_checked")),
-                identification_method=data.get("identification_method") or None,
-            )
-        except ValueError:  # stored evidence that no longer reads (InvalidEvidence): no level
-            levels[assay.id] = 0
-            continue
-        levels[assay.id] = data_quality_level(evidence)
-    return levels
-
-
 def bid_evidence(session: Session, bid_ids: list[int]) -> dict[int, tuple[list[str], int]]:
     """bid id → (certificate ids cited, best data-quality level of their assays; 0 if none)."""
     if not bid_ids:
@@ -364,7 +316,7 @@ def bid_evidence(session: Session, bid_ids: list[int]) -> dict[int, tuple[list[s
         if cert_ids
         else {}
     )
-    levels = _assay_levels(session, set(cert_assay.values()))
+    levels = data_quality_levels(session, set(cert_assay.values()))
     out: dict[int, tuple[list[str], int]] = {}
     for bid_id, certs in cited.items():
         best = max((levels.get(cert_assay.get(c, -1), 0) for c in certs), default=0)
