@@ -221,8 +221,9 @@ class ProcurementCategory(SQLModel, table=True):
 
 class AgencyPolicy(SQLModel, table=True):
     """An agency's procurement settings: the small-value threshold for direct contracts
-    (yen, tax included; e.g. ¥1,600,000 for goods of a prefecture or designated city under
-    the Local Autonomy Act Enforcement Order art. 167-5)."""
+    (yen, tax included). Without a row the default of `market.purchasing` applies (¥3,000,000:
+    Local Autonomy Act Enforcement Order art. 167-2(1)(i), Appended Table 5 as amended from
+    1 April 2025, purchase of goods by prefectures and designated cities)."""
 
     organization_id: int = Field(foreign_key="organization.id", primary_key=True)
     direct_purchase_threshold_jpy: int = Field(sa_type=BigInteger)
