@@ -43,6 +43,24 @@ PAGES = [
     "/operator/organizations",
     "/operator/audit",
     "/operator/matching",
+    "/procurement/categories",
+    "/procurement/categories/1",
+    "/custody",
+    "/catalogue",
+    "/catalogue/products/1",
+    "/catalogue/compare?ids=1,3",
+    "/catalogue/orders",
+    "/catalogue/mine",
+    "/tenders",
+    "/tenders/1",
+    "/tenders/2",
+    "/tenders/1/result",
+    "/procurement/reports",
+    "/catalogue/products/1/order?quantity=10",
+    "/catalogue/policy",
+    "/tenders/new",
+    "/tenders/1/evaluation",
+    "/tenders/1/award",
 ]
 
 
@@ -91,7 +109,9 @@ def demo_client(app, client):
     return client
 
 
-@pytest.mark.parametrize("email", ["operator@demo.junkan.jp", "manufacturer@demo.junkan.jp"])
+@pytest.mark.parametrize(
+    "email", ["operator@demo.junkan.jp", "manufacturer@demo.junkan.jp", "officer@demo.junkan.jp"]
+)
 def test_pages_have_a_heading_a_language_and_labelled_controls(demo_client, email):
     demo_client.post("/login", data={"email": email, "password": DEMO_PASSWORD})
     problems = []

@@ -131,6 +131,14 @@ CALLERS = [
     ("POST", "/matching", "operator@demo.junkan.jp"),
     ("POST", "/certificates", "recycler@demo.junkan.jp"),
     ("POST", "/assays", "recycler@demo.junkan.jp"),
+    ("POST", "/tenders/{tender_id}/bid", "bench@demo.junkan.jp"),
+    ("PUT", "/tenders/{tender_id}/bid", "bench@demo.junkan.jp"),
+    ("POST", "/tenders", "officer@demo.junkan.jp"),
+    ("PUT", "/tenders", "officer@demo.junkan.jp"),
+    ("POST", "/catalogue/orders", "officer@demo.junkan.jp"),
+    ("PUT", "/procurement/policy", "officer@demo.junkan.jp"),
+    ("POST", "/catalogue/products", "bench@demo.junkan.jp"),
+    ("PUT", "/catalogue/products", "bench@demo.junkan.jp"),
 ]
 
 

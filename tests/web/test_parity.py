@@ -1446,7 +1446,7 @@ OPERATIONS += [
 # cancels, completes and closes it.
 
 
-def _city_tender(w: World, opened: bool = True, bid: bool = True, **fields):
+def _closed_city_tender(w: World, opened: bool = True, bid: bool = True, **fields):
     from proc_awards_factories import Agency, Supplier, credit, make_bid, make_tender
 
     from market.evaluation import open_tender
@@ -1472,7 +1472,7 @@ def _awarded(w: World, days_ago: int = 0):
     from market.evaluation import AwardIn, award_bid
     from participants.columns import utcnow
 
-    tender, bid = _city_tender(w, ended_ago=timedelta(days=days_ago + 1))
+    tender, bid = _closed_city_tender(w, ended_ago=timedelta(days=days_ago + 1))
     officer = as_actor(w.db, w.members["officer"])
     award = award_bid(
         w.db,
@@ -1488,7 +1488,7 @@ def _awarded(w: World, days_ago: int = 0):
 def open_tender_bids(w: World, actor: str) -> Doors:
     from market.models import Tender
 
-    tender, _bid = _city_tender(w, opened=False, bid=False)
+    tender, _bid = _closed_city_tender(w, opened=False, bid=False)
     return Doors(
         ("POST", f"/tenders/{tender.id}/open", {}),
         ("POST", f"/api/v1/tenders/{tender.id}/open", None),
@@ -1499,7 +1499,7 @@ def open_tender_bids(w: World, actor: str) -> Doors:
 def award_a_bid(w: World, actor: str) -> Doors:
     from market.models import Tender
 
-    tender, bid = _city_tender(w)
+    tender, bid = _closed_city_tender(w)
     body = {"bid_id": bid.id, "justification": "Best value."}
     return Doors(
         ("POST", f"/tenders/{tender.id}/awards", _form(body)),
@@ -1534,7 +1534,7 @@ def complete_an_award(w: World, actor: str) -> Doors:
 def close_a_tender_as_unsuccessful(w: World, actor: str) -> Doors:
     from market.models import Tender
 
-    tender, _bid = _city_tender(w, bid=False)
+    tender, _bid = _closed_city_tender(w, bid=False)
     body = {"reason": "No bids came."}
     return Doors(
         ("POST", f"/tenders/{tender.id}/unsuccessful", body),
@@ -1593,7 +1593,7 @@ def _catalogue_category(w: World):
     return make_category(w.db)
 
 
-def _covered(w: World, org) -> None:
+def _catalogue_covered(w: World, org) -> None:
     from proc_catalogue_factories import give_custody
 
     give_custody(w.db, org, 10)
@@ -1609,14 +1609,14 @@ def _catalogue_product(w: World, actor: str):
     from proc_catalogue_factories import make_product
 
     owner = _owner(w, actor, "manufacturer")
-    _covered(w, owner)
+    _catalogue_covered(w, owner)
     return make_product(w.db, owner, _catalogue_category(w))
 
 
 def list_a_catalogue_product(w: World, actor: str) -> Doors:
     from market.models import CatalogueProduct
 
-    _covered(w, w.org_of(actor))
+    _catalogue_covered(w, w.org_of(actor))
     body = _catalogue_body(w)
     return Doors(
         ("POST", "/catalogue/products/new", _form(body)),
