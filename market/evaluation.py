@@ -72,6 +72,7 @@ from market.models import (
 )
 from market.ocds import record_release
 from market.tender_states import move_tender, sealed
+from market.tenders import WeightsOut
 from participants.actors import Actor, permission
 from participants.audit import record_audit
 from participants.columns import utcnow
@@ -1184,12 +1185,6 @@ class AwardOut(BaseModel):
     cancellation_reason: str
 
 
-class WeightsOut(BaseModel):
-    price: int
-    recycled: int
-    evidence: int
-
-
 class TenderEvaluationOut(BaseModel):
     """The evaluation of a tender: bids in rank order (disqualified ones last) and awards."""
 
@@ -1321,7 +1316,7 @@ def evaluation_out(results: TenderResults, translate: Translate = _plain) -> Ten
         opened=results.opened,
         budget_jpy=t.budget_jpy,
         weights=WeightsOut(
-            price=t.weight_price, recycled=t.weight_recycled, evidence=t.weight_evidence
+            price=t.weight_price, recycled_content=t.weight_recycled, evidence=t.weight_evidence
         ),
         bids=[evaluated_bid_out(v, translate) for v in results.bids],
         awards=[award_out(a) for a in results.awards],

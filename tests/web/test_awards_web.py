@@ -207,7 +207,7 @@ def test_the_api_evaluation_has_the_exact_scores(client, w, api_token):
     assert (body["status"], body["opened"], body["weights"]) == (
         "evaluation",
         True,
-        {"price": 50, "recycled": 40, "evidence": 10},
+        {"price": 50, "recycled_content": 40, "evidence": 10},
     )
     rows = [
         (b["id"], b["rank"], b["status"], b["scores"], b["data_quality_level"])
