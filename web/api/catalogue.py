@@ -222,7 +222,7 @@ def orders(query: OrderQuery):
     "Buy directly from the catalogue",
     body=OrderIn,
     responses={201: OrderOut},
-    errors=(403,),
+    errors=(403, 404, 409),
     tag="catalogue",
 )
 def buy(body: OrderIn):
