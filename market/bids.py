@@ -42,7 +42,6 @@ from sqlmodel import Session, col, select
 from market.models import Bid, BidEvidence, BidStatus, Tender, TenderStatus
 from market.tender_states import sealed
 from market.tenders import (
-    Percent,
     pct_text,
     read_tender,
     tokyo_date,
@@ -51,7 +50,7 @@ from market.tenders import (
 from participants.actors import Actor, permission
 from participants.columns import utcnow
 from participants.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
-from participants.fields import LARGE_YEN_MAX, Day, Line, Paragraphs, _no_bool
+from participants.fields import LARGE_YEN_MAX, Day, Line, Paragraphs, Percent, _no_bool
 from participants.models import OrgKind, Role
 from quality.certificates import content_sha256
 from quality.custody import available_kg, check_covered, citable_certificates, claim_kg, tonnes

@@ -55,7 +55,9 @@ from participants.fields import (
     Line,
     Paging,
     Paragraphs,
+    Percent,
     PositiveYen,
+    QueryPercent,
     _plain_decimal,
 )
 from participants.models import Organization, OrgKind, OrgStatus, Role
@@ -85,32 +87,8 @@ BELOW_TOTAL = "below_recommended_total"
 # ---------------------------------------------------------------------------------------------
 # Bounded input types (beside the shared ones of participants.fields)
 
-PERCENT_PATTERN = "^(100(\\.0{1,2})?|[0-9]{1,2}(\\.[0-9]{1,2})?)$"
 MASS_PATTERN = "^(100000(\\.0{1,3})?|[0-9]{1,5}(\\.[0-9]{1,3})?)$"
 
-# A percentage from 0 to 100 with at most two decimals ("40", "92.5", 95).
-Percent = Annotated[
-    Decimal,
-    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
-    BeforeValidator(_plain_decimal(PERCENT_PATTERN, Decimal(0), HUNDRED, 2)),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01},
-                {"type": "string", "pattern": PERCENT_PATTERN},
-            ],
-            "description": "per cent, 0 to 100, at most two decimals",
-            "examples": ["40"],
-        }
-    ),
-]
-# In a query string a percentage is text.
-QueryPercent = Annotated[
-    Decimal,
-    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
-    BeforeValidator(_plain_decimal(PERCENT_PATTERN, Decimal(0), HUNDRED, 2)),
-    WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["40"]}),
-]
 # The mass of one unit: more than 0 and at most 100 t, in kilograms with gram precision.
 UnitMassKg = Annotated[
     Decimal,

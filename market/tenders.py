@@ -70,8 +70,8 @@ from participants.fields import (
     Line,
     Paging,
     Paragraphs,
+    Percent,
     _no_bool,
-    _plain_decimal,
 )
 from participants.models import Organization, OrgKind, Role
 from quality.custody import release_reservation
@@ -156,22 +156,6 @@ TokyoDateTime = Annotated[
 # ---------------------------------------------------------------------------------------------
 # Bounded types
 
-PERCENT_PATTERN = "^(100(\\.0{1,2})?|[0-9]{1,2}(\\.[0-9]{1,2})?)$"
-Percent = Annotated[
-    Decimal,
-    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
-    BeforeValidator(_plain_decimal(PERCENT_PATTERN, Decimal(0), Decimal(100), 2)),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01},
-                {"type": "string", "pattern": PERCENT_PATTERN},
-            ],
-            "description": "per cent, 0 to 100, at most two decimals",
-            "examples": ["90"],
-        }
-    ),
-]
 Weight = Annotated[int, Field(ge=0, le=100), BeforeValidator(_no_bool)]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000_000), BeforeValidator(_no_bool)]
 StandstillDays = Annotated[int, Field(ge=0, le=90), BeforeValidator(_no_bool)]

@@ -155,6 +155,32 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+PERCENT_PATTERN = "^(100(\\.0{1,2})?|[0-9]{1,2}(\\.[0-9]{1,2})?)$"
+# A percentage from 0 to 100 with at most two decimals ("40", "92.5", 95).
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
+    BeforeValidator(_plain_decimal(PERCENT_PATTERN, Decimal(0), Decimal(100), 2)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01},
+                {"type": "string", "pattern": PERCENT_PATTERN},
+            ],
+            "description": "per cent, 0 to 100, at most two decimals",
+            "examples": ["40"],
+        }
+    ),
+]
+# The same in a query string, where a percentage is text.
+QueryPercent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
+    BeforeValidator(_plain_decimal(PERCENT_PATTERN, Decimal(0), Decimal(100), 2)),
+    WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["40"]}),
+]
+
+
 Id = Annotated[int, Field(ge=1, le=ID_MAX), BeforeValidator(_no_bool)]
 Count = Annotated[int, Field(ge=0, le=ID_MAX), BeforeValidator(_no_bool)]
 Months = Annotated[int, Field(ge=1, le=120), BeforeValidator(_no_bool)]
