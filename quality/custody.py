@@ -386,6 +386,40 @@ def citable_certificates(
     return [found[c] for c in wanted]
 
 
+CITABLE_LIMIT = 200
+
+
+def certificates_to_cite(
+    session: Session, actor: Actor, limit: int = CITABLE_LIMIT
+) -> list[tuple[Certificate, Assay]]:
+    """The certificates the actor's organisation may cite (the rule of `citable_certificates`)
+    with their assays, newest first, in one query: what a bid form offers as evidence."""
+    SEE_CUSTODY.check(actor)
+    org = actor.organization_id
+    if org is None:
+        return []
+    received = select(CustodyEntry.assay_id).where(
+        CustodyEntry.organization_id == org,
+        CustodyEntry.kind == CustodyKind.CREDIT,
+        col(CustodyEntry.assay_id).is_not(None),
+    )
+    own_assays = select(Assay.id).where(Assay.organization_id == org)
+    rows = session.exec(
+        select(Certificate, Assay)
+        .join(Assay, Assay.id == Certificate.assay_id)
+        .where(
+            or_(
+                Certificate.issuer_org_id == org,
+                col(Certificate.assay_id).in_(own_assays),
+                col(Certificate.assay_id).in_(received),
+            )
+        )
+        .order_by(col(Certificate.issued_at).desc(), col(Certificate.id))
+        .limit(max(1, min(limit, CITABLE_LIMIT)))
+    ).all()
+    return [(certificate, assay) for certificate, assay in rows]
+
+
 @dataclass
 class Ledger:
     """An organisation's accounts and its latest entries (with the materials they name)."""

@@ -22,6 +22,7 @@ from participants.actors import SYSTEM
 from participants.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from quality.custody import (
     available_kg,
+    certificates_to_cite,
     check_covered,
     citable_certificates,
     claim_kg,
@@ -431,6 +432,14 @@ def test_certificates_an_organisation_may_cite(w):
     )
     with pytest.raises(ValidationFailed):  # a certificate that does not exist
         citable_certificates(w.db, w.buyer.id, ["JK-NONE"])
+
+    # What the bid form offers: the same three, with their assays (not the other's).
+    offered = certificates_to_cite(w.db, w.buyer_inspector)
+    assert sorted(c.id for c, _assay in offered) == sorted(
+        [issued_by_buyer, of_own_assay, received]
+    )
+    assert {c.id: a.id for c, a in offered}[received] == lot.id
+    assert [c.id for c, _a in certificates_to_cite(w.db, w.other_trader)] == [foreign]
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ it shows the award through `market.evaluation.public_award`.
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -92,6 +92,14 @@ def _labels() -> dict:
     }
 
 
+def _org_name(org) -> str:
+    """An organisation's name in the page's language (the other when it has none)."""
+    first, second = (
+        (org.name_ja, org.name_en) if str(get_locale()) == "ja" else (org.name_en, org.name_ja)
+    )
+    return first or second
+
+
 def _bid_choices(results) -> list[tuple[str, str]]:
     return [("", gettext("Choose a bid"))] + [
         (
@@ -99,7 +107,7 @@ def _bid_choices(results) -> list[tuple[str, str]]:
             gettext(
                 "#%(id)s %(name)s: rank %(rank)s, score %(score)s, %(price)s",
                 id=v.bid.id,
-                name=v.organization.name_ja or v.organization.name_en,
+                name=_org_name(v.organization),
                 rank=v.rank,
                 score=v.bid.score_total,
                 price=yen_text(v.bid.price_jpy),

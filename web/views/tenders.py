@@ -44,7 +44,9 @@ from market.bids import (
     withdraw_bid,
 )
 from market.categories import list_categories
+from market.evaluation import SEE_EVALUATION, public_award
 from market.models import Bid, BidStatus, ProcurementCategory, TenderStatus
+from market.tender_states import sealed
 from market.tenders import (
     ASK_QUESTIONS,
     MANAGE_TENDERS,
@@ -74,7 +76,7 @@ from market.tenders import (
 )
 from participants.columns import utcnow
 from participants.errors import N_, Conflict, NotFound, ValidationFailed
-from quality.custody import read_ledger, tonnes
+from quality.custody import certificates_to_cite, read_ledger, tonnes
 from web.alerting import send_notice_mails
 from web.auth import current_actor
 from web.db import get_db
@@ -367,13 +369,20 @@ def tender(tender_id: int):
         and SUBMIT_BIDS.allows(actor)
         and not actor.owns(detail.tender.organization_id)
     )
+    t = detail.tender
+    ended = t.status != TenderStatus.PLANNING and not sealed(t)
     return render_template(
         "tenders/detail.html",
         d=detail,
-        t=detail.tender,
+        t=t,
         enquiries=[enquiry_out(e) for e in detail.enquiries],
         own_bid=own_bid,
         may_bid=may_bid,
+        # Once the tender period has ended: the agency's officers go on to the evaluation,
+        # a bidder to its bid's result; anyone reads the award.
+        may_evaluate=ended and SEE_EVALUATION.allows(actor) and actor.owns(t.organization_id),
+        may_see_result=ended and own_bid is not None,
+        award=public_award(db, t.id),
         answer_form=AnswerForm(),
     )
 
@@ -677,6 +686,7 @@ def _bid_form_page(form, t, actor, status, bid=None):
         t=t,
         bid=bid,
         balances=balances,
+        certificates=certificates_to_cite(get_db(), actor),
         claim=claim,
         tonnes=tonnes,
     ), status
