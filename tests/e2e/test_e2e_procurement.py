@@ -190,7 +190,7 @@ def buy_and_pay_clear_files(page, base: str, db, log_in) -> None:
 def publish_bench_tender(page, base: str, db, log_in) -> int:
     """Part 2a: the officer drafts the bench tender on the form and publishes it."""
     log_in(page, base, OFFICER)
-    page.get_by_role("link", name="Tenders", exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Tenders").click()
     page.get_by_role("link", name="New tender").click()
     page.get_by_label("Start from a category").select_option(
         label=f"{BENCHES} (park-bench-plastic)"
