@@ -3,9 +3,8 @@
 from html.parser import HTMLParser
 
 import pytest
-from sqlmodel import Session
 
-from demo.organizations import DEMO_PASSWORD, load_demo
+from demo.organizations import DEMO_PASSWORD
 
 PAGES = [
     "/",
@@ -103,9 +102,11 @@ class FormAudit(HTMLParser):
 
 
 @pytest.fixture()
-def demo_client(app, client):
-    with Session(app.extensions["junkan.engine"], expire_on_commit=False) as session:
-        load_demo(session, echo=lambda _m: None)
+def demo_client(demo_app):
+    """A browser asking for English on the demo story (loaded once for the module: the
+    pages are only read)."""
+    client = demo_app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
 
 

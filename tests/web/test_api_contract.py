@@ -22,7 +22,7 @@ from schemathesis.config import SchemathesisConfig
 from web import create_app
 from web.config import ROOT
 
-MAX_EXAMPLES = 40  # per operation and phase; the budget that keeps the suite under its minutes
+MAX_EXAMPLES = 20  # per operation and phase; the budget that keeps the suite under its minutes
 
 
 def _document() -> dict:
