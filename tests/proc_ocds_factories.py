@@ -43,12 +43,16 @@ T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)  # the tests' clock: tender periods 
 # The official schemas
 
 
+VENDORED_DATA = Path(__file__).resolve().parent / "data"
+
+
 def shared_data_dir() -> Path:
     """The shared data folder: $JUNKAN_SHARED_DATA, else `shared/data` beside the repository
     or beside one of the folders above it (a worktree may sit deeper than the main checkout)."""
     named = os.environ.get("JUNKAN_SHARED_DATA")
     candidates = [Path(named)] if named else []
     candidates += [folder / "shared" / "data" for folder in ROOT.parents]
+    candidates.append(VENDORED_DATA)  # a byte-identical copy, for a checkout without ../shared
     for folder in candidates:
         if (folder / "ocds" / "release-schema.json").is_file():
             return folder

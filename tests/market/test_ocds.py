@@ -9,6 +9,7 @@ import pytest
 from factories import make_org
 from proc_ocds_factories import (
     T0,
+    VENDORED_DATA,
     make_award,
     make_bid,
     make_category,
@@ -16,6 +17,7 @@ from proc_ocds_factories import (
     make_enquiry,
     make_tender,
     schema_errors,
+    shared_data_dir,
 )
 from sqlmodel import select
 
@@ -496,3 +498,13 @@ def test_the_validators_can_fail(db, world):
     }
     assert schema_errors(package, package=True) == ["releases/0: 'ocid' is a required property"]
     assert "uri: 'not a url' is not a 'uri'" in schema_errors({**package, "uri": "not a url"}, True)
+
+
+def test_the_schemas_are_the_official_ones_of_the_shared_data():
+    # The tests validate against ../shared/data/ocds; a checkout without that folder uses the
+    # copy in tests/data/ocds, which must stay byte-identical to it.
+    shared = shared_data_dir() / "ocds"
+    for name in ("release-schema.json", "release-package-schema.json"):
+        vendored = (VENDORED_DATA / "ocds" / name).read_bytes()
+        assert (shared / name).read_bytes() == vendored
+        assert b'"id": "https://standard.open-contracting.org/schema/1__1__5/' in vendored
