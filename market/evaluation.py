@@ -71,7 +71,12 @@ from market.models import (
     TenderStatus,
 )
 from market.ocds import record_release
-from market.tender_states import move_tender, sealed
+from market.tender_states import (
+    RESERVATION_SOURCE,
+    move_tender,
+    sealed,
+    withdraw_pending_award,
+)
 from market.tenders import WeightsOut
 from participants.actors import Actor, permission
 from participants.audit import record_audit
@@ -80,7 +85,7 @@ from participants.errors import N_, Conflict, NotFound, ValidationFailed
 from participants.fields import ID_MAX, Id, Paragraphs
 from participants.models import AuditEntry, Organization, OrgKind, Role
 from quality.assays import data_quality_levels
-from quality.custody import claim_kg, release_reservation, reserve_claim, tonnes
+from quality.custody import claim_kg, reserve_claim, tonnes
 from quality.errors import CustodyNotCovered
 from quality.models import Certificate, CustodyAccount
 
@@ -89,7 +94,6 @@ HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 MAX_LEVEL = 4
 NOTIFIED_ROLES = (Role.ADMIN, Role.TRADER, Role.SIGNATORY)
-RESERVATION_SOURCE = "award"
 
 EVALUATE_TENDERS = permission(
     N_("Only procurement officers of the agency evaluate and award its tenders."),
@@ -718,40 +722,6 @@ def _award_of(session: Session, tender: Tender, award_id: int) -> Award:
     award = session.get(Award, award_id) if 1 <= award_id <= ID_MAX else None
     if award is None or award.tender_id != tender.id:
         raise NotFound(N_("No such award."))
-    return award
-
-
-def withdraw_pending_award(
-    session: Session, tender: Tender, award: Award, reason: str, actor: Actor | None = None
-) -> Award:
-    """Cancel a pending award and release its custody reservation (with the reason in the
-    audit log); the caller moves the tender (back to evaluation, or to cancelled when the
-    tenders area cancels an awarded tender) and has checked who acts. Conflict when the
-    award is no longer pending."""
-    cancelled = session.execute(
-        update(Award)
-        .where(Award.id == award.id, Award.status == AwardStatus.PENDING)
-        .values(status=AwardStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
-    if cancelled.rowcount != 1:
-        raise Conflict(N_("The tender has just been changed by someone else; reload it."))
-    session.expire(award)
-    release_reservation(
-        session,
-        source=RESERVATION_SOURCE,
-        source_id=award.id,
-        note=reason[:300],
-        member_id=actor.member_id if actor else None,
-    )
-    record_audit(
-        session,
-        actor,
-        "tender.award_cancelled",
-        "award",
-        award.id,
-        {"tender": tender.id, "bid": award.bid_id, "reason": reason},
-    )
     return award
 
 

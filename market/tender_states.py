@@ -12,11 +12,16 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session
 
-from market.models import Tender, TenderStatus
+from market.models import Award, AwardStatus, Tender, TenderStatus
+from participants.actors import Actor
+from participants.audit import record_audit
 from participants.columns import utcnow
 from participants.errors import N_, Conflict
+from quality.custody import release_reservation
 
 S = TenderStatus
+# An award holds its claim in the custody ledger under this source (quality.custody).
+RESERVATION_SOURCE = "award"
 OPEN_STATES = (S.PLANNING, S.ACTIVE, S.EVALUATION, S.AWARDED)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.PLANNING: (S.ACTIVE, S.CANCELLED),
@@ -60,3 +65,37 @@ def move_tender(session: Session, tender: Tender, target: str, **values: object)
     if moved.rowcount != 1:
         raise Conflict(N_("The tender has just been changed by someone else; reload it."))
     return tender
+
+
+def withdraw_pending_award(
+    session: Session, tender: Tender, award: Award, reason: str, actor: Actor | None = None
+) -> Award:
+    """Cancel a pending award and release its custody reservation (with the reason in the
+    audit log); the caller moves the tender (back to evaluation, or to cancelled when the
+    tenders area cancels an awarded tender) and has checked who acts. Conflict when the
+    award is no longer pending."""
+    cancelled = session.execute(
+        update(Award)
+        .where(Award.id == award.id, Award.status == AwardStatus.PENDING)
+        .values(status=AwardStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:
+        raise Conflict(N_("The tender has just been changed by someone else; reload it."))
+    session.expire(award)
+    release_reservation(
+        session,
+        source=RESERVATION_SOURCE,
+        source_id=award.id,
+        note=reason[:300],
+        member_id=actor.member_id if actor else None,
+    )
+    record_audit(
+        session,
+        actor,
+        "tender.award_cancelled",
+        "award",
+        award.id,
+        {"tender": tender.id, "bid": award.bid_id, "reason": reason},
+    )
+    return award

@@ -58,7 +58,7 @@ from market.models import (
     TenderStatus,
 )
 from market.ocds import record_release
-from market.tender_states import OPEN_STATES, move_tender, sealed
+from market.tender_states import OPEN_STATES, move_tender, sealed, withdraw_pending_award
 from participants.actors import Actor, permission
 from participants.audit import record_audit
 from participants.columns import utcnow
@@ -74,7 +74,6 @@ from participants.fields import (
     _no_bool,
 )
 from participants.models import Organization, OrgKind, Role
-from quality.custody import release_reservation
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MAX_ITEMS = 20
@@ -967,15 +966,7 @@ def cancel_tender(
     for award in session.exec(
         select(Award).where(Award.tender_id == tender.id, Award.status == AwardStatus.PENDING)
     ).all():
-        release_reservation(
-            session,
-            source="award",
-            source_id=award.id,
-            note=f"tender {tender.id} cancelled",
-            member_id=actor.member_id,
-        )
-        award.status = AwardStatus.CANCELLED
-        session.add(award)
+        withdraw_pending_award(session, tender, award, f"tender {tender.id} cancelled", actor)
     notes: list[Notification] = []
     bidders = session.exec(
         select(Bid.organization_id).where(
