@@ -239,6 +239,29 @@ def check_covered(
     return available
 
 
+def _draw(
+    session: Session,
+    kind: str,
+    organization_id: int,
+    material_code: str,
+    kg: int,
+    source: str,
+    source_id: int,
+    note: str,
+    member_id: int | None,
+) -> CustodyEntry:
+    """Take `kg` from the available balance as `kind` (once per source); CustodyNotCovered
+    when the balance is short at this moment (nothing moves)."""
+    done = _already(session, kind, source, source_id)
+    if done is not None:
+        return done
+    account = _account(session, organization_id, material_code)
+    entry = _move(session, account, kind, kg, source, source_id, note=note, member_id=member_id)
+    if entry is None:
+        raise _not_covered(material_code, kg, available_kg(session, organization_id, material_code))
+    return entry
+
+
 def debit_claim(
     session: Session,
     *,
@@ -250,18 +273,18 @@ def debit_claim(
     note: str = "",
     member_id: int | None = None,
 ) -> CustodyEntry:
-    """Debit a sold recycled-content claim (once per source); CustodyNotCovered when the
-    balance is short at this moment (nothing moves)."""
-    done = _already(session, CustodyKind.DEBIT, source, source_id)
-    if done is not None:
-        return done
-    account = _account(session, organization_id, material_code)
-    entry = _move(
-        session, account, CustodyKind.DEBIT, kg, source, source_id, note=note, member_id=member_id
+    """Debit a sold recycled-content claim (once per source); CustodyNotCovered when short."""
+    return _draw(
+        session,
+        CustodyKind.DEBIT,
+        organization_id,
+        material_code,
+        kg,
+        source,
+        source_id,
+        note,
+        member_id,
     )
-    if entry is None:
-        raise _not_covered(material_code, kg, available_kg(session, organization_id, material_code))
-    return entry
 
 
 def reserve_claim(
@@ -276,23 +299,17 @@ def reserve_claim(
     member_id: int | None = None,
 ) -> CustodyEntry:
     """Hold a claim for an award (once per source); CustodyNotCovered when short."""
-    done = _already(session, CustodyKind.RESERVE, source, source_id)
-    if done is not None:
-        return done
-    account = _account(session, organization_id, material_code)
-    entry = _move(
+    return _draw(
         session,
-        account,
         CustodyKind.RESERVE,
+        organization_id,
+        material_code,
         kg,
         source,
         source_id,
-        note=note,
-        member_id=member_id,
+        note,
+        member_id,
     )
-    if entry is None:
-        raise _not_covered(material_code, kg, available_kg(session, organization_id, material_code))
-    return entry
 
 
 def release_reservation(
