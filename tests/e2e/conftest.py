@@ -107,6 +107,7 @@ def _log_in(page, base: str, email: str) -> None:
     log_out = page.get_by_role("button", name="Log out")
     if log_out.count():
         log_out.click()
+        expect(log_out).to_have_count(0)  # logged out before the next navigation
     page.goto(base + "/login")
     page.locator("#email").fill(email)
     page.locator("#password").fill(DEMO_PASSWORD)

@@ -242,6 +242,8 @@ def bid(page, base: str, tender_id: int, price: int, mass: int, post_consumer: s
     expect(page.locator("main")).to_contain_text("Tender period: sealed bids are taken")
     page.get_by_role("link", name="Submit a bid").click()
     certificates = page.locator("#citable-certificates tbody tr", has_text="hdpe")
+    # The click navigates: wait for the bid form's table (all_inner_texts does not wait).
+    expect(certificates.first).to_be_visible()
     cited = certificates.locator("td code").all_inner_texts()[:2]
     assert cited, "the bid form lists the HDPE certificates the supplier may cite"
     page.get_by_label("Price for the whole tender (yen, tax excluded)").fill(str(price))
