@@ -74,7 +74,7 @@ from market.alerts import notify_organization
 from market.allocation import tonnes_to_kg
 from market.listings import kg_to_tonnes
 from participants.actors import Actor, permission
-from participants.columns import utcnow
+from participants.columns import tokyo_today, utcnow
 from participants.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from participants.fields import (
     Day,
@@ -130,10 +130,6 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
 DOCUMENT_LIMITS = "PDF, PNG or JPEG, at most 5 MB each"
 
 DeliveryStatusName = Literal["recorded", "accepted", "disputed", "settled", "rejected"]
-
-
-def tokyo_today() -> date:
-    return datetime.now(TOKYO).date()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from contracts.crossborder import inherited_record
 from contracts.events import append_event
 from contracts.models import ContractStatus, ContractTerms, OfftakeContract
 from contracts.negotiation import (  # noqa: F401  (reading contracts: re-exported)
@@ -152,6 +153,7 @@ def _create(
         created_by_member_id=actor.member_id,
         reserved_kg=held,
         filled_kg=held if request is not None else 0,
+        movement_record_id=inherited_record(listing, request),
     )
     session.add(contract)
     session.flush()

@@ -96,7 +96,7 @@ from market.indices import Formula, evaluate
 from market.listings import add_months
 from market.models import IndexValue, PurchaseOrder
 from participants.actors import SYSTEM, Actor, permission
-from participants.columns import utcnow
+from participants.columns import tokyo_today, utcnow
 from participants.errors import N_, NotFound
 from participants.fields import Id, Paging
 from participants.models import Organization
@@ -368,10 +368,6 @@ def month_price(
 # ----------------------------------------------------------------------------------------------
 # Issuing
 # ----------------------------------------------------------------------------------------------
-
-
-def tokyo_today() -> date:
-    return datetime.now(TOKYO).date()
 
 
 def issue_day(month: date, today: date | None = None) -> date:

@@ -22,7 +22,7 @@ Jobs act as `participants.actors.SYSTEM` (the marketplace operator; `OPERATE_MAR
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -396,8 +396,3 @@ JOBS: dict[str, Job] = {
 
 def report_json(report: JobReport) -> str:
     return json.dumps({"job": report.job, **report.counts}, ensure_ascii=False, default=str)
-
-
-def tokyo_today() -> date:
-    """Today in Asia/Tokyo (the day a job runs for)."""
-    return datetime.now(TOKYO).date()

@@ -56,6 +56,10 @@ class OfftakeContract(SQLModel, table=True):
     # of a version with other monthly tonnes; released when a draft is withdrawn.
     reserved_kg: int = 0
     filled_kg: int = 0
+    # A critical material crossing Japan's border: the movement record (export or import
+    # consent) the contract runs under, and the kilograms it committed on it at activation.
+    movement_record_id: int | None = Field(default=None, foreign_key="movementrecord.id")
+    consent_committed_kg: int = Field(default=0, sa_type=BigInteger)
     active_version: int | None = None  # the terms version both sides signed
     activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

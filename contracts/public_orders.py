@@ -49,8 +49,8 @@ from market.purchasing import (
     placeholder_number,
     threshold_of,
 )
-from market.purchasing import tokyo_today as order_day
 from participants.actors import Actor, permission
+from participants.columns import tokyo_today as order_day
 from participants.errors import N_, NotFound, ValidationFailed
 from participants.fields import Id
 from participants.models import Organization, OrgKind, Role

@@ -27,6 +27,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from contracts.crossborder import check_before_signing, commit_on_activation
 from contracts.events import append_event
 from contracts.models import ContractStatus, ContractTerms, OfftakeContract, Signature
 from contracts.negotiation import (
@@ -127,6 +128,7 @@ def sign_contract(
     signatures = live_signatures(session, latest.id)
     if any(s.organization_id == actor.organization_id for s in signatures):
         raise Conflict("Your organisation has already signed this version.")
+    check_before_signing(session, contract, latest)  # critical scrap across the border
     signature = Signature(
         contract_id=contract.id,
         terms_id=latest.id,
@@ -169,6 +171,7 @@ def _activate(
     """Both sides signed `terms`: the contract holds its monthly tonnes and becomes active."""
     before = {"listing_kg": contract.reserved_kg, "request_kg": contract.filled_kg}
     moved = hold_volume(session, contract, terms.monthly_kg)
+    consent_kg = commit_on_activation(session, contract, terms)
     transition(contract, ContractStatus.ACTIVE)
     contract.active_version = terms.version
     contract.activated_at = utcnow()
@@ -185,7 +188,12 @@ def _activate(
             "monthly_kg": terms.monthly_kg,
             "held_before": before,
             "moved": moved,
-        },
+        }
+        | (
+            {"movement_record_id": contract.movement_record_id, "consent_committed_kg": consent_kg}
+            if consent_kg
+            else {}
+        ),
     )
     for org_id in (contract.seller_org_id, contract.buyer_org_id):
         notify_party(

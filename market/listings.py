@@ -29,6 +29,7 @@ from market.alerts import alert_matching_searches
 from market.indices import YenPerTonne, evaluate, formula_of, index_codes, latest_values
 from market.models import (
     ListingStatus,
+    MovementRecord,
     Notification,
     OfftakeRequest,
     PriceIndex,
@@ -37,12 +38,14 @@ from market.models import (
     ProposalStatus,
     SupplyListing,
 )
+from market.movements import require_listing_record, require_request_record
 from market.visibility import (
     listing_visible_to,
     request_visible_to,
 )
 from participants.actors import Actor, permission
-from participants.columns import utcnow
+from participants.columns import tokyo_today, utcnow
+from participants.countries import CountryCode, check_country
 from participants.errors import N_, Conflict, NotFound, ValidationFailed
 from participants.fields import (
     ID_MAX,
@@ -205,6 +208,14 @@ class ListingInput(BaseModel):
     certificate_id: Line(32) | None = None
     visibility: Visibility = "public"
     invited_org_ids: list[Id] = Field(default_factory=list, max_length=MAX_INVITED)
+    delivery_country: CountryCode = Field(
+        default="JP", description="country of the incoterm place (ISO 3166-1 alpha-2)"
+    )
+    movement_record_id: Id | None = Field(
+        default=None,
+        description="the organisation's export/import record; required before publishing a "
+        "critical material that crosses Japan's border",
+    )
     expires_on: Day | None = Field(default=None, description="default: three months from today")
 
 
@@ -236,6 +247,12 @@ class RequestInput(BaseModel):
     premium_jpy_per_t: Yen = 0
     purpose: Paragraphs(1000) = ""
     mandate: Mandate = ""
+    delivery_country: CountryCode = Field(
+        default="JP", description="country of the delivery place (ISO 3166-1 alpha-2)"
+    )
+    movement_record_id: Id | None = Field(
+        default=None, description="the organisation's export/import record (critical materials)"
+    )
     expires_on: Day | None = Field(default=None, description="default: three months from today")
 
 
@@ -474,7 +491,25 @@ def _apply_listing(
         _apply_visibility(session, listing, c)
     if c.keys() & {"material", "assay_id", "certificate_id"}:
         _apply_evidence(session, actor, listing, c)
+    _apply_movement(session, listing, c)
     _apply_expiry(listing, c, today)
+
+
+def _apply_movement(session: Session, item: SupplyListing | OfftakeRequest, c: dict) -> None:
+    """Delivery country and movement record (the record must be the organisation's own;
+    whether it covers the movement is checked when the item is published)."""
+    if "delivery_country" in c:
+        item.delivery_country = check_country(c["delivery_country"], "delivery_country")
+    if "movement_record_id" in c:
+        record_id = c["movement_record_id"]
+        if record_id is not None:
+            record = session.get(MovementRecord, record_id)
+            if record is None or record.organization_id != item.organization_id:
+                raise ValidationFailed(
+                    "Choose one of your organisation's movement records.",
+                    field="movement_record_id",
+                )
+        item.movement_record_id = record_id
 
 
 def _apply_visibility(session: Session, listing: SupplyListing, c: dict) -> None:
@@ -590,8 +625,13 @@ def update_listing(
 def publish_listing(
     session: Session, actor: Actor, listing_id: int, today: date | None = None
 ) -> Publication:
-    """Open a draft listing to the market; matching saved searches get their notifications."""
-    return _publish(session, own_listing(session, actor, listing_id, MANAGE_LISTINGS), today)
+    """Open a draft listing to the market; matching saved searches get their notifications.
+
+    A critical material crossing Japan's border needs a valid movement record first (409
+    saying what is missing: `market.movements.require_listing_record`)."""
+    listing = own_listing(session, actor, listing_id, MANAGE_LISTINGS)
+    require_listing_record(session, listing, today or tokyo_today())
+    return _publish(session, listing, today)
 
 
 def close_listing(session: Session, actor: Actor, listing_id: int) -> SupplyListing:
@@ -762,6 +802,7 @@ def _apply_request(session: Session, request: OfftakeRequest, c: dict, today: da
         request.purpose = _text(c["purpose"])
     if "mandate" in c:
         request.mandate = c["mandate"]
+    _apply_movement(session, request, c)
     _apply_expiry(request, c, today)
 
 
@@ -833,8 +874,11 @@ def update_request(
 def publish_request(
     session: Session, actor: Actor, request_id: int, today: date | None = None
 ) -> Publication:
-    """Open a draft request to the market; matching saved searches get their notifications."""
-    return _publish(session, own_request(session, actor, request_id, MANAGE_REQUESTS), today)
+    """Open a draft request to the market; matching saved searches get their notifications
+    (a critical material crossing the border needs a valid movement record first, 409)."""
+    request = own_request(session, actor, request_id, MANAGE_REQUESTS)
+    require_request_record(session, request, today or tokyo_today())
+    return _publish(session, request, today)
 
 
 def close_request(session: Session, actor: Actor, request_id: int) -> OfftakeRequest:

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from participants.columns import ExactDecimal, UTCDateTime, utcnow
@@ -49,6 +49,67 @@ class IndexValue(SQLModel, table=True):
     entered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+# ----------------------------------------------------------------------------------------------
+# Critical-scrap export watch: movement records (export / import consents) of critical materials.
+# ----------------------------------------------------------------------------------------------
+
+
+class MovementDirection(StrEnum):
+    EXPORT = "export"  # out of Japan
+    IMPORT = "import"  # into Japan
+
+
+class MovementRecordStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class MovementRecord(SQLModel, table=True):
+    """An organisation's export or import record of one critical material: the legal route, the
+    notification or consent reference, the competent authorities, the countries of export,
+    transit and import, the validity and the consented tonnes.
+
+    Contracts commit their tonnes against it with one conditional UPDATE (`committed_kg` never
+    exceeds `consented_kg`, and only within the validity): `market.movements.commit_consent`."""
+
+    __table_args__ = (
+        CheckConstraint("consented_kg > 0", name="ck_movement_consented_positive"),
+        CheckConstraint(
+            "committed_kg >= 0 AND committed_kg <= consented_kg",
+            name="ck_movement_committed_within_consent",
+        ),
+        CheckConstraint("valid_until >= valid_from", name="ck_movement_validity_order"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    direction: str = Field(max_length=6, index=True)
+    material_code: str = Field(max_length=40, index=True)
+    route: str = Field(max_length=12)
+    reference: str = Field(max_length=80)  # notification / consent / confirmation number
+    authorities: str = Field(default="", max_length=300)  # competent authorities, free text
+    country_export: str = Field(max_length=2)
+    countries_transit: str = Field(default="", max_length=60)  # space-separated alpha-2 codes
+    country_import: str = Field(max_length=2)
+    valid_from: date
+    valid_until: date  # inclusive
+    consented_kg: int = Field(sa_type=BigInteger)
+    committed_kg: int = Field(default=0, sa_type=BigInteger)
+    certificate_id: str | None = Field(default=None, foreign_key="certificate.id")
+    status: str = Field(default=MovementRecordStatus.ACTIVE, max_length=10, index=True)
+    note: str = Field(default="", max_length=500)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def remaining_kg(self) -> int:
+        return self.consented_kg - self.committed_kg
+
+    @property
+    def transit(self) -> tuple[str, ...]:
+        return tuple(c for c in self.countries_transit.split() if c)
+
+
 class SupplyListing(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organization.id", index=True)
@@ -79,6 +140,11 @@ class SupplyListing(SQLModel, table=True):
     data_quality_level: int = 0
     visibility: str = Field(default="public", max_length=10)
     invited_org_ids: str = Field(default="", max_length=500)
+    # Where the incoterm place lies (ISO 3166-1 alpha-2): a listing of a critical material
+    # whose delivery country differs from its organisation's crosses a border and needs a
+    # movement record (export or import consent) before it is published.
+    delivery_country: str = Field(default="JP", max_length=2)
+    movement_record_id: int | None = Field(default=None, foreign_key="movementrecord.id")
     expires_on: date
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -116,6 +182,8 @@ class OfftakeRequest(SQLModel, table=True):
     premium_jpy_per_t: int = 0
     purpose: str = Field(default="", max_length=1000)
     mandate: str = Field(default="", max_length=60)
+    delivery_country: str = Field(default="JP", max_length=2)
+    movement_record_id: int | None = Field(default=None, foreign_key="movementrecord.id")
     expires_on: date
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

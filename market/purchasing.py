@@ -25,7 +25,7 @@ traders and administrators mark it delivered (`MARK_DELIVERED`). Functions flush
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -74,11 +74,6 @@ MARK_DELIVERED = permission(
     kind_message=N_("Only the supplier marks an order delivered."),
 )
 ORDER_NOTICE_ROLES = (Role.ADMIN, Role.OFFICER, Role.TRADER)
-
-
-def tokyo_today() -> date:
-    """Today in Asia/Tokyo (an order's date decides its fiscal year)."""
-    return datetime.now(TOKYO).date()
 
 
 # ---------------------------------------------------------------------------------------------

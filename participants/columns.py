@@ -3,8 +3,9 @@
 They live in the lowest package (quality) because every other package may import it.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
@@ -13,6 +14,14 @@ from sqlalchemy.types import TypeDecorator
 def utcnow() -> datetime:
     """Now, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def tokyo_today() -> date:
+    """Today in Asia/Tokyo: the marketplace's calendar day (months, fiscal years, validity)."""
+    return datetime.now(TOKYO).date()
 
 
 class UTCDateTime(TypeDecorator):

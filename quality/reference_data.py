@@ -75,6 +75,16 @@ MATERIALS: tuple[MaterialRef, ...] = (
         "lead_acid_batteries", Family.BATTERY, "Spent lead-acid batteries", "使用済み鉛蓄電池", True
     ),
     MaterialRef(
+        "elv_hulks",
+        Family.METAL,
+        "End-of-life vehicle hulks",
+        "使用済自動車の解体済みボディ（廃車ガラ）",
+        True,
+    ),
+    MaterialRef(
+        "pv_panels", Family.E_SCRAP, "End-of-life solar PV panels", "使用済太陽光パネル", True
+    ),
+    MaterialRef(
         "pet",
         Family.PLASTIC,
         "PET (polyethylene terephthalate)",

@@ -32,8 +32,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from contracts.jobs import JOBS, TOKYO, JobContext, JobReport, tokyo_today
+from contracts.jobs import JOBS, TOKYO, JobContext, JobReport
 from participants.actors import SYSTEM
+from participants.columns import tokyo_today
 from participants.errors import N_
 from web.alerting import send_notice_mails
 from web.config import transport_rates

@@ -16,7 +16,6 @@ from playwright.sync_api import expect
 from sqlmodel import Session, func, select
 from stripe_fixtures import event_of, signed, wait_until
 
-from contracts.deliveries import tokyo_today
 from contracts.models import (
     ContractEvent,
     DeliveryObligation,
@@ -29,6 +28,7 @@ from contracts.models import (
 from contracts.obligations import last_day_of_month
 from market.listings import ListingPatch, update_listing
 from participants.actors import actor_of
+from participants.columns import tokyo_today
 from participants.models import Member, Organization
 from web.cli import main
 

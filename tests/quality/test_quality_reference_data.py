@@ -54,6 +54,8 @@ def test_required_materials_families_and_critical_flags():
         "waste_pcb": (Family.E_SCRAP, True),
         "li_ion_black_mass": (Family.BATTERY, True),
         "lead_acid_batteries": (Family.BATTERY, True),
+        "elv_hulks": (Family.METAL, True),
+        "pv_panels": (Family.E_SCRAP, True),
         "pet": (Family.PLASTIC, False),
         "pp": (Family.PLASTIC, False),
         "hdpe": (Family.PLASTIC, False),

@@ -20,9 +20,9 @@ from sqlmodel import func, select
 from stripe_fixtures import wait_until
 from test_query_counts import counted
 
-from contracts.invoicing import tokyo_today
 from contracts.models import Invoice, SettlementEntry
 from market.models import AgencyPolicy, CatalogueProduct, PurchaseOrder
+from participants.columns import tokyo_today
 from quality.catalogue import seed_catalogue
 
 

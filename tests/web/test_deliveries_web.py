@@ -10,11 +10,11 @@ from operations_factories import copper_version, make_active_contract, make_copp
 from sqlmodel import func, select
 from test_accessibility import FormAudit
 
-from contracts.deliveries import tokyo_today
 from contracts.models import ContractEvent, Delivery, DeliveryDocument
 from contracts.obligations import close_months, open_month, previous_month
 from market.listings import add_months
 from participants.actors import SYSTEM
+from participants.columns import tokyo_today
 from quality.catalogue import seed_catalogue
 
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"

@@ -32,7 +32,6 @@ from payments_factories import make_credit_note, make_invoice
 from sqlmodel import func, select
 from stripe_fixtures import FakeGateway
 
-from contracts.deliveries import tokyo_today
 from contracts.models import (
     ContractComment,
     ContractTerms,
@@ -57,6 +56,7 @@ from market.models import (
     SupplyListing,
 )
 from participants.actors import SYSTEM
+from participants.columns import tokyo_today
 from quality.catalogue import latest_published, seed_catalogue
 from quality.models import Assay, AssayResult, Certificate
 from web.stripe_gateway import GATEWAY_KEY

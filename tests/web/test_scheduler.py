@@ -14,10 +14,10 @@ from sqlmodel import select
 
 import contracts.jobs
 import web.scheduler
-from contracts.deliveries import tokyo_today
 from contracts.models import DeliveryObligation
 from contracts.obligations import open_month
 from participants.actors import SYSTEM
+from participants.columns import tokyo_today
 from quality.catalogue import seed_catalogue
 from web.cli import main
 from web.scheduler import (

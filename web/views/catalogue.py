@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from sqlmodel import select
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 
-from contracts.invoicing import tokyo_today
 from contracts.payments import (
     RECORD_BANK_TRANSFERS,
     BankTransferIn,
@@ -65,6 +64,7 @@ from market.purchasing import (
     read_policy,
 )
 from market.purchasing import set_policy as save_policy
+from participants.columns import tokyo_today
 from participants.errors import NotFound, ValidationFailed
 from quality.models import Material
 from web.api.catalogue import parse_ids
