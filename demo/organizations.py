@@ -455,12 +455,17 @@ DEMO_LOGINS = [
 ]
 
 
-def load_participants(session: Session) -> dict[str, Organization]:
-    """Organisations and members (skips what exists)."""
+def load_participants(
+    session: Session, organizations=None, members=None
+) -> dict[str, Organization]:
+    """Organisations and members (skips what exists): the story's (`ORGANIZATIONS`,
+    `MEMBERS`), or the rows another demo chapter adds in the same shape."""
+    organizations = ORGANIZATIONS if organizations is None else organizations
+    members = MEMBERS if members is None else members
     from participants.geography import BY_CODE
 
     orgs: dict[str, Organization] = {}
-    for key, kind, ja, en, base, country, registry, pref, address, status in ORGANIZATIONS:
+    for key, kind, ja, en, base, country, registry, pref, address, status in organizations:
         number = demo_corporate_number(base) if base else None
         existing = session.exec(
             select(Organization).where(Organization.name_en == en, Organization.kind == kind)
@@ -489,7 +494,7 @@ def load_participants(session: Session) -> dict[str, Organization]:
         session.flush()
         orgs[key] = org
     password_hash = hash_password(DEMO_PASSWORD)
-    for email, key, name, roles, locale in MEMBERS:
+    for email, key, name, roles, locale in members:
         if session.exec(select(Member.id).where(Member.email == email)).first():
             continue
         session.add(
@@ -504,7 +509,7 @@ def load_participants(session: Session) -> dict[str, Organization]:
         )
     session.flush()
     operator = session.exec(select(Member).where(Member.email == "operator@demo.junkan.jp")).one()
-    operator_actor = actor_of(operator, orgs["operator"])
+    operator_actor = actor_of(operator, session.get(Organization, operator.organization_id))
     for key, org in orgs.items():
         if org.status == OrgStatus.VERIFIED and key != "operator":
             record_audit(
