@@ -130,14 +130,11 @@ def app(database_url, tmp_path):
 def demo_app(database_url, tmp_path_factory, local_stripe):  # noqa: F811
     """An app over the demo story (loaded once for the test module; emptied after it); the
     past invoices are paid through the session's localstripe."""
-    from demo import load_demo
     from web.stripe_gateway import local_gateway
 
     application = create_app(_test_config(database_url, tmp_path_factory.mktemp("outbox")))
     engine = application.extensions["junkan.engine"]
-    with Session(engine, expire_on_commit=False) as session:
-        load_demo(session, echo=lambda _line: None, gateway=local_gateway(local_stripe))
-        session.commit()
+    load_demo_rows(engine, gateway=local_gateway(local_stripe))
     yield application
     _empty_tables(engine)
     engine.dispose()
@@ -171,4 +168,5 @@ def api_token(client):
 
 
 # Stripe: one localstripe per test session, started by the first test that asks for it.
+from demo_rows import load_demo_rows  # noqa: E402
 from stripe_fixtures import live_server, local_stripe, stripe_app, stripe_gateway  # noqa: E402,F401

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from demo_rows import load_demo_rows
 from flask import Flask
 from playwright.sync_api import expect, sync_playwright
 from sqlmodel import Session, select
 from stripe_fixtures import WEBHOOK_SECRET
 from waitress.server import create_server
 
-from demo.organizations import DEMO_PASSWORD, load_demo
+from demo.organizations import DEMO_PASSWORD
 from market.models import SupplyListing
 from participants.models import Member
 
@@ -86,8 +87,8 @@ def page(browser):
 def demo(app) -> SupplyListing:
     """The demo story loaded; returns the Saitama yard's first open copper listing
     (ISRI-BIRCH-CLIFF, available from next month)."""
+    load_demo_rows(app.extensions["junkan.engine"])
     with Session(app.extensions["junkan.engine"], expire_on_commit=False) as session:
-        load_demo(session, echo=lambda _msg: None)
         recycler = session.exec(
             select(Member).where(Member.email == "recycler@demo.junkan.jp")
         ).one()
