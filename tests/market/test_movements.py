@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from movement_world import black_mass_listing, build, make_record, record_input
+from movement_factories import black_mass_listing, build, make_record, record_input
 from pydantic import ValidationError
 from sqlmodel import func, select
 
@@ -36,7 +36,11 @@ def _records(w) -> int:
 
 def test_a_trader_records_an_export_consent_with_its_tonnes_in_kg(w):
     record = make_record(w, countries_transit=["cn"])
-    assert (record.direction, record.country_export, record.country_import) == ("export", "JP", "KR")
+    assert (record.direction, record.country_export, record.country_import) == (
+        "export",
+        "JP",
+        "KR",
+    )
     assert record.consented_kg == 600_000 and record.committed_kg == 0
     assert record.transit == ("CN",)
     assert record.organization_id == w.seller.id
