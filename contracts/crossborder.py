@@ -13,19 +13,21 @@ cannot both take the last tonnes of a consent.
 
 from datetime import date, timedelta
 
-from sqlmodel import Session
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
 
 from contracts.events import append_event
 from contracts.models import ContractTerms, OfftakeContract
 from contracts.negotiation import lock_contract, party_contract, require_draft
 from market.listings import add_months
-from market.models import MovementRecord, OfftakeRequest, SupplyListing
+from market.models import MovementRecord, MovementRecordStatus, OfftakeRequest, SupplyListing
 from market.movements import (
     MANAGE_MOVEMENTS,
     Movement,
     commit_consent,
     is_critical,
     movement,
+    read_record,
     require_record,
 )
 from participants.actors import Actor
@@ -122,6 +124,11 @@ def attach_movement_record(
             raise ValidationFailed(
                 "Choose one of your organisation's movement records.", field="movement_record_id"
             )
+        if record.status != MovementRecordStatus.ACTIVE:
+            raise ValidationFailed(
+                "This movement record is withdrawn: choose an active one.",
+                field="movement_record_id",
+            )
     before = contract.movement_record_id
     contract.movement_record_id = record_id
     session.add(contract)
@@ -134,3 +141,36 @@ def attach_movement_record(
         {"before": before, "after": record_id},
     )
     return contract
+
+
+class ContractUnderRecordOut(BaseModel):
+    """A contract running under a movement record, with the tonnes it committed on it."""
+
+    id: int
+    status: str
+    seller_org_id: int
+    buyer_org_id: int
+    consent_committed_t: str
+
+
+def contracts_under(session: Session, actor: Actor, record_id: int) -> list[OfftakeContract]:
+    """The contracts (draft or later) naming the record: for the record's organisation (of
+    those, the ones it is a party to) and the operator; 404 for anyone else."""
+    read_record(session, actor, record_id)
+    query = select(OfftakeContract).where(OfftakeContract.movement_record_id == record_id)
+    if not actor.is_operator:
+        org = actor.organization_id or -1
+        query = query.where(
+            (OfftakeContract.seller_org_id == org) | (OfftakeContract.buyer_org_id == org)
+        )
+    return list(session.exec(query.order_by(col(OfftakeContract.id))))
+
+
+def contract_under_out(contract: OfftakeContract) -> ContractUnderRecordOut:
+    return ContractUnderRecordOut(
+        id=contract.id,
+        status=contract.status,
+        seller_org_id=contract.seller_org_id,
+        buyer_org_id=contract.buyer_org_id,
+        consent_committed_t=f"{contract.consent_committed_kg / 1000:.3f}",
+    )

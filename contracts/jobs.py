@@ -12,6 +12,8 @@ crash (its transaction rolled back) produces nothing twice:
   and dedupe key (one per obligation / invoice);
 - ``notify_contract_expiry``: a `JobClaim` per contract and threshold (90 and 30 days), taken in
   the job's transaction, for the notices and the ``contract.expiry_notice`` event;
+- ``remind_consent_expiry``: a notification is unique per member and dedupe key (one per
+  movement record and threshold, 90 and 30 days);
 - ``expire_listings``, ``nightly_matching``: a `JobClaim` per day (Asia/Tokyo), taken before
   the work in the same transaction: a concurrent run waits for it and then skips;
 - ``open_due_tenders``: each tender moves from active to evaluation by one conditional UPDATE
@@ -49,6 +51,7 @@ from contracts.obligations import (
     open_month,
     previous_month,
 )
+from contracts.watch import remind_consent_expiry
 from market.alerts import notify_organization
 from market.allocation import TransportRates
 from market.evaluation import open_due_tenders
@@ -303,6 +306,13 @@ def run_notify_contract_expiry(session: Session, actor: Actor, ctx: JobContext) 
     )
 
 
+def run_remind_consent_expiry(session: Session, actor: Actor, ctx: JobContext) -> JobReport:
+    """The holders of movement records (and the operator) 90 and 30 days before a consent's
+    validity ends: once per member, record and threshold (`contracts.watch`)."""
+    notes = remind_consent_expiry(session, actor, ctx.today)
+    return JobReport("remind_consent_expiry", {"notified": len(notes)}, notes)
+
+
 def run_expire_listings(session: Session, actor: Actor, ctx: JobContext) -> JobReport:
     """Expire listings and requests past their expiry date, once a day."""
     OPERATE_MARKETPLACE.check(actor)
@@ -373,6 +383,11 @@ JOBS: dict[str, Job] = {
             "notify_contract_expiry",
             "notify both parties 90 and 30 days before a contract ends",
             run_notify_contract_expiry,
+        ),
+        Job(
+            "remind_consent_expiry",
+            "notify holders of movement records 90 and 30 days before a consent ends",
+            run_remind_consent_expiry,
         ),
         Job(
             "expire_listings",

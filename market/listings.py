@@ -495,6 +495,15 @@ def _apply_listing(
     _apply_expiry(listing, c, today)
 
 
+MOVEMENT_FIELDS = {
+    "delivery_country",
+    "movement_record_id",
+    "material",
+    "available_from",
+    "start_month",
+}
+
+
 def _apply_movement(session: Session, item: SupplyListing | OfftakeRequest, c: dict) -> None:
     """Delivery country and movement record (the record must be the organisation's own;
     whether it covers the movement is checked when the item is published)."""
@@ -603,6 +612,9 @@ def update_listing(
     if not c:
         return listing  # nothing sent, nothing changes
     _apply_listing(session, actor, listing, c, today or date.today())
+    if listing.status == ListingStatus.OPEN and c.keys() & MOVEMENT_FIELDS:
+        # An open listing stays covered: moving it across the border needs its record too.
+        require_listing_record(session, listing, today or tokyo_today())
     listing.version += 1
     listing.updated_at = utcnow()
     session.add(listing)
@@ -852,6 +864,8 @@ def update_request(
     if not c:
         return request  # nothing sent, nothing changes
     _apply_request(session, request, c, today or date.today())
+    if request.status == ListingStatus.OPEN and c.keys() & MOVEMENT_FIELDS:
+        require_request_record(session, request, today or tokyo_today())
     request.version += 1
     request.updated_at = utcnow()
     session.add(request)
@@ -1029,6 +1043,10 @@ class ListingOut(BaseModel):
     certificate_id: str | None
     visibility: str
     invited_org_ids: list[int] | None
+    delivery_country: str = Field(description="country of the incoterm place (ISO alpha-2)")
+    movement_record_id: int | None = Field(
+        description="the export/import record it runs under; only for its own organisation"
+    )
     expires_on: date
     version: int
     updated_at: datetime
@@ -1063,6 +1081,10 @@ class RequestOut(BaseModel):
     distance_km: float | None
     purpose: str
     mandate: str
+    delivery_country: str = Field(description="country of the delivery place (ISO alpha-2)")
+    movement_record_id: int | None = Field(
+        description="the export/import record it runs under; only for its own organisation"
+    )
     expires_on: date
     version: int
     updated_at: datetime
@@ -1154,6 +1176,8 @@ def describe_listings(
                 certificate_id=x.certificate_id,
                 visibility=x.visibility,
                 invited_org_ids=sorted(x.invited) if viewer.owns(x.organization_id) else None,
+                delivery_country=x.delivery_country,
+                movement_record_id=x.movement_record_id if viewer.owns(x.organization_id) else None,
                 expires_on=x.expires_on,
                 version=x.version,
                 updated_at=x.updated_at,
@@ -1206,6 +1230,8 @@ def describe_requests(
                 distance_km=None if distance is None else round(distance, 1),
                 purpose=x.purpose,
                 mandate=x.mandate,
+                delivery_country=x.delivery_country,
+                movement_record_id=x.movement_record_id if own else None,
                 expires_on=x.expires_on,
                 version=x.version,
                 updated_at=x.updated_at,

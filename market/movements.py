@@ -473,8 +473,22 @@ def update_record(
     material, direction and countries (409)."""
     MANAGE_MOVEMENTS.check(actor)
     record = _own(session, actor, record_id)
+    if record.status != MovementRecordStatus.ACTIVE:
+        raise Conflict("A withdrawn movement record cannot be changed.")
     values = _check(session, actor, data)
     if record.committed_kg:
+        if values["valid_from"] > record.valid_from or values["valid_until"] < record.valid_until:
+            # The contracts committed on it run within the old validity: it may only grow.
+            raise Conflict(
+                N_(
+                    "%(committed)s t are already committed: the validity (%(valid_from)s to "
+                    "%(valid_until)s) may be extended but not shortened."
+                ),
+                field="valid_until",
+                committed=_t(record.committed_kg),
+                valid_from=record.valid_from.isoformat(),
+                valid_until=record.valid_until.isoformat(),
+            )
         fixed = ("material_code", "direction", "country_export", "country_import")
         if any(values[k] != getattr(record, k) for k in fixed):
             raise Conflict(
@@ -540,3 +554,69 @@ def records_query(actor: Actor):
     if not actor.is_operator:
         query = query.where(MovementRecord.organization_id == (actor.organization_id or -1))
     return query
+
+
+# ---------------------------------------------------------------------------------------------
+# Output (pages and API)
+
+
+class MovementRecordOut(BaseModel):
+    """An export or import record: tonnes as decimal strings, dates inclusive."""
+
+    id: int
+    organization_id: int
+    direction: str
+    material: str
+    route: str
+    reference: str
+    authorities: str
+    country_export: str
+    countries_transit: list[str]
+    country_import: str
+    valid_from: date
+    valid_until: date = Field(description="last day of validity (inclusive)")
+    consented_t: str = Field(examples=["500.000"])
+    committed_t: str = Field(description="tonnes committed by contracts running under it")
+    remaining_t: str
+    certificate_id: str | None
+    status: str
+    note: str
+
+
+def record_out(record: MovementRecord) -> MovementRecordOut:
+    return MovementRecordOut(
+        id=record.id,
+        organization_id=record.organization_id,
+        direction=record.direction,
+        material=record.material_code,
+        route=record.route,
+        reference=record.reference,
+        authorities=record.authorities,
+        country_export=record.country_export,
+        countries_transit=list(record.transit),
+        country_import=record.country_import,
+        valid_from=record.valid_from,
+        valid_until=record.valid_until,
+        consented_t=f"{Decimal(record.consented_kg) / KG:.3f}",
+        committed_t=f"{Decimal(record.committed_kg) / KG:.3f}",
+        remaining_t=f"{Decimal(record.remaining_kg) / KG:.3f}",
+        certificate_id=record.certificate_id,
+        status=record.status,
+        note=record.note,
+    )
+
+
+def record_choices(
+    session: Session, organization_id: int | None, material_code: str | None = None
+) -> list[MovementRecord]:
+    """An organisation's active records (of one material when given): what a listing, request
+    or contract form offers."""
+    if organization_id is None:
+        return []
+    query = select(MovementRecord).where(
+        MovementRecord.organization_id == organization_id,
+        MovementRecord.status == MovementRecordStatus.ACTIVE,
+    )
+    if material_code:
+        query = query.where(MovementRecord.material_code == material_code)
+    return list(session.exec(query.order_by(col(MovementRecord.id))))

@@ -97,3 +97,32 @@ def _yen_tick(value: float, _pos) -> str:
         text = f"{millions:,.1f}".rstrip("0").rstrip(".")
         return f"¥{text}M"
     return f"¥{value:,.0f}"
+
+
+def flows_chart(
+    months: Sequence[date],
+    export_t: Sequence[float],
+    import_t: Sequence[float],
+    delivered_export_t: Sequence[float],
+    delivered_import_t: Sequence[float],
+    labels: dict[str, str],
+) -> str:
+    """Contracted tonnes leaving (export) and entering (import) Japan a month as bars side by
+    side, the delivered tonnes of each as markers on them."""
+    fig, ax = _figure()
+    x = list(range(len(months)))
+    ax.bar([i - 0.2 for i in x], export_t, width=0.4, color=ACCENT, label=labels["export"])
+    ax.bar([i + 0.2 for i in x], import_t, width=0.4, color=MUTED, label=labels["import"])
+    ax.plot(
+        [i - 0.2 for i in x], delivered_export_t, linestyle="none", marker="_", markersize=14,
+        color=INK, label=labels["delivered"],
+    )  # fmt: skip
+    ax.plot(
+        [i + 0.2 for i in x], delivered_import_t, linestyle="none", marker="_", markersize=14,
+        color=INK,
+    )  # fmt: skip
+    ax.set_xticks(x, _month_labels(months), rotation=45 if len(months) > 8 else 0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f} t"))
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=9, loc="upper left", ncols=3)
+    return _svg_data_uri(fig)

@@ -66,6 +66,8 @@ def load_config() -> dict:
         "API_TOKEN_LIFETIME_DAYS": _whole_number(env, "API_TOKEN_LIFETIME_DAYS", 90, 1),
         # A login session ends after this many days without a request.
         "SESSION_IDLE_DAYS": _whole_number(env, "SESSION_IDLE_DAYS", 14, 1),
+        # The export watch flags a critical listing priced below this percent of its grade's market.
+        "WATCH_PRICE_FLOOR_PCT": _whole_number(env, "WATCH_PRICE_FLOOR_PCT", 70, 1),
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "ja",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",

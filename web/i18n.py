@@ -18,7 +18,11 @@ def select_locale() -> str:
 
 
 def translate_error(error) -> str:
-    """A domain error's message in the request's language."""
+    """A domain error's message in the request's language (every part of it when it carries
+    several, as a missing movement record does)."""
+    parts = getattr(error, "all", None)
+    if parts:
+        return " ".join(gettext(m, **p) if p else gettext(m) for m, p in parts)
     return gettext(error.message, **error.params) if error.params else gettext(error.message)
 
 

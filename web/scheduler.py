@@ -52,6 +52,7 @@ SCHEDULE: dict[str, dict[str, Any]] = {
     "issue_invoices": {"hour": 1, "minute": 0},
     "nightly_matching": {"hour": 2, "minute": 0},
     "notify_contract_expiry": {"hour": 8, "minute": 0},
+    "remind_consent_expiry": {"hour": 8, "minute": 10},
     "remind_late_deliveries": {"hour": 9, "minute": 0},
     "remind_overdue_invoices": {"hour": 9, "minute": 5},
     # Bids open soon after the deadline (readers open a closed tender at once anyway).

@@ -64,6 +64,7 @@ def test_the_job_names_are_the_scheduler_s():
         "remind_late_deliveries",
         "remind_overdue_invoices",
         "notify_contract_expiry",
+        "remind_consent_expiry",
         "expire_listings",
         "nightly_matching",
         "open_due_tenders",

@@ -1777,6 +1777,144 @@ OPERATIONS += [
     ),
 ]
 
+# --- watch ---
+WATCH_RECORD_BODY = {
+    "direction": "export",
+    "material": "waste_pcb",
+    "route": "basel_act",
+    "reference": "BA-2027-001",
+    "country_export": "JP",
+    "country_import": "KR",
+    "valid_from": "2027-01-01",
+    "valid_until": "2027-12-31",
+    "consented_t": "500",
+}
+
+
+def watch_record(w: World, actor: str):
+    """An active export record of the actor's organisation (recyclers and manufacturers), else
+    of the verified recycler."""
+    from market.models import MovementRecord
+
+    org = w.org_of(actor)
+    if org.kind not in ("recycler", "manufacturer"):
+        org = w.orgs["recycler"]
+    record = MovementRecord(
+        organization_id=org.id,
+        direction="export",
+        material_code="waste_pcb",
+        route="basel_act",
+        reference="BA-1",
+        country_export="JP",
+        country_import="KR",
+        valid_from=date(2027, 1, 1),
+        valid_until=date(2027, 12, 31),
+        consented_kg=500_000,
+    )
+    w.db.add(record)
+    w.db.commit()
+    return record
+
+
+def watch_create_record(w: World, actor: str) -> Doors:
+    from market.models import MovementRecord
+
+    return Doors(
+        ("POST", "/movements/new", _form(WATCH_RECORD_BODY)),
+        ("POST", "/api/v1/movement-records", WATCH_RECORD_BODY),
+        _grew(w, MovementRecord),
+    )
+
+
+def watch_edit_record(w: World, actor: str) -> Doors:
+    from market.models import MovementRecord
+
+    record = watch_record(w, actor)
+    body = WATCH_RECORD_BODY | {"reference": "EDITED"}
+
+    def done() -> bool:
+        w.db.expire_all()
+        return w.db.get(MovementRecord, record.id).reference == "EDITED"
+
+    return Doors(
+        ("POST", f"/movements/{record.id}/edit", _form(body)),
+        ("PUT", f"/api/v1/movement-records/{record.id}", body),
+        done,
+    )
+
+
+def watch_withdraw_record(w: World, actor: str) -> Doors:
+    from market.models import MovementRecord
+
+    record = watch_record(w, actor)
+    return Doors(
+        ("POST", f"/movements/{record.id}/withdraw", {}),
+        ("POST", f"/api/v1/movement-records/{record.id}/withdraw", None),
+        _status_is(w, MovementRecord, record.id, "withdrawn"),
+    )
+
+
+def watch_attach_record(w: World, actor: str) -> Doors:
+    contract = _contract(w)
+    record = watch_record(w, actor)
+
+    def done() -> bool:
+        w.db.expire_all()
+        return w.db.get(OfftakeContract, contract.id).movement_record_id == record.id
+
+    return Doors(
+        ("POST", f"/contracts/{contract.id}/movement-record", {"movement_record_id": record.id}),
+        (
+            "PUT",
+            f"/api/v1/contracts/{contract.id}/movement-record",
+            {"movement_record_id": record.id},
+        ),
+        done,
+    )
+
+
+WATCH_MANAGERS = {
+    "seller admin",
+    "seller trader",
+    "buyer admin",
+    "buyer trader",
+    "other recycler",
+    "other manufacturer",
+}
+OPERATIONS += [
+    # traders and administrators of verified recyclers and manufacturers, their own records
+    _operation(
+        "create a movement record",
+        "POST /movements/new",
+        "POST /api/v1/movement-records",
+        watch_create_record,
+        WATCH_MANAGERS,
+    ),
+    _operation(
+        "edit a movement record",
+        "POST /movements/<int:record_id>/edit",
+        "PUT /api/v1/movement-records/<int:record_id>",
+        watch_edit_record,
+        WATCH_MANAGERS,
+    ),
+    _operation(
+        "withdraw a movement record",
+        "POST /movements/<int:record_id>/withdraw",
+        "POST /api/v1/movement-records/<int:record_id>/withdraw",
+        watch_withdraw_record,
+        WATCH_MANAGERS,
+    ),
+    # a party's traders and administrators; other organisations: no such contract
+    _operation(
+        "attach a movement record to a draft contract",
+        "POST /contracts/<int:contract_id>/movement-record",
+        "PUT /api/v1/contracts/<int:contract_id>/movement-record",
+        watch_attach_record,
+        {"seller admin", "seller trader", "buyer admin", "buyer trader"},
+        {"other recycler", "other manufacturer"},
+    ),
+]
+
 # State-changing endpoints with no page of the same operation, and why.
 API_ONLY = {
     "POST /api/v1/tokens": "exchanges e-mail and password for a token: no acting member yet",

@@ -16,6 +16,7 @@ from web.api import (  # noqa: E402,F401
     invoices,
     market,
     matching,
+    movements,
     ocds,
     openapi,
     participants,
@@ -25,4 +26,5 @@ from web.api import (  # noqa: E402,F401
     quality,
     reports,
     tenders,
+    watch,
 )

@@ -43,6 +43,7 @@ from quality.certification import (
     verify_certificate,
 )
 from quality.errors import QualityError
+from quality.export_regimes import ROUTE_LABELS, regime_of
 from quality.models import Assay, Certificate, GradeStandard, Material, StandardVersion
 from quality.settlements import SettlementRequest, settle_disputed_assay
 from web.api import api_bp
@@ -59,6 +60,19 @@ Status = Literal["draft", "consultation", "published", "withdrawn", "retired"]
 # --- output -----------------------------------------------------------------------------------
 
 
+class ExportRouteOut(BaseModel):
+    route: str = Field(description="basel_act, waste_act or not_waste")
+    label: str
+
+
+class ExportRegimeOut(BaseModel):
+    """The legal routes a movement of a critical material across Japan's border takes (the
+    first is the usual one), with their source."""
+
+    routes: list[ExportRouteOut]
+    source: str
+
+
 class MaterialOut(BaseModel):
     """A material of the catalogue."""
 
@@ -67,6 +81,9 @@ class MaterialOut(BaseModel):
     name_en: str
     name_ja: str
     critical: bool
+    export_regime: ExportRegimeOut | None = Field(
+        default=None, description="critical materials: the legal routes across Japan's border"
+    )
 
 
 class StandardOut(BaseModel):
@@ -221,8 +238,21 @@ def _str(value: Decimal | None) -> str | None:
 
 
 def material_out(m: Material) -> MaterialOut:
+    regime = regime_of(m.code) if m.critical else None
     return MaterialOut(
-        code=m.code, family=m.family, name_en=m.name_en, name_ja=m.name_ja, critical=m.critical
+        code=m.code,
+        family=m.family,
+        name_en=m.name_en,
+        name_ja=m.name_ja,
+        critical=m.critical,
+        export_regime=None
+        if regime is None
+        else ExportRegimeOut(
+            routes=[
+                ExportRouteOut(route=r.value, label=gettext(ROUTE_LABELS[r])) for r in regime.routes
+            ],
+            source=regime.source,
+        ),
     )
 
 

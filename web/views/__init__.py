@@ -8,6 +8,7 @@ from contracts.invoicing import SEE_INVOICES
 from contracts.negotiation import SEE_CONTRACTS
 from contracts.payments import SEE_SETTLEMENTS
 from market.matching import SEE_MATCHES
+from market.movements import MANAGE_MOVEMENTS
 from market.products import READ_CATALOGUE
 from market.reports import SEE_GREEN_PURCHASING
 from participants.actors import OPERATE_MARKETPLACE
@@ -39,6 +40,7 @@ NAV_LINKS += [("reports.reports", _l("Green purchasing"), SEE_GREEN_PURCHASING)]
 NAV_LINKS += [("procurement.categories", _l("Procurement"))]
 NAV_LINKS += [("tenders.tenders", _l("Tenders"))]
 NAV_LINKS += [("catalogue.search", _l("Catalogue"), READ_CATALOGUE)]
+NAV_LINKS += [("movements.records", _l("Export and import records"), MANAGE_MOVEMENTS)]
 
 
 def _nav_links() -> list[tuple[str, str]]:
@@ -62,6 +64,7 @@ def register_views(app: Flask) -> None:
         invoices,
         market,
         matching,
+        movements,
         ocds,
         operator,
         organization,
@@ -72,6 +75,7 @@ def register_views(app: Flask) -> None:
         quality,
         reports,
         tenders,
+        watch,
     )
 
     for module in (
@@ -93,6 +97,8 @@ def register_views(app: Flask) -> None:
         tenders,
         awards,
         catalogue,
+        movements,
+        watch,
     ):
         app.register_blueprint(module.bp)
 

@@ -52,6 +52,7 @@ from web.errors import apply_to_form, commit_or_flash
 from web.pagination import paginate
 from web.validation import input_errors, validate_form
 from web.views.market import yen
+from web.views.movements import contract_movement
 
 bp = Blueprint("contracts", __name__)
 
@@ -326,6 +327,7 @@ def contract(contract_id: int):
         comment_form=CommentForm(formdata=None),
         sign_form=sign_form,
         action_form=ActionForm(formdata=None),
+        movement=contract_movement(detail.contract),
         **_helpers(detail),
     )
 

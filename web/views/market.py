@@ -75,7 +75,8 @@ from market.listings import (
     update_request,
 )
 from market.matching import SEE_MATCHES
-from market.models import ListingStatus, OfftakeRequest, PriceKind, SupplyListing
+from market.models import ListingStatus, MovementRecord, OfftakeRequest, PriceKind, SupplyListing
+from market.movements import listing_movement, record_choices, request_movement
 from market.search import (
     SORTS,
     SearchFilters,
@@ -88,6 +89,7 @@ from participants.actors import OPERATE_MARKETPLACE
 from participants.errors import ValidationFailed
 from participants.models import Organization
 from quality.catalogue import get_material
+from quality.export_regimes import ROUTE_LABELS, regime_of
 from quality.models import Material
 from web.alerting import send_alert_mails
 from web.auth import current_actor
@@ -97,6 +99,7 @@ from web.forms import prefecture_choices
 from web.i18n import translate_error
 from web.pagination import Page, paginate
 from web.validation import input_errors, validate_form
+from web.views.movements import country_choices
 
 bp = Blueprint("market", __name__)
 
@@ -255,6 +258,8 @@ class ListingForm(FlaskForm, PriceFields):
         _l("Cap (yen per tonne, optional)"), render_kw={"inputmode": "numeric"}
     )
     assay_id = SelectField(_l("Assay"), validate_choice=False)
+    delivery_country = SelectField(_l("Delivery country"), validate_choice=False, default="JP")
+    movement_record_id = SelectField(_l("Export or import record"), validate_choice=False)
     visibility = SelectField(_l("Who may see it"), validate_choice=False)
     invited_org_ids = MultiIntField(_l("Invited organisations"), coerce=int)
     expires_on = StringField(_l("Expires on (optional)"), render_kw={"type": "date"})
@@ -278,6 +283,7 @@ class ListingForm(FlaskForm, PriceFields):
             ("invited", _l("Invited organisations only")),
         ]
         self.invited_org_ids.choices = [(o.id, _org_name(o)) for o in choices.organizations]
+        movement_choices(self)
 
 
 class RequestForm(FlaskForm, PriceFields):
@@ -297,6 +303,8 @@ class RequestForm(FlaskForm, PriceFields):
     )
     purpose = TextAreaField(_l("Purpose (optional)"))
     mandate = SelectField(_l("Recycled-content mandate"), validate_choice=False)
+    delivery_country = SelectField(_l("Delivery country"), validate_choice=False, default="JP")
+    movement_record_id = SelectField(_l("Export or import record"), validate_choice=False)
     expires_on = StringField(_l("Expires on (optional)"), render_kw={"type": "date"})
 
     def __init__(self, choices: FormChoices, *args, **kwargs) -> None:
@@ -309,6 +317,37 @@ class RequestForm(FlaskForm, PriceFields):
         self.delivery_prefecture.choices = prefecture_choices()
         self._price_choices(choices)
         self.mandate.choices = [(m, MANDATE_NAMES.get(m, m)) for m in MANDATES]
+        movement_choices(self)
+
+
+def movement_choices(form) -> None:
+    """Delivery countries (ISO 3166-1, named in the page's language) and the organisation's
+    active movement records (the domain checks the material and the route at publishing)."""
+    form.delivery_country.choices = country_choices()
+    records = record_choices(get_db(), current_actor().organization_id)
+    form.movement_record_id.choices = [("", _l("— none —"))] + [
+        (str(r.id), f"#{r.id} {r.reference} — {r.material_code}, {r.country_export} → "
+         f"{r.country_import} ({r.valid_from.isoformat()} – {r.valid_until.isoformat()})")
+        for r in records
+    ]  # fmt: skip
+
+
+def movement_summary(item: SupplyListing | OfftakeRequest) -> dict | None:
+    """What a listing's or request's page says about its movement across Japan's border."""
+    db = get_db()
+    move = (listing_movement if isinstance(item, SupplyListing) else request_movement)(db, item)
+    if move is None:
+        return None
+    regime = regime_of(item.material_code)
+    record = db.get(MovementRecord, item.movement_record_id) if item.movement_record_id else None
+    return {
+        "direction": move.direction.value,
+        "origin": move.origin,
+        "destination": move.destination,
+        "routes": [gettext(ROUTE_LABELS[r]) for r in regime.routes] if regime else [],
+        "record": record if record and current_actor().owns(record.organization_id) else None,
+        "has_record": record is not None,
+    }
 
 
 def _form_fields(form: FlaskForm, model) -> set[str]:
@@ -421,6 +460,7 @@ def listing(listing_id: int):
         formula=_formulas([item])[item.id],
         price=price,
         price_month=this_month,
+        movement=movement_summary(item),
         own=actor.owns(item.organization_id),
         can_manage=MANAGE_LISTINGS.allows(actor),
         can_draft=DRAFT_FROM_LISTING.allows(actor),
@@ -532,6 +572,7 @@ def request_detail(request_id: int):
         grade=_grade_label(item),
         material=_material_name(item.material_code),
         formula=_formulas([item])[item.id] if own else None,
+        movement=movement_summary(item),
         own=own,
         can_manage=MANAGE_REQUESTS.allows(actor),
         can_offer=DRAFT_FROM_REQUEST.allows(actor),

@@ -69,6 +69,7 @@ from quality.certification import (
     read_certificate,
     verify_certificate,
 )
+from quality.export_regimes import REGIMES
 from quality.models import (
     Certificate,
     GradeStandard,
@@ -200,7 +201,9 @@ def materials():
     counts: dict[str, int] = {}
     for s in db.exec(select(GradeStandard)).all():
         counts[s.material_code] = counts.get(s.material_code, 0) + 1
-    return render_template("quality/materials.html", materials=items, counts=counts, name=_name)
+    return render_template(
+        "quality/materials.html", materials=items, counts=counts, name=_name, regimes=REGIMES
+    )
 
 
 @bp.get("/standards")

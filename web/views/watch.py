@@ -1,0 +1,75 @@
+"""The operator's export watch page: anomalies, flows of critical scrap leaving and entering
+Japan (chart and table), consents expiring within 30 and 90 days (`market.watch`,
+`contracts.watch`; the API answers the same figures)."""
+
+from collections import defaultdict
+
+from flask import Blueprint, current_app, render_template
+from flask_babel import gettext
+from flask_login import login_required
+from sqlmodel import col, select
+
+from contracts.watch import anomalies, expiring_records, flows
+from market.watch import EXPIRY_WINDOWS
+from participants.actors import OPERATE_MARKETPLACE
+from participants.columns import tokyo_today
+from participants.models import Organization
+from web.auth import current_actor
+from web.charts import flows_chart
+from web.db import get_db
+
+bp = Blueprint("watch", __name__)
+
+
+def floor_pct() -> int:
+    return int(current_app.config.get("WATCH_PRICE_FLOOR_PCT", 70))
+
+
+@bp.get("/watch")
+@login_required
+def watch():
+    db, actor = get_db(), current_actor()
+    OPERATE_MARKETPLACE.check(actor)
+    today = tokyo_today()
+    pct = floor_pct()
+    found = anomalies(db, actor, today, pct)
+    flow_rows = flows(db, actor)
+    expiring = expiring_records(db, actor, today, max(EXPIRY_WINDOWS))
+    org_ids = {r.organization_id for r in expiring}
+    orgs = (
+        {o.id: o for o in db.exec(select(Organization).where(col(Organization.id).in_(org_ids)))}
+        if org_ids
+        else {}
+    )
+    chart = None
+    if flow_rows:
+        by_month: dict = defaultdict(lambda: [0, 0, 0, 0])
+        for f in flow_rows:
+            cell = by_month[f.month]
+            i = 0 if f.direction == "export" else 1
+            cell[i] += f.contracted_kg
+            cell[i + 2] += f.delivered_kg
+        months = sorted(by_month)
+        chart = flows_chart(
+            months,
+            [by_month[m][0] / 1000 for m in months],
+            [by_month[m][1] / 1000 for m in months],
+            [by_month[m][2] / 1000 for m in months],
+            [by_month[m][3] / 1000 for m in months],
+            {
+                "export": gettext("Export (contracted)"),
+                "import": gettext("Import (contracted)"),
+                "delivered": gettext("Delivered"),
+            },
+        )
+    return render_template(
+        "watch/index.html",
+        anomalies=[(a, gettext(a.message, **a.params)) for a in found],
+        floor_pct=pct,
+        flows=flow_rows,
+        chart=chart,
+        expiring=[(r, (r.valid_until - today).days) for r in expiring],
+        windows=EXPIRY_WINDOWS,
+        orgs=orgs,
+        today=today,
+    )
