@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Literal
 
 from flask import g, request
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from pydantic import BaseModel, ConfigDict, Field
 
 from participants.accounts import (
@@ -15,10 +15,12 @@ from participants.accounts import (
     visible_organization,
 )
 from participants.actors import load_actor
+from participants.countries import country_name
 from participants.errors import DomainError, TooManyAttempts
 from participants.fields import Line, Paging
 from participants.geography import BY_CODE, PREFECTURES
 from participants.models import ApiToken, Member, Organization, OrgKind
+from participants.registration import registry_label
 from web.api import api_bp
 from web.api.openapi import Page, operation
 from web.auth import api_token_lifetime
@@ -67,9 +69,16 @@ class OrganizationOut(BaseModel):
     kind: str
     name_ja: str
     name_en: str
-    corporate_number: str | None
-    country: str
-    registry_id: str | None
+    corporate_number: str | None = Field(
+        description="法人番号 (13 digits) of a Japanese organisation"
+    )
+    country: str = Field(description="ISO 3166-1 alpha-2")
+    country_name: str = Field(description="the country's name in the caller's language")
+    registry_id: str | None = Field(
+        description="an organisation outside Japan: its registration number in its country, "
+        "checked by its shape where the country has a known scheme"
+    )
+    registry_label: str | None = Field(description="what that number is called, e.g. EIN")
     prefecture: str | None
     prefecture_name: str | None
     address: str
@@ -128,7 +137,9 @@ def organization_out(org: Organization) -> OrganizationOut:
         name_en=org.name_en,
         corporate_number=org.corporate_number,
         country=org.country,
+        country_name=country_name(org.country, str(get_locale())),
         registry_id=org.registry_id,
+        registry_label=gettext(registry_label(org.country)) if org.registry_id else None,
         prefecture=org.prefecture,
         prefecture_name=pref.name_en if pref else None,
         address=org.address,
