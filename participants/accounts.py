@@ -154,6 +154,33 @@ def set_registration_number(session: Session, actor: Actor, value: str | None) -
     return org
 
 
+def set_registry_id(session: Session, actor: Actor, value: str | None) -> Organization:
+    """An admin of an organisation outside Japan corrects its registration number in its
+    country (checked by the country's shape, `participants.registration`); audited. A Japanese
+    organisation is identified by its corporate number instead (422)."""
+    ADMINISTER_ORGANIZATION.check(actor)
+    org = session.get(Organization, actor.organization_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    if org.country == "JP":
+        raise ValidationFailed(
+            "A Japanese organisation is identified by its corporate number.", field="registry_id"
+        )
+    number = check_registry_id(org.country, value)
+    old = org.registry_id
+    org.registry_id = number
+    session.add(org)
+    record_audit(
+        session,
+        actor,
+        "organization.registry_id_changed",
+        "organization",
+        org.id,
+        {"from": old, "to": number},
+    )
+    return org
+
+
 def normalise_email(value: str, field: str = "email") -> str:
     """Lower-cased, syntax-checked e-mail address (no DNS look-up)."""
     try:

@@ -165,3 +165,45 @@ def test_the_directory_and_the_api_show_country_name_and_registration_number(cli
     assert body["country"] == "TH" and body["country_name"] == "Thailand"
     assert body["registry_id"] == "0205558004221"
     assert body["registry_label"].startswith("Juristic person registration number")
+
+
+def test_an_admin_abroad_corrects_its_number_by_page_and_api_and_a_bad_one_writes_nothing(
+    client, db, api_token
+):
+    org = make_org(db, country="US", registry_id="04-3012345", corporate_number=None)
+    admin = make_member(db, org, roles="admin")
+    login(client, admin.email)
+    page = client.get("/organization/").get_data(as_text=True)
+    assert "EIN (Employer Identification Number)" in page and 'id="registry-form"' in page
+    r = client.post("/organization/registry-id", data={"registry-registry_id": "07-1234567"})
+    assert r.status_code == 422 and "07-1234567 is not a valid EIN" in r.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Organization, org.id).registry_id == "04-3012345"
+    r = client.post("/organization/registry-id", data={"registry-registry_id": "123456789"})
+    assert r.status_code == 302
+    db.expire_all()
+    assert db.get(Organization, org.id).registry_id == "12-3456789"
+    headers = api_token(admin.email)
+    r = client.put("/api/v1/organization/registry-id", json={"registry_id": "x"}, headers=headers)
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "registry_id"
+    r = client.put(
+        "/api/v1/organization/registry-id", json={"registry_id": "043012345"}, headers=headers
+    )
+    assert r.status_code == 200 and r.get_json()["registry_id"] == "04-3012345"
+
+
+def test_a_japanese_organisation_keeps_its_corporate_number_and_has_no_registry_id(
+    client, db, api_token
+):
+    org = make_org(db)
+    admin = make_member(db, org, roles="admin")
+    r = client.put(
+        "/api/v1/organization/registry-id",
+        json={"registry_id": "Köln HRB 48213"},
+        headers=api_token(admin.email),
+    )
+    assert r.status_code == 422
+    db.expire_all()
+    assert db.get(Organization, org.id).registry_id is None
+    login(client, admin.email)
+    assert 'id="registry-form"' not in client.get("/organization/").get_data(as_text=True)

@@ -11,6 +11,7 @@ from participants.accounts import (
     authenticate,
     create_api_token,
     set_registration_number,
+    set_registry_id,
     verified_organizations,
     visible_organization,
 )
@@ -97,6 +98,16 @@ class RegistrationNumberIn(BaseModel):
     qualified_invoice_number: Line(40) | None = Field(
         description="T + 13 digits: the corporate number, or the number the National Tax Agency "
         "assigned a sole proprietor; the check digit is verified"
+    )
+
+
+class RegistryIdIn(BaseModel):
+    """An organisation outside Japan: its registration number in its country."""
+
+    model_config = ConfigDict(extra="forbid")
+    registry_id: Line(64, min_length=1) = Field(
+        description="checked by the country's shape where one is known (e.g. DE "
+        "Handelsregisternummer 'Köln HRB 48213', US EIN, TH DBD number), else free text"
     )
 
 
@@ -237,3 +248,18 @@ def put_registration_number(body: RegistrationNumberIn):
     return organization_out(
         set_registration_number(get_db(), g.caller.actor, body.qualified_invoice_number)
     )
+
+
+@api_bp.put("/organization/registry-id")
+@operation(
+    "Set the registration number of an organisation outside Japan",
+    body=RegistryIdIn,
+    responses={200: OrganizationOut},
+    errors=(403,),
+    tag="organizations",
+)
+def put_registry_id(body: RegistryIdIn):
+    """An administrator of an organisation outside Japan corrects its registration number in
+    its country. A number of the wrong shape for the country, or a Japanese organisation
+    (identified by its corporate number): 422."""
+    return organization_out(set_registry_id(get_db(), g.caller.actor, body.registry_id))
