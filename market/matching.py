@@ -12,6 +12,13 @@ Who may do what (checked here, whatever the caller: page, API, CLI or job):
 - deciding on a proposal: a signatory or trader of a verified organisation that is one of its
   two sides (`DECIDE_PROPOSALS`); other organisations' proposals do not exist for them (404).
 
+Across Japan's border (issue 10): a listing loaded at a foreign port (FOB/FCA/FAS there, or
+EXW abroad) costs the buyer the sea freight to Japan (`market.allocation.SeaFreightRates`,
+indicative) plus the domestic leg from the Japanese port nearest the buyer; a listing delivered
+CIF a Japanese port has its freight in the price. A pair that moves a critical material across
+the border is proposed (or shown as a candidate) only when the listing's or the request's
+movement record, held by either side, covers it (`border_cleared`).
+
 Grade margin (score part, 0..1), kept deliberately simple:
 - a listing graded to a *stricter* published version than the request's scores 1.0;
 - a listing of the request's own version scores the headroom of its attached assay: the smallest
@@ -859,7 +866,8 @@ def candidates_for_request(
     own organisation (any other answers NotFound). Without a month: this month (Tokyo).
 
     Compatible: same material, grade acceptable, periods overlap, available ≥ the listing's
-    minimum ≤ the request's open need, listing of a verified seller and visible to the viewer.
+    minimum ≤ the request's open need, listing of a verified seller and visible to the viewer,
+    and a critical cross-border pair covered by a valid movement record (`border_cleared`).
     Listings above the request's limit stay in the list (``price_ok`` false) so the buyer sees
     the whole market.
     """
