@@ -352,7 +352,7 @@ def load_resource_security_demo(
                 "origin_port": "Sendai-Shiogama",
                 "incoterm": "FOB",
                 "incoterm_place": "Sendai-Shiogama port",
-                "fixed_price_jpy_per_t": 640_000,
+                "fixed_price_jpy_per_t": 1_240_000,  # priced as No.2 copper: only the assay tells
                 "assay_id": assay.id,
                 "expires_on": add_months(month, 3),
             }
