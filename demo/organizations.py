@@ -292,10 +292,10 @@ ORGANIZATIONS = [
         "Rhein Recycling GmbH",
         None,
         "DE",
-        "HRB 48213 Amtsgericht Köln",
+        "Köln HRB 48213",  # Handelsregisternummer: court, register, number
         None,
         "Industriestraße 12, 50735 Köln",
-        "unverified",
+        "unverified",  # verified by the operator in the resource-security chapter
     ),
     (
         "kobe_newcomer",
@@ -440,7 +440,7 @@ MEMBERS = [
         "admin trader signatory",
         "ja",
     ),
-    ("rhein@demo.junkan.jp", "rhein_recycling", "Jonas Becker", "admin trader", "en"),
+    ("rhein@demo.junkan.jp", "rhein_recycling", "Jonas Becker", "admin trader signatory", "en"),
     ("kobe@demo.junkan.jp", "kobe_newcomer", "向洋 拓 (Taku Koyo)", "admin", "ja"),
 ]
 
@@ -452,6 +452,9 @@ DEMO_LOGINS = [
     ("cathode@demo.junkan.jp", "battery-materials maker, Okayama (admin + signatory)"),
     ("officer@demo.junkan.jp", "City of Yokohama procurement officer"),
     ("standards@demo.junkan.jp", "recycled-materials standards council"),
+    ("smelter@demo.junkan.jp", "e-scrap smelter, Kagawa: import consent (admin + signatory)"),
+    ("rhein@demo.junkan.jp", "German e-scrap recycler, Cologne (admin + signatory)"),
+    ("siam@demo.junkan.jp", "Thai e-scrap recycler, Laem Chabang (admin + signatory)"),
 ]
 
 
@@ -535,6 +538,7 @@ def load_demo(
     from demo.contracts import load_contract_demo
     from demo.grades import load_quality_demo
     from demo.procurement import load_procurement_demo
+    from demo.resource_security import load_resource_security_demo
     from demo.trading import load_market_demo
 
     created = False
@@ -557,6 +561,11 @@ def load_demo(
         created = True
         session.commit()
     if load_procurement_demo(session, _orgs_by_key(session), date.today(), echo):
+        created = True
+        session.commit()
+    if load_resource_security_demo(
+        session, _orgs_by_key(session), date.today(), echo, participants=load_participants
+    ):
         created = True
         session.commit()
     return created

@@ -49,6 +49,122 @@ TransportMode = Literal["road", "road+sea", "sea"]
 
 
 @dataclass(frozen=True)
+class SeaFreightRates:
+    """Sea freight of a lot loaded at a foreign port (FOB/FCA there) to a Japanese port, yen
+    per tonne, by the origin country (ISO 3166-1 alpha-2) or its region; `default` elsewhere.
+
+    INDICATIVE figures, not quotes: 2024–25 container spot-rate levels of the published
+    indices (Drewry World Container Index, Freightos Baltic Index) for a 20-ft box of baled or
+    boxed e-scrap (about 18 t payload) to a main Japanese port, with the origin terminal
+    charges, rounded up to ¥1,000/t. Replace them with a forwarder's rates in production.
+    A listing delivered CIF a Japanese port carries its sea freight in its price: no sea leg.
+    """
+
+    by_country: Mapping[str, int] = field(default_factory=dict)
+    by_region: Mapping[str, int] = field(default_factory=dict)
+    default: int = 30_000
+    source: str = (
+        "indicative: 2024–25 container spot-rate levels (Drewry WCI, Freightos FBX), "
+        "20-ft box ≈ 18 t, to a main Japanese port"
+    )
+
+    def to_japan(self, origin_country: str) -> int:
+        """Yen per tonne from a port of `origin_country` to a Japanese port."""
+        code = (origin_country or "").upper()
+        if code in self.by_country:
+            return int(self.by_country[code])
+        region = SEA_REGIONS.get(code)
+        return int(self.by_region.get(region, self.default))
+
+
+#: Origin regions of the sea-freight table (ISO 3166-1 alpha-2 → region).
+SEA_REGIONS: dict[str, str] = {
+    **dict.fromkeys(("KR",), "korea"),
+    **dict.fromkeys(("CN", "TW", "HK", "MO"), "china"),
+    **dict.fromkeys(("TH", "VN", "MY", "SG", "ID", "PH", "KH", "MM", "BN", "LA"), "asean"),
+    **dict.fromkeys(
+        (
+            "DE",
+            "NL",
+            "BE",
+            "FR",
+            "GB",
+            "IE",
+            "IT",
+            "ES",
+            "PT",
+            "PL",
+            "CZ",
+            "AT",
+            "CH",
+            "DK",
+            "SE",
+            "NO",
+            "FI",
+            "EE",
+            "LV",
+            "LT",
+            "SK",
+            "SI",
+            "HU",
+            "RO",
+            "BG",
+            "GR",
+            "HR",
+        ),
+        "europe",
+    ),  # fmt: skip
+    **dict.fromkeys(("US", "CA", "MX"), "north_america"),
+    **dict.fromkeys(("AU", "NZ"), "oceania"),
+    **dict.fromkeys(("IN", "BD", "LK", "PK"), "south_asia"),
+}
+
+SEA_FREIGHT_TO_JAPAN = SeaFreightRates(
+    by_region={
+        "korea": 5_000,
+        "china": 7_000,
+        "asean": 10_000,
+        "south_asia": 14_000,
+        "oceania": 16_000,
+        "north_america": 20_000,
+        "europe": 22_000,
+    },
+    default=30_000,
+)
+
+#: Main Japanese ports of arrival (name, latitude, longitude): an import's domestic leg runs
+#: from the one nearest the buyer (the sea freight to any of them is the same).
+JAPAN_PORTS: tuple[tuple[str, float, float], ...] = (
+    ("Tomakomai", 42.63, 141.62),
+    ("Sendai-Shiogama", 38.27, 141.02),
+    ("Niigata", 37.95, 139.07),
+    ("Tokyo", 35.62, 139.78),
+    ("Yokohama", 35.45, 139.66),
+    ("Nagoya", 35.08, 136.88),
+    ("Osaka", 34.65, 135.43),
+    ("Kobe", 34.68, 135.20),
+    ("Mizushima", 34.50, 133.73),
+    ("Hiroshima", 34.35, 132.46),
+    ("Kitakyushu", 33.93, 130.87),
+    ("Hakata", 33.60, 130.40),
+)
+
+
+def nearest_japan_port(lat: float, lon: float) -> tuple[str, float, float]:
+    """The main Japanese port nearest a place (great circle)."""
+    return min(JAPAN_PORTS, key=lambda p: great_circle_km(lat, lon, p[1], p[2]))
+
+
+def _nearest_ports(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of the nearest main Japanese port to each place (vectorised)."""
+    p_lat = np.array([p[1] for p in JAPAN_PORTS])
+    p_lon = np.array([p[2] for p in JAPAN_PORTS])
+    km = great_circle_km_array(lat[:, None], lon[:, None], p_lat[None, :], p_lon[None, :])
+    best = np.argmin(km, axis=1)
+    return p_lat[best], p_lon[best]
+
+
+@dataclass(frozen=True)
 class TransportRates:
     """Freight rates in yen per tonne-km over great-circle distance.
 
@@ -63,6 +179,8 @@ class TransportRates:
     road_jpy_per_t_km: float = 25.0
     sea_jpy_per_t_km: float = 6.0
     sea_threshold_km: float = 500.0
+    # International sea freight to Japan of listings loaded at a foreign port.
+    sea_freight: SeaFreightRates = SEA_FREIGHT_TO_JAPAN
 
     def cost_per_t(self, km: float, both_ports: bool = False) -> tuple[int, TransportMode]:
         """Transport cost in whole yen per tonne and the mode for one distance."""
@@ -103,6 +221,10 @@ class SupplySide:
     lon: float
     ask_jpy_per_t: int
     is_port: bool = False
+    # A listing loaded at a foreign port (FOB/FCA there): its country; the buyer in Japan pays
+    # the sea freight from it (`SeaFreightRates`) and the domestic leg from the port of
+    # arrival. None: delivered in Japan (also CIF a Japanese port: freight in the price).
+    import_from: str | None = None
 
     @property
     def period_end(self) -> int:
@@ -186,9 +308,29 @@ class Edges:
     distance_km: np.ndarray
     by_sea: np.ndarray
     overlap_months: np.ndarray
+    sea_leg_jpy: np.ndarray | None = None  # of `transport_jpy`: the sea freight to Japan
 
     def __len__(self) -> int:
         return int(self.supply.shape[0])
+
+    def sea_leg(self) -> np.ndarray:
+        """The international sea leg per edge, yen per tonne (0 for domestic pairs)."""
+        if self.sea_leg_jpy is None:
+            return np.zeros(len(self), dtype=np.int64)
+        return self.sea_leg_jpy
+
+    def subset(self, keep: np.ndarray) -> Edges:
+        """The edges where `keep` (a boolean mask) is true."""
+        return Edges(
+            supply=self.supply[keep],
+            demand=self.demand[keep],
+            unit_surplus_jpy=self.unit_surplus_jpy[keep],
+            transport_jpy=self.transport_jpy[keep],
+            distance_km=self.distance_km[keep],
+            by_sea=self.by_sea[keep],
+            overlap_months=self.overlap_months[keep],
+            sea_leg_jpy=self.sea_leg()[keep],
+        )
 
 
 def _accepted_grades(
@@ -296,8 +438,9 @@ def candidate_edges(
     d_lon = np.fromiter((d.lon for d in demands), np.float64, n_d)
     s_port = np.fromiter((s.is_port for s in supplies), bool, n_s)
     d_port = np.fromiter((d.is_port for d in demands), bool, n_d)
-    km = great_circle_km_array(s_lat[e_s], s_lon[e_s], d_lat[e_d], d_lon[e_d])
-    transport, by_sea = rates.cost_per_t_array(km, s_port[e_s] & d_port[e_d])
+    transport, km, by_sea, sea = _transport(
+        rates, supplies, s_lat, s_lon, s_port, d_lat, d_lon, d_port, e_s, e_d
+    )
     surplus = d_limit[e_d] - s_ask[e_s] - transport
     keep = surplus > 0
     e_s, e_d, overlap = e_s[keep], e_d[keep], overlap[keep]
@@ -310,7 +453,46 @@ def candidate_edges(
         distance_km=km[keep][final],
         by_sea=by_sea[keep][final],
         overlap_months=overlap[final],
+        sea_leg_jpy=sea[keep][final],
     )
+
+
+def _transport(
+    rates: TransportRates,
+    supplies: Sequence[SupplySide],
+    s_lat: np.ndarray,
+    s_lon: np.ndarray,
+    s_port: np.ndarray,
+    d_lat: np.ndarray,
+    d_lon: np.ndarray,
+    d_port: np.ndarray,
+    e_s: np.ndarray,
+    e_d: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Transport per edge (yen/t), km, "some of it by sea", and the international sea leg.
+
+    Domestic: `TransportRates.cost_per_t_array` from the listing's place. Import from a
+    foreign port: the sea freight of the origin (`SeaFreightRates.to_japan`) plus the domestic
+    leg from the main Japanese port nearest the buyer (port to buyer, the same rule); km is
+    the domestic leg's."""
+    sea_of = np.zeros(len(supplies), dtype=np.int64)
+    imported = np.zeros(len(supplies), dtype=bool)
+    for i, s in enumerate(supplies):
+        if s.import_from:
+            imported[i] = True
+            sea_of[i] = rates.sea_freight.to_japan(s.import_from)
+    from_lat, from_lon = s_lat[e_s], s_lon[e_s]
+    both_ports = s_port[e_s] & d_port[e_d]
+    imp = imported[e_s]
+    if imp.any():
+        port_lat, port_lon = _nearest_ports(d_lat[e_d][imp], d_lon[e_d][imp])
+        from_lat, from_lon = from_lat.copy(), from_lon.copy()
+        from_lat[imp], from_lon[imp] = port_lat, port_lon
+        both_ports = both_ports & ~imp | (imp & d_port[e_d])
+    km = great_circle_km_array(from_lat, from_lon, d_lat[e_d], d_lon[e_d])
+    domestic, by_sea = rates.cost_per_t_array(km, both_ports)
+    sea = sea_of[e_s]
+    return domestic + sea, km, by_sea | imp, sea
 
 
 def _empty_edges() -> Edges:
@@ -765,6 +947,7 @@ class EdgeExplanation:
     data_quality_level: int
     parts: dict[str, float]
     score: int
+    sea_leg: SeaLeg | None = None
 
     @property
     def landed_jpy_per_t(self) -> int:
@@ -793,8 +976,7 @@ def explain_edge(
     rates = rates or TransportRates()
     if not 1 <= data_quality_level <= 4:
         raise ValueError("data quality level must be 1..4")
-    km = great_circle_km(supply.lat, supply.lon, demand.lat, demand.lon)
-    transport, mode = rates.cost_per_t(km, supply.is_port and demand.is_port)
+    transport, km, mode, sea_leg = landed_transport(supply, demand, rates)
     landed = supply.ask_jpy_per_t + transport
     spread = demand.limit_jpy_per_t - landed
     overlap = max(
@@ -821,7 +1003,37 @@ def explain_edge(
         data_quality_level=data_quality_level,
         parts=parts,
         score=_score(parts),
+        sea_leg=sea_leg,
     )
+
+
+def landed_transport(
+    supply: SupplySide, demand: DemandSide, rates: TransportRates | None = None
+) -> tuple[int, float, TransportMode, SeaLeg | None]:
+    """Transport of one pair by the rule of `candidate_edges` (one rule, two shapes): yen per
+    tonne, km of the domestic leg, mode, and the sea leg of an import from a foreign port."""
+    rates = rates or TransportRates()
+    if not supply.import_from:
+        km = great_circle_km(supply.lat, supply.lon, demand.lat, demand.lon)
+        cost, mode = rates.cost_per_t(km, supply.is_port and demand.is_port)
+        return cost, km, mode, None
+    port, lat, lon = nearest_japan_port(demand.lat, demand.lon)
+    km = great_circle_km(lat, lon, demand.lat, demand.lon)
+    domestic, _ = rates.cost_per_t(km, demand.is_port)
+    sea = rates.sea_freight.to_japan(supply.import_from)
+    leg = SeaLeg(supply.import_from, port, sea, rates.sea_freight.source)
+    return domestic + sea, km, "sea", leg
+
+
+@dataclass(frozen=True)
+class SeaLeg:
+    """The international sea leg of an import: from a port of `origin_country` to the main
+    Japanese `port` nearest the buyer, yen per tonne (included in the transport)."""
+
+    origin_country: str
+    port: str
+    jpy_per_t: int
+    source: str
 
 
 def _common_view(e: EdgeExplanation) -> dict[str, Any]:
@@ -831,6 +1043,16 @@ def _common_view(e: EdgeExplanation) -> dict[str, Any]:
             "km": round(e.distance_km, 1),
             "mode": e.transport_mode,
             "score": round(e.parts["transport"], 3),
+            "sea_leg": (
+                {
+                    "origin_country": e.sea_leg.origin_country,
+                    "port": e.sea_leg.port,
+                    "jpy_per_t": e.sea_leg.jpy_per_t,
+                    "source": e.sea_leg.source,
+                }
+                if e.sea_leg
+                else None
+            ),
         },
         "grade_margin": {"score": round(e.parts["grade_margin"], 3)},
         "data_quality": {"level": e.data_quality_level, "score": round(e.parts["data_quality"], 3)},

@@ -12,6 +12,13 @@ Who may do what (checked here, whatever the caller: page, API, CLI or job):
 - deciding on a proposal: a signatory or trader of a verified organisation that is one of its
   two sides (`DECIDE_PROPOSALS`); other organisations' proposals do not exist for them (404).
 
+Across Japan's border (issue 10): a listing loaded at a foreign port (FOB/FCA/FAS there, or
+EXW abroad) costs the buyer the sea freight to Japan (`market.allocation.SeaFreightRates`,
+indicative) plus the domestic leg from the Japanese port nearest the buyer; a listing delivered
+CIF a Japanese port has its freight in the price. A pair that moves a critical material across
+the border is proposed (or shown as a candidate) only when the listing's or the request's
+movement record, held by either side, covers it (`border_cleared`).
+
 Grade margin (score part, 0..1), kept deliberately simple:
 - a listing graded to a *stricter* published version than the request's scores 1.0;
 - a listing of the request's own version scores the headroom of its attached assay: the smallest
@@ -25,7 +32,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -43,6 +50,7 @@ from market.allocation import (
     DemandSide,
     EdgeExplanation,
     Edges,
+    SeaLeg,
     SupplySide,
     TransportRates,
     candidate_edges,
@@ -52,12 +60,14 @@ from market.allocation import (
     explain_for_seller,
     kg_to_tonnes,
     month_index,
+    nearest_japan_port,
     solve_allocation,
 )
 from market.indices import Formula, evaluate, latest_values
 from market.models import (
     ListingStatus,
     MatchRun,
+    MovementRecord,
     Notification,
     OfftakeRequest,
     PriceKind,
@@ -65,6 +75,7 @@ from market.models import (
     ProposalStatus,
     SupplyListing,
 )
+from market.movements import JAPAN, movement, problems
 from market.visibility import can_see_listing
 from participants.actors import OPERATE_MARKETPLACE, VERIFIED_MEMBER, Actor, permission
 from participants.audit import record_audit
@@ -73,8 +84,16 @@ from participants.errors import N_, Conflict, NotFound
 from participants.fields import Month, Paging
 from participants.models import Member, Organization, OrgStatus, Role
 from quality.catalogue import spec_of
+from quality.export_regimes import REGIMES
 from quality.grading import GradeSpec, LimitKind, Measurement, assess, is_at_least_as_strict
-from quality.models import Assay, AssayResult, GradeStandard, StandardVersion, VersionStatus
+from quality.models import (
+    Assay,
+    AssayResult,
+    GradeStandard,
+    Material,
+    StandardVersion,
+    VersionStatus,
+)
 
 #: Relative headroom to a limit that scores the full grade-margin part.
 FULL_GRADE_HEADROOM = 0.10
@@ -116,6 +135,10 @@ _LISTING_COLS = (
     SupplyListing.cap_jpy_per_t,
     SupplyListing.data_quality_level,
     SupplyListing.assay_id,
+    SupplyListing.incoterm,
+    SupplyListing.delivery_country,
+    SupplyListing.movement_record_id,
+    Organization.country.label("org_country"),
 )
 _REQUEST_COLS = (
     OfftakeRequest.id,
@@ -134,6 +157,9 @@ _REQUEST_COLS = (
     OfftakeRequest.index_id,
     OfftakeRequest.index_factor,
     OfftakeRequest.premium_jpy_per_t,
+    OfftakeRequest.delivery_country,
+    OfftakeRequest.movement_record_id,
+    Organization.country.label("org_country"),
 )
 
 
@@ -173,11 +199,23 @@ class CandidatesQuery(Paging):
     month: Month | None = Field(default=None, description="YYYY-MM; default this month (Tokyo)")
 
 
+class SeaLegPart(BaseModel):
+    """The international sea leg of an import (included in the transport cost)."""
+
+    origin_country: str = Field(description="ISO 3166-1 alpha-2 of the port of loading")
+    port: str = Field(description="the main Japanese port of arrival nearest the buyer")
+    jpy_per_t: int = Field(description="sea freight to Japan, yen per tonne (indicative rate)")
+    source: str = Field(description="where the rate comes from")
+
+
 class TransportPart(BaseModel):
     jpy_per_t: int = Field(description="transport cost, yen per tonne")
-    km: float = Field(description="great-circle distance, 0.1 km")
+    km: float = Field(description="great-circle distance, 0.1 km (an import: the domestic leg)")
     mode: Literal["road", "road+sea", "sea"]
     score: float = Field(ge=0, le=1)
+    sea_leg: SeaLegPart | None = Field(
+        default=None, description="an import loaded at a foreign port: its sea freight to Japan"
+    )
 
 
 class ScorePart(BaseModel):
@@ -488,7 +526,31 @@ def supply_of(row: Any, ask: int) -> SupplySide:
         lon=row.lon,
         ask_jpy_per_t=ask,
         is_port=bool(row.origin_port),
+        import_from=import_origin(row.incoterm, row.delivery_country),
     )
+
+
+#: Incoterms under which the buyer carries the main (sea) carriage from the place named.
+LOADING_TERMS = frozenset({"EXW", "FCA", "FAS", "FOB"})
+
+
+def import_origin(incoterm: str, delivery_country: str) -> str | None:
+    """The country a listing is shipped from to Japan at the buyer's cost (loaded FOB/FCA/FAS
+    or taken EXW at a foreign place), or None: delivered in Japan (CIF/CFR/DAP … a Japanese
+    port has its sea freight in the seller's price)."""
+    if delivery_country and delivery_country != JAPAN and incoterm in LOADING_TERMS:
+        return delivery_country
+    return None
+
+
+def sea_leg_of(listing: Any, request: Any, rates: TransportRates | None = None) -> SeaLeg | None:
+    """The sea leg a pair's transport includes (None for a domestic pair)."""
+    origin = import_origin(listing.incoterm, listing.delivery_country)
+    if origin is None:
+        return None
+    rates = rates or TransportRates()
+    port, _, _ = nearest_japan_port(request.lat, request.lon)
+    return SeaLeg(origin, port, rates.sea_freight.to_japan(origin), rates.sea_freight.source)
 
 
 def demand_of(row: Any, limit: int, grades: Iterable[int]) -> DemandSide:
@@ -585,6 +647,127 @@ def load_sides(
 
 
 # ----------------------------------------------------------------------------------------------
+# Across Japan's border: a critical pair needs a valid movement record
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BorderPair:
+    """A (listing, request) pair as the border rule needs it: the two rows (plain columns or
+    ORM objects), both organisations' countries and the overlap in month indices."""
+
+    listing: Any
+    request: Any
+    seller_country: str
+    buyer_country: str
+    first_month: int
+    end_month: int  # first month after the overlap
+
+
+def _month_date(m: int) -> date:
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def pair_movement(seller_country: str, buyer_country: str, delivery_country: str):
+    """The movement across Japan's border a pair would make: seller's country to buyer's, or
+    to the delivery country when both are in one country (as `contracts.crossborder`)."""
+    if seller_country != buyer_country:
+        return movement(seller_country, buyer_country)
+    return movement(seller_country, delivery_country)
+
+
+def border_cleared(session: Session, pairs: Sequence[BorderPair]) -> list[bool]:
+    """Per pair: True unless it moves a critical material across Japan's border without a
+    valid record. Valid: the listing's or the request's record, held by either organisation,
+    covering the movement over the whole overlap for at least the listing's minimum per
+    contract in every month of it (`market.movements.problems`). Two queries in all."""
+    moves = [
+        pair_movement(p.seller_country, p.buyer_country, p.listing.delivery_country) for p in pairs
+    ]
+    if not any(moves):
+        return [True] * len(pairs)
+    critical = set(
+        session.exec(
+            select(Material.code).where(
+                Material.critical == True,  # noqa: E712
+                col(Material.code).in_(REGIMES),
+            )
+        ).all()
+    )
+    ids = {
+        x
+        for p, move in zip(pairs, moves, strict=True)
+        if move is not None
+        for x in (p.listing.movement_record_id, p.request.movement_record_id)
+        if x
+    }
+    records = (
+        {
+            r.id: r
+            for r in session.exec(select(MovementRecord).where(col(MovementRecord.id).in_(ids)))
+        }
+        if ids
+        else {}
+    )
+    out: list[bool] = []
+    for p, move in zip(pairs, moves, strict=True):
+        if move is None or p.listing.material_code not in critical:
+            out.append(True)
+            continue
+        first = _month_date(p.first_month)
+        last = _month_date(p.end_month) - timedelta(days=1)
+        need = p.listing.min_kg_per_contract * (p.end_month - p.first_month)
+        holders = {p.listing.organization_id, p.request.organization_id}
+        candidates = [
+            records.get(x) for x in (p.listing.movement_record_id, p.request.movement_record_id)
+        ]
+        out.append(
+            any(
+                r is not None
+                and not problems(
+                    session, r, holders, p.listing.material_code, move, first, last, need
+                )
+                for r in candidates
+            )
+        )
+    return out
+
+
+def _border_edges(session: Session, edges: Edges, market: Market) -> Edges:
+    """Drop critical cross-border pairs that no valid movement record covers."""
+    if not len(edges):
+        return edges
+    supply, demand = edges.supply.tolist(), edges.demand.tolist()
+    idx = [
+        k
+        for k, (i, j) in enumerate(zip(supply, demand, strict=True))
+        if market.listings[i].org_country != market.requests[j].org_country
+        or market.listings[i].delivery_country != market.listings[i].org_country
+    ]
+    if not idx:
+        return edges
+    pairs = []
+    for k in idx:
+        i, j = supply[k], demand[k]
+        s, d = market.supplies[i], market.demands[j]
+        pairs.append(
+            BorderPair(
+                market.listings[i],
+                market.requests[j],
+                market.listings[i].org_country,
+                market.requests[j].org_country,
+                max(s.available_from, d.start_month),
+                min(s.period_end, d.period_end),
+            )
+        )
+    cleared = border_cleared(session, pairs)
+    keep = np.ones(len(edges), dtype=bool)
+    for k, ok in zip(idx, cleared, strict=True):
+        keep[k] = ok
+    return edges if keep.all() else edges.subset(keep)
+
+
+# ----------------------------------------------------------------------------------------------
 # Scores (vectorised twin of allocation.explain_edge for many pairs)
 # ----------------------------------------------------------------------------------------------
 
@@ -622,8 +805,11 @@ def score_parts(
     return parts, np.floor(total + 0.5).astype(np.int64)
 
 
-def explanation_of(proposal: Proposal, term_months: int) -> EdgeExplanation:
-    """The score breakdown of a stored proposal (prices as of its run)."""
+def explanation_of(
+    proposal: Proposal, term_months: int, sea_leg: SeaLeg | None = None
+) -> EdgeExplanation:
+    """The score breakdown of a stored proposal (prices as of its run); `sea_leg`: the
+    international leg its transport includes (`sea_leg_of`)."""
     parts, score = score_parts(
         np.array([proposal.ask_jpy_per_t]),
         np.array([proposal.limit_jpy_per_t]),
@@ -639,8 +825,8 @@ def explanation_of(proposal: Proposal, term_months: int) -> EdgeExplanation:
         limit_jpy_per_t=proposal.limit_jpy_per_t,
         transport_jpy_per_t=proposal.transport_jpy_per_t,
         distance_km=proposal.distance_km,
-        # requests have no port, so sea transport is always the mixed road+sea rule
-        transport_mode="road+sea" if proposal.by_sea else "road",
+        # requests have no port, so sea transport is the mixed road+sea rule (or an import)
+        transport_mode="sea" if sea_leg else ("road+sea" if proposal.by_sea else "road"),
         spread_jpy_per_t=proposal.limit_jpy_per_t - landed,
         overlap_months=proposal.overlap_months,
         term_months=term_months,
@@ -648,6 +834,7 @@ def explanation_of(proposal: Proposal, term_months: int) -> EdgeExplanation:
         data_quality_level=proposal.data_quality_level,
         parts={k: float(v[0]) for k, v in parts.items()},
         score=int(score[0]),
+        sea_leg=sea_leg,
     )
 
 
@@ -679,7 +866,8 @@ def candidates_for_request(
     own organisation (any other answers NotFound). Without a month: this month (Tokyo).
 
     Compatible: same material, grade acceptable, periods overlap, available ≥ the listing's
-    minimum ≤ the request's open need, listing of a verified seller and visible to the viewer.
+    minimum ≤ the request's open need, listing of a verified seller and visible to the viewer,
+    and a critical cross-border pair covered by a valid movement record (`border_cleared`).
     Listings above the request's limit stay in the list (``price_ok`` false) so the buyer sees
     the whole market.
     """
@@ -692,8 +880,8 @@ def candidates_for_request(
     viewer_org_id = actor.organization_id
     cache = SpecCache()
     grades = _acceptance(session, [request], cache)[request.id]
-    listings = session.exec(
-        select(SupplyListing)
+    rows = session.exec(
+        select(SupplyListing, Organization.country)
         .join(Organization, Organization.id == SupplyListing.organization_id)
         .where(
             Organization.status == OrgStatus.VERIFIED,
@@ -703,6 +891,8 @@ def candidates_for_request(
             col(SupplyListing.expires_on) >= today,
         )
     ).all()
+    listings = [listing for listing, _ in rows]
+    seller_country = {listing.id: country for listing, country in rows}
     index_ids = {x.index_id for x in (*listings, request) if x.index_id is not None}
     values = latest_values(session, index_ids, month)
     limit = _price(request, False, values)
@@ -729,6 +919,22 @@ def candidates_for_request(
         if overlap <= 0:
             continue
         kept.append((listing, supply))
+    buyer_country = session.get(Organization, request.organization_id).country
+    cleared = border_cleared(
+        session,
+        [
+            BorderPair(
+                listing,
+                request,
+                seller_country[listing.id],
+                buyer_country,
+                max(supply.available_from, demand.start_month),
+                min(supply.period_end, demand.period_end),
+            )
+            for listing, supply in kept
+        ],
+    )
+    kept = [pair for pair, ok in zip(kept, cleared, strict=True) if ok]
     margins = grade_margins(
         session,
         [(x.assay_id, x.standard_version_id, request.standard_version_id) for x, _ in kept],
@@ -779,15 +985,7 @@ def _pending(session: Session) -> list[tuple[int, int, int]]:
 
 
 def _without_pairs(edges: Edges, keep: np.ndarray) -> Edges:
-    return Edges(
-        supply=edges.supply[keep],
-        demand=edges.demand[keep],
-        unit_surplus_jpy=edges.unit_surplus_jpy[keep],
-        transport_jpy=edges.transport_jpy[keep],
-        distance_km=edges.distance_km[keep],
-        by_sea=edges.by_sea[keep],
-        overlap_months=edges.overlap_months[keep],
-    )
+    return edges.subset(keep)
 
 
 def _notify_new_proposals(session: Session, run_id: int, org_ids: set[int]) -> None:
@@ -906,6 +1104,7 @@ def run_market_allocation(
         if not keep.all():
             edges = _without_pairs(edges, keep)
     edges = _visible_edges(edges, market.listings, market.requests)
+    edges = _border_edges(session, edges, market)
     t_solve0 = time.perf_counter()
     say(f"solving the allocation over {len(edges)} pairs …")
     allocation = solve_allocation(edges, avail, need, caps.minimum_kg)
@@ -1112,7 +1311,11 @@ def proposals_for_org(
 def proposal_out(row: ProposalRow) -> ProposalOut:
     """One side's view of a proposal. The seller never sees the buyer's limit price."""
     proposal = row.proposal
-    e = explanation_of(proposal, row.request.term_months or proposal.overlap_months)
+    e = explanation_of(
+        proposal,
+        row.request.term_months or proposal.overlap_months,
+        sea_leg_of(row.listing, row.request),
+    )
     explanation: BuyerExplanation | SellerExplanation
     if row.side == "seller":
         explanation = SellerExplanation.model_validate(explain_for_seller(e))

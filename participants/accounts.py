@@ -23,6 +23,7 @@ from participants.actors import (
 )
 from participants.audit import record_audit
 from participants.columns import utcnow
+from participants.countries import check_country
 from participants.errors import (
     N_,
     NotFound,
@@ -45,6 +46,7 @@ from participants.models import (
     Role,
     TokenState,
 )
+from participants.registration import check_registry_id
 
 SIGN_UP_KINDS = (OrgKind.RECYCLER, OrgKind.MANUFACTURER, OrgKind.AGENCY, OrgKind.STANDARDS_BODY)
 LOCALES = ("ja", "en")
@@ -152,6 +154,33 @@ def set_registration_number(session: Session, actor: Actor, value: str | None) -
     return org
 
 
+def set_registry_id(session: Session, actor: Actor, value: str | None) -> Organization:
+    """An admin of an organisation outside Japan corrects its registration number in its
+    country (checked by the country's shape, `participants.registration`); audited. A Japanese
+    organisation is identified by its corporate number instead (422)."""
+    ADMINISTER_ORGANIZATION.check(actor)
+    org = session.get(Organization, actor.organization_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    if org.country == "JP":
+        raise ValidationFailed(
+            "A Japanese organisation is identified by its corporate number.", field="registry_id"
+        )
+    number = check_registry_id(org.country, value)
+    old = org.registry_id
+    org.registry_id = number
+    session.add(org)
+    record_audit(
+        session,
+        actor,
+        "organization.registry_id_changed",
+        "organization",
+        org.id,
+        {"from": old, "to": number},
+    )
+    return org
+
+
 def normalise_email(value: str, field: str = "email") -> str:
     """Lower-cased, syntax-checked e-mail address (no DNS look-up)."""
     try:
@@ -216,9 +245,7 @@ def build_organization(session: Session, data: OrganizationInput) -> Organizatio
         raise ValidationFailed("Choose a valid organisation kind.", field="kind")
     name_ja = _text(data.name_ja, "name_ja", 200)
     name_en = _text(data.name_en, "name_en", 200)
-    country = (data.country or "JP").strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", country):
-        raise ValidationFailed("Use a two-letter ISO country code.", field="country")
+    country = check_country(data.country or "JP")
     corporate_number = registry_id = None
     prefecture = (data.prefecture or "").strip() or None
     if country == "JP":
@@ -232,7 +259,7 @@ def build_organization(session: Session, data: OrganizationInput) -> Organizatio
         if prefecture not in BY_CODE:
             raise ValidationFailed("Choose a prefecture.", field="prefecture")
     else:
-        registry_id = _text(data.registry_id, "registry_id", 64)
+        registry_id = check_registry_id(country, data.registry_id)
         if prefecture is not None and prefecture not in BY_CODE:
             raise ValidationFailed("Choose a prefecture.", field="prefecture")
     lat, lon = data.lat, data.lon

@@ -149,6 +149,10 @@ PARAMETERS: tuple[ParameterRef, ...] = (
         "wt %",
         "bale audit, as received",
     ),
+    # Precious metals of printed circuit boards: fire assay of a milled, sampled lot.
+    ParameterRef("au_gpt", "Gold (Au)", "金（Au）", "g/t", "fire assay, dry basis"),
+    ParameterRef("ag_gpt", "Silver (Ag)", "銀（Ag）", "g/t", "fire assay, dry basis"),
+    ParameterRef("pd_gpt", "Palladium (Pd)", "パラジウム（Pd）", "g/t", "fire assay, dry basis"),
     ParameterRef("thickness_mm", "Thickness", "厚さ", "mm", "per piece, thinnest"),
     ParameterRef("length_mm", "Length", "長さ", "mm", "per piece, largest"),
     ParameterRef("width_mm", "Width", "幅", "mm", "per piece, largest"),
@@ -690,6 +694,68 @@ STANDARDS: tuple[StandardRef, ...] = (
                 _max("contaminant_pct", "2", note="each listed contaminant"),
             ),
             requirements=BALE_REQUIREMENTS,
+        ),
+    ),
+)
+
+
+# Waste printed circuit boards (Basel Convention A1180): smelters buy them on their precious
+# metals and copper, assayed after milling. The typical compositions come from Hagelüken's
+# survey of e-scrap feed at an integrated precious-metals smelter; the floors are our own
+# reading of it (about 60 % of the typical content, so that an ordinary lot of the class
+# qualifies): PC boards Au 250, Ag 1,000, Pd 110 g/t, Cu 20 %; TV boards Au 17, Ag 280,
+# Pd 10 g/t, Cu 10 %.
+_HAGELUEKEN = (
+    "C. Hagelüken, Recycling of electronic scrap at Umicore's integrated metals smelter and "
+    "refinery, World of Metallurgy – Erzmetall 59 (2006) 152–161, typical compositions "
+    "(approx; floors ours)"
+)
+STANDARDS += (
+    StandardRef(
+        "PCB-HIGH",
+        "High-grade printed circuit boards (computer and telecom boards)",
+        "高品位プリント基板（パソコン・通信機器基板）",
+        "waste_pcb",
+        _HAGELUEKEN,
+        GradeSpec(
+            "PCB-HIGH",
+            1,
+            "waste_pcb",
+            rank=1,
+            limits=(
+                _min("au_gpt", "150"),
+                _min("ag_gpt", "600"),
+                _min("pd_gpt", "60"),
+                _min("cu_pct", "15"),
+            ),
+            requirements=(
+                _req(
+                    "no_batteries",
+                    "Batteries and capacitors with liquid electrolyte removed.",
+                    "電池・液体電解質コンデンサを取り外していること。",
+                ),
+            ),
+        ),
+    ),
+    StandardRef(
+        "PCB-LOW",
+        "Low-grade printed circuit boards (TV and appliance boards)",
+        "低品位プリント基板（テレビ・家電基板）",
+        "waste_pcb",
+        _HAGELUEKEN,
+        GradeSpec(
+            "PCB-LOW",
+            1,
+            "waste_pcb",
+            rank=2,
+            limits=(_min("au_gpt", "10"), _min("ag_gpt", "150"), _min("cu_pct", "6")),
+            requirements=(
+                _req(
+                    "no_batteries",
+                    "Batteries and capacitors with liquid electrolyte removed.",
+                    "電池・液体電解質コンデンサを取り外していること。",
+                ),
+            ),
         ),
     ),
 )

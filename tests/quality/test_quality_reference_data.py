@@ -32,9 +32,21 @@ REFERENCE_CODES = [
     "HDPE-NAT-A",
     "HDPE-NAT-B",
     "HDPE-NAT-C",
+    # not in the file: waste printed circuit boards (issue 10), after Hagelüken (2006)
+    "PCB-HIGH",
+    "PCB-LOW",
 ]
-APPROX = {"BM-NCM-EU", "BM-NCM-US", "RPET-FLAKE-A", "HDPE-NAT-A", "HDPE-NAT-B", "HDPE-NAT-C"}
-UNITS = {"wt %", "ppm", "dl/g", "g/10 min", "mm", "kg", "kg/m³", "°C"}
+APPROX = {
+    "BM-NCM-EU",
+    "BM-NCM-US",
+    "RPET-FLAKE-A",
+    "HDPE-NAT-A",
+    "HDPE-NAT-B",
+    "HDPE-NAT-C",
+    "PCB-HIGH",
+    "PCB-LOW",
+}
+UNITS = {"wt %", "ppm", "dl/g", "g/10 min", "mm", "kg", "kg/m³", "°C", "g/t"}
 MATERIALS_BY_CODE = {m.code: m for m in MATERIALS}
 PARAMETERS_BY_CODE = {p.code: p for p in PARAMETERS}
 

@@ -1915,6 +1915,39 @@ OPERATIONS += [
     ),
 ]
 
+# --- hub ---
+# An administrator of an organisation outside Japan corrects its registration number (the
+# try makes the actor's organisation a German one first).
+HUB_REGISTRY_ID = "Köln HRB 48213"
+
+
+def hub_set_the_registry_id(w: World, actor: str) -> Doors:
+    org = w.org_of(actor)
+    org.country, org.registry_id = "DE", None
+    w.db.add(org)
+    w.db.commit()
+
+    def done() -> bool:
+        w.db.expire_all()
+        return w.db.get(type(org), org.id).registry_id == HUB_REGISTRY_ID
+
+    return Doors(
+        ("POST", "/organization/registry-id", {"registry-registry_id": HUB_REGISTRY_ID}),
+        ("PUT", "/api/v1/organization/registry-id", {"registry_id": HUB_REGISTRY_ID}),
+        done,
+    )
+
+
+OPERATIONS += [
+    _operation(
+        "set the registration number abroad",
+        "POST /organization/registry-id",
+        "PUT /api/v1/organization/registry-id",
+        hub_set_the_registry_id,
+        ADMINS,
+    ),
+]
+
 # State-changing endpoints with no page of the same operation, and why.
 API_ONLY = {
     "POST /api/v1/tokens": "exchanges e-mail and password for a token: no acting member yet",

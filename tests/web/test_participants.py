@@ -112,9 +112,14 @@ def test_foreign_organisation_needs_registry_id_not_corporate_number(db):
     with pytest.raises(ValidationFailed) as err:
         sign_up(db, data, "a@rhein.de", "Jonas", "long-enough-password")
     assert err.value.field == "registry_id"
-    data.registry_id = "HRB 48213"
+    data.registry_id = "HRB 48213"  # no register court: not a Handelsregisternummer
+    with pytest.raises(ValidationFailed) as err:
+        sign_up(db, data, "a@rhein.de", "Jonas", "long-enough-password")
+    assert err.value.field == "registry_id"
+    data.registry_id = "Köln HRB 48213"
     member = sign_up(db, data, "a@rhein.de", "Jonas", "long-enough-password")
-    assert db.get(Organization, member.organization_id).corporate_number is None
+    org = db.get(Organization, member.organization_id)
+    assert (org.corporate_number, org.registry_id) == (None, "Köln HRB 48213")
 
 
 def test_signup_form_creates_and_logs_in(client, db):

@@ -171,7 +171,7 @@ def test_standard_list_filters_by_status_in_the_database(client, db):
     db.commit()
     assert client.get("/api/v1/standards?status=nonsense").status_code == 400
     body = client.get("/api/v1/standards?status=published&per_page=100").get_json()
-    assert body["total"] == 23 and all(s["status"] == "published" for s in body["items"])
+    assert body["total"] == 25 and all(s["status"] == "published" for s in body["items"])
     assert client.get("/api/v1/standards?status=draft").get_json()["total"] == 0
 
 

@@ -4,21 +4,24 @@ from datetime import datetime
 from typing import Literal
 
 from flask import g, request
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from pydantic import BaseModel, ConfigDict, Field
 
 from participants.accounts import (
     authenticate,
     create_api_token,
     set_registration_number,
+    set_registry_id,
     verified_organizations,
     visible_organization,
 )
 from participants.actors import load_actor
+from participants.countries import country_name
 from participants.errors import DomainError, TooManyAttempts
 from participants.fields import Line, Paging
 from participants.geography import BY_CODE, PREFECTURES
 from participants.models import ApiToken, Member, Organization, OrgKind
+from participants.registration import registry_label
 from web.api import api_bp
 from web.api.openapi import Page, operation
 from web.auth import api_token_lifetime
@@ -67,9 +70,16 @@ class OrganizationOut(BaseModel):
     kind: str
     name_ja: str
     name_en: str
-    corporate_number: str | None
-    country: str
-    registry_id: str | None
+    corporate_number: str | None = Field(
+        description="法人番号 (13 digits) of a Japanese organisation"
+    )
+    country: str = Field(description="ISO 3166-1 alpha-2")
+    country_name: str = Field(description="the country's name in the caller's language")
+    registry_id: str | None = Field(
+        description="an organisation outside Japan: its registration number in its country, "
+        "checked by its shape where the country has a known scheme"
+    )
+    registry_label: str | None = Field(description="what that number is called, e.g. EIN")
     prefecture: str | None
     prefecture_name: str | None
     address: str
@@ -88,6 +98,16 @@ class RegistrationNumberIn(BaseModel):
     qualified_invoice_number: Line(40) | None = Field(
         description="T + 13 digits: the corporate number, or the number the National Tax Agency "
         "assigned a sole proprietor; the check digit is verified"
+    )
+
+
+class RegistryIdIn(BaseModel):
+    """An organisation outside Japan: its registration number in its country."""
+
+    model_config = ConfigDict(extra="forbid")
+    registry_id: Line(64, min_length=1) = Field(
+        description="checked by the country's shape where one is known (e.g. DE "
+        "Handelsregisternummer 'Köln HRB 48213', US EIN, TH DBD number), else free text"
     )
 
 
@@ -128,7 +148,9 @@ def organization_out(org: Organization) -> OrganizationOut:
         name_en=org.name_en,
         corporate_number=org.corporate_number,
         country=org.country,
+        country_name=country_name(org.country, str(get_locale())),
         registry_id=org.registry_id,
+        registry_label=gettext(registry_label(org.country)) if org.registry_id else None,
         prefecture=org.prefecture,
         prefecture_name=pref.name_en if pref else None,
         address=org.address,
@@ -226,3 +248,18 @@ def put_registration_number(body: RegistrationNumberIn):
     return organization_out(
         set_registration_number(get_db(), g.caller.actor, body.qualified_invoice_number)
     )
+
+
+@api_bp.put("/organization/registry-id")
+@operation(
+    "Set the registration number of an organisation outside Japan",
+    body=RegistryIdIn,
+    responses={200: OrganizationOut},
+    errors=(403,),
+    tag="organizations",
+)
+def put_registry_id(body: RegistryIdIn):
+    """An administrator of an organisation outside Japan corrects its registration number in
+    its country. A number of the wrong shape for the country, or a Japanese organisation
+    (identified by its corporate number): 422."""
+    return organization_out(set_registry_id(get_db(), g.caller.actor, body.registry_id))

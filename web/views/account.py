@@ -10,7 +10,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
@@ -43,8 +43,10 @@ from participants.accounts import (
     set_locale,
     sign_up,
 )
+from participants.countries import country_name
 from participants.errors import N_, DomainError, TooManyAttempts
 from participants.models import Member
+from participants.registration import registration_schemes, registry_label
 from web.auth import api_token_lifetime, current_actor, log_in, session_idle_limit
 from web.db import get_db
 from web.errors import apply_to_form, commit_or_flash
@@ -61,12 +63,18 @@ class SignUpForm(FlaskForm):
     kind = RadioField(_l("Organisation kind"), validators=[DataRequired()])
     name_ja = StringField(_l("Legal name (Japanese)"), validators=[DataRequired(), Length(max=200)])
     name_en = StringField(_l("Legal name (English)"), validators=[DataRequired(), Length(max=200)])
-    country = StringField(_l("Country (ISO code)"), default="JP", validators=[Length(min=2, max=2)])
+    country = StringField(
+        _l("Country (ISO 3166-1 alpha-2 code)"),
+        default="JP",
+        validators=[Length(min=2, max=2)],
+        render_kw={"autocomplete": "country", "maxlength": 2},
+    )
     corporate_number = StringField(
         _l("Corporate number (法人番号, 13 digits)"), validators=[Optional(), Length(max=13)]
     )
     registry_id = StringField(
-        _l("Registry id (organisations outside Japan)"), validators=[Optional(), Length(max=64)]
+        _l("Registration number (organisations outside Japan)"),
+        validators=[Optional(), Length(max=64)],
     )
     prefecture = PrefectureField(_l("Prefecture"), validators=[Optional()])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
@@ -126,6 +134,19 @@ class PasswordForm(FlaskForm):
     )
 
 
+@bp.app_context_processor
+def _registration_helpers() -> dict:
+    """Country names and registration-number labels for organisation pages."""
+
+    def country_display(code: str | None) -> str:
+        return country_name(code, str(get_locale())) if code else ""
+
+    def registry_display(code: str | None) -> str:
+        return gettext(registry_label(code))
+
+    return {"country_display": country_display, "registry_display": registry_display}
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
@@ -165,7 +186,7 @@ def signup():
             )
             return redirect(url_for("organization.members"))
     status = 422 if form.is_submitted() else 200
-    return render_template("account/signup.html", form=form), status
+    return render_template("account/signup.html", form=form, schemes=registration_schemes()), status
 
 
 def _retry_after(response, err: DomainError):

@@ -15,10 +15,12 @@ from participants.accounts import (
     members_of,
     remove_member,
     set_registration_number,
+    set_registry_id,
 )
 from participants.actors import ADMINISTER_ORGANIZATION
 from participants.errors import DomainError, NotFound, PermissionDenied
 from participants.models import Role
+from participants.registration import scheme_of
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form, commit_or_flash
@@ -68,10 +70,21 @@ class RegistrationForm(FlaskForm):
     )
 
 
+class RegistryForm(FlaskForm):
+    """An organisation outside Japan: its registration number in its country."""
+
+    registry_id = StringField(
+        _l("Registration number in your country"),
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocomplete": "off"},
+    )
+
+
 def _members_page(
     invite: InviteForm | None = None,
     status: int = 200,
     registration: RegistrationForm | None = None,
+    registry: RegistryForm | None = None,
 ):
     actor = current_actor()
     members = members_of(get_db(), actor)
@@ -90,6 +103,11 @@ def _members_page(
                 formdata=None,
                 qualified_invoice_number=current_user.org.qualified_invoice_number or "",
             ),
+            registry=registry
+            or RegistryForm(
+                prefix="registry", formdata=None, registry_id=current_user.org.registry_id or ""
+            ),
+            registry_example=getattr(scheme_of(current_user.org.country), "example", ""),
         ),
         status,
     )
@@ -187,3 +205,24 @@ def registration_number():
             flash(gettext("Registration number saved."), "success")
             return redirect(url_for("organization.members"))
     return _members_page(registration=form, status=422)
+
+
+@bp.post("/registry-id")
+@login_required
+def registry_id():
+    """An admin of an organisation outside Japan corrects its registration number."""
+    form = RegistryForm(prefix="registry")
+    db = get_db()
+    if form.validate_on_submit():
+        try:
+            set_registry_id(db, current_actor(), form.registry_id.data)
+            db.commit()
+        except (PermissionDenied, NotFound):
+            raise  # 403 / 404 as in the API, not a form message
+        except DomainError as err:
+            db.rollback()
+            apply_to_form(form, err)
+        else:
+            flash(gettext("Registration number saved."), "success")
+            return redirect(url_for("organization.members"))
+    return _members_page(registry=form, status=422)
