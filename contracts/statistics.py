@@ -641,21 +641,25 @@ def market_statistics(
     return statistics_out(tables, select_cells(tables, query or StatisticsQuery()), rules)
 
 
-def map_figures(
-    session: Session, rules: DisclosureRules, query: StatisticsQuery, today: date | None = None
-) -> dict[str, dict[str, StatisticsTonnes]]:
-    """Open supply and demand of the selected material (or family, or all) by prefecture,
-    for the map: {"supply": {JIS code: figure}, "demand": {…}} (absent: none)."""
+def statistics_with_map(
+    session: Session,
+    rules: DisclosureRules,
+    query: StatisticsQuery | None = None,
+    today: date | None = None,
+) -> tuple[StatisticsOut, dict[str, dict[str, StatisticsTonnes]]]:
+    """The public statistics and, for the maps, open supply and demand of the query's material
+    (or family, or all materials) by prefecture: {"supply": {JIS code: figure}, "demand": …}
+    (absent: none). One read of the records."""
     tables = protected_tables(load_records(session, today), rules)
-    selection = select_cells(tables, query)
+    selection = select_cells(tables, query or StatisticsQuery())
     top = selection.materials[0]
-    out: dict[str, dict[str, StatisticsTonnes]] = {"supply": {}, "demand": {}}
+    figures: dict[str, dict[str, StatisticsTonnes]] = {"supply": {}, "demand": {}}
     for name, table in (("supply", tables.supply), ("demand", tables.demand)):
         for pref in BY_CODE:
             figure = _tonnes(table.figure((top, pref)))
             if figure is not None:
-                out[name][pref] = figure
-    return out
+                figures[name][pref] = figure
+    return statistics_out(tables, selection, rules), figures
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,5 +24,6 @@ from web.api import (  # noqa: E402,F401
     procurement,
     quality,
     reports,
+    statistics,
     tenders,
 )

@@ -71,6 +71,7 @@ def register_views(app: Flask) -> None:
         public,
         quality,
         reports,
+        statistics,
         tenders,
     )
 
@@ -93,6 +94,7 @@ def register_views(app: Flask) -> None:
         tenders,
         awards,
         catalogue,
+        statistics,
     ):
         app.register_blueprint(module.bp)
 
