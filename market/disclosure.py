@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+import highspy
 import numpy as np
-from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
 
 Key = tuple[Hashable, ...]
@@ -338,17 +338,13 @@ def _audit_component(
             ci.append(local[g])
             data.append(float(c))
         b.append(constant / scale)
-    a_eq = csr_matrix((data, (ri, ci)), shape=(len(rows), n))
-    b_eq = np.array(b)
     x = values / scale
     upper = x * (1 + p) - 1e-9
     lower = x * (1 - p) + 1e-9
-    solves = 0
+    lp = _ComponentLp(n, ri, ci, data, b)
 
     def solve(objective: np.ndarray):
-        nonlocal solves
-        solves += 1
-        return linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+        return lp.solve(objective)
 
     failing: list[int] = []
     for sign, need in ((-1.0, upper), (1.0, lower)):
@@ -362,10 +358,10 @@ def _audit_component(
             weights = np.zeros(n)
             for j in todo:
                 weights[j] = sign / max(x[j], 1e-12)
-            res = solve(weights)
-            if res.status != 0:
+            status, solution = solve(weights)
+            if status != "optimal":
                 break
-            done = {j for j in todo if _passes(res.x[j], need[j], sign)}
+            done = {j for j in todo if _passes(solution[j], need[j], sign)}
             if not done:
                 break
             todo -= done
@@ -374,19 +370,60 @@ def _audit_component(
                 continue
             objective = np.zeros(n)
             objective[j] = sign
-            res = solve(objective)
-            if res.status == 3:  # unbounded: no upper limit at all
+            status, solution = solve(objective)
+            if status == "unbounded":  # no upper limit at all
                 todo.discard(j)
                 continue
-            if res.status != 0:
+            if status != "optimal":
                 failing.append(j)
                 todo.discard(j)
                 continue
-            todo -= {k for k in todo if _passes(res.x[k], need[k], sign)}
+            todo -= {k for k in todo if _passes(solution[k], need[k], sign)}
             if j in todo:
                 failing.append(j)
                 todo.discard(j)
-    return sorted(set(failing)), solves
+    return sorted(set(failing)), lp.solves
+
+
+class _ComponentLp:
+    """The LP of one component: variables ≥ 0, the published equations as equality rows.
+    Solved by HiGHS (the solver behind `scipy.optimize.linprog(method="highs")`) through
+    highspy, keeping the model between objectives: each re-solve starts from the last basis."""
+
+    def __init__(self, n: int, rows: list[int], cols: list[int], data: list[float], b) -> None:
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.n = n
+        self.highs.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
+        matrix = csr_matrix((data, (rows, cols)), shape=(len(b), n))
+        bounds = np.array(b, dtype=float)
+        self.highs.addRows(
+            len(b),
+            bounds,
+            bounds,
+            matrix.nnz,
+            matrix.indptr.astype(np.int32),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(float),
+        )
+        self.solves = 0
+
+    def solve(self, objective: np.ndarray) -> tuple[str, np.ndarray | None]:
+        """("optimal", x) | ("unbounded", None) | ("failed", None) for min objective · x."""
+        self.solves += 1
+        self.highs.changeColsCost(
+            self.n, np.arange(self.n, dtype=np.int32), objective.astype(float)
+        )
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return "optimal", np.array(self.highs.getSolution().col_value)
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
+            return "unbounded", None
+        return "failed", None
 
 
 def _passes(value: float, need: float, sign: float) -> bool:

@@ -42,6 +42,10 @@ def attack(
 ) -> dict[Key, tuple[float, float]]:
     """For each hidden cell, (min, max) over everything published (max may be inf)."""
     hidden = sorted(set(hidden), key=repr)
+    # One scale for the numbers (tonnes in kg, values in kg × yen/t reach 1e14): the LP works in
+    # units of the largest published figure, the answer comes back in the caller's units.
+    scale = max((abs(v) for pair in known.values() for v in pair), default=1.0) or 1.0
+    known = {k: (lo / scale, hi / scale) for k, (lo, hi) in known.items()}
     unknown = hidden + sorted((k for k, (lo, hi) in known.items() if lo != hi), key=repr)
     column = {k: i for i, k in enumerate(unknown)}
     bounds = [(0.0, None)] * len(hidden) + [known[k] for k in unknown[len(hidden) :]]
@@ -89,7 +93,8 @@ def attack(
             ],
         )
         for c in targets:
-            result[unknown[c]] = (solver.extreme(local[c], 1.0), solver.extreme(local[c], -1.0))
+            low, high = solver.extreme(local[c], 1.0), solver.extreme(local[c], -1.0)
+            result[unknown[c]] = (low * scale, high * scale)
     return result
 
 
@@ -120,7 +125,10 @@ class _Solver:
         self.last = j
         self.highs.run()
         status = self.highs.getModelStatus()
-        if status == highspy.HighsModelStatus.kUnbounded:
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
             return float("inf")
         assert status == highspy.HighsModelStatus.kOptimal, self.highs.modelStatusToString(status)
         return self.highs.getInfo().objective_function_value * sign
