@@ -213,6 +213,7 @@ def protect(
         for k in (total, *parts):
             by_cell[k].append(i)
     result = Protection(status)
+    cache: dict = {}
 
     def hidden(k: Key) -> bool:
         return status[k] != Status.PUBLISHED
@@ -225,7 +226,7 @@ def protect(
         result.rounds += 1
         _close_singletons(eqs, status, cells, cheapest)
         started = time.perf_counter()
-        failing, solves = audit(cells, eqs, status, rules)
+        failing, solves = audit(cells, eqs, status, rules, cache)
         result.audit_seconds += time.perf_counter() - started
         result.lp_solves += solves
         if not failing:
@@ -271,6 +272,7 @@ def audit(
     eqs: Sequence[tuple[Key, list[Key]]],
     status: Mapping[Key, Status],
     rules: DisclosureRules,
+    cache: dict | None = None,
 ) -> tuple[list[Key], int]:
     """The suppressed cells an outsider can pin down within the protection level, and the
     number of LPs solved. For each cell: max over the published equations ≥ value × (1 + p),
@@ -315,10 +317,20 @@ def audit(
     failing: list[Key] = []
     solves = 0
     for root, members in groups.items():
+        # A component with the same hidden cells has the same equations and constants: its
+        # answer from an earlier round stands (only components touched by a new suppression
+        # are solved again).
+        signature = frozenset(hidden[i] for i in members)
+        if cache is not None and signature in cache:
+            failing.extend(cache[signature])
+            continue
         values = np.array([cells[hidden[i]].value for i in members], dtype=float)
         bad, n = _audit_component(members, values, group_rows.get(root, []), p)
         solves += n
-        failing.extend(hidden[members[j]] for j in bad)
+        found = [hidden[members[j]] for j in bad]
+        if cache is not None:
+            cache[signature] = found
+        failing.extend(found)
     return sorted(failing, key=repr), solves
 
 
