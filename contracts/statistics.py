@@ -392,6 +392,10 @@ def load_records(session: Session, today: date | None = None) -> MarketRecords:
 # Query and output
 
 
+FamilyCode = Literal["metal", "plastic", "e-scrap", "battery"]  # quality.grading.Family
+assert set(FamilyCode.__args__) == {str(f) for f in Family}
+
+
 class StatisticsQuery(BaseModel):
     """Which part of the published statistics: months, a material or a family, the grouping."""
 
@@ -399,7 +403,7 @@ class StatisticsQuery(BaseModel):
     from_month: Month | None = Field(default=None, description="first month (YYYY-MM)")
     to_month: Month | None = Field(default=None, description="last month (YYYY-MM)")
     material: Line(40) | None = Field(default=None, description="a material code")
-    family: Family | None = Field(default=None, description="a material family")
+    family: FamilyCode | None = Field(default=None, description="a material family")
     by: Literal["region", "prefecture"] = Field(
         default="region", description="group places by region or by prefecture"
     )
