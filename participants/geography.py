@@ -68,3 +68,32 @@ PREFECTURES: tuple[Prefecture, ...] = tuple(
 )
 
 BY_CODE: dict[str, Prefecture] = {p.code: p for p in PREFECTURES}
+
+
+@dataclass(frozen=True)
+class Region:
+    """One of Japan's eight traditional regions (地方区分), with its prefectures' JIS codes."""
+
+    code: str
+    name_en: str
+    name_ja: str
+    prefectures: tuple[str, ...]
+
+
+def _codes(first: int, last: int) -> tuple[str, ...]:
+    return tuple(f"{i:02d}" for i in range(first, last + 1))
+
+
+REGIONS: tuple[Region, ...] = (
+    Region("hokkaido", "Hokkaido", "北海道", _codes(1, 1)),
+    Region("tohoku", "Tohoku", "東北", _codes(2, 7)),
+    Region("kanto", "Kanto", "関東", _codes(8, 14)),
+    Region("chubu", "Chubu", "中部", _codes(15, 23)),
+    Region("kinki", "Kinki", "近畿", _codes(24, 30)),
+    Region("chugoku", "Chugoku", "中国", _codes(31, 35)),
+    Region("shikoku", "Shikoku", "四国", _codes(36, 39)),
+    Region("kyushu", "Kyushu-Okinawa", "九州・沖縄", _codes(40, 47)),
+)
+REGION_BY_CODE: dict[str, Region] = {r.code: r for r in REGIONS}
+REGION_OF: dict[str, str] = {p: r.code for r in REGIONS for p in r.prefectures}
+"""The region code of each prefecture's JIS code."""

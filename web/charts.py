@@ -7,9 +7,14 @@ its page, for screen readers and for people who want the numbers.
 
 import base64
 import io
+import json
+import math
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
 
 import matplotlib
 
@@ -17,6 +22,7 @@ matplotlib.use("svg")
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: the browser's fonts draw it
 matplotlib.rcParams["font.family"] = ["Noto Sans CJK JP", "DejaVu Sans", "sans-serif"]
 
+from markupsafe import Markup, escape  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
@@ -126,3 +132,210 @@ def flows_chart(
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, fontsize=9, loc="upper left", ncols=3)
     return _svg_data_uri(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Market statistics: a time series with gaps, and a choropleth map of Japan's prefectures
+
+
+def series_chart(
+    months: Sequence[date],
+    values: Sequence[float | None],
+    suppressed: Sequence[bool],
+    labels: dict[str, str],
+    yen: bool = False,
+) -> str:
+    """Values a month as a line with markers; a suppressed month is a gap with a hollow mark on
+    the axis (its value is not known to the page), a month without data a gap."""
+    fig, ax = _figure()
+    x = list(range(len(months)))
+    ys = [
+        v if v is not None and not s else float("nan")
+        for v, s in zip(values, suppressed, strict=True)
+    ]
+    ax.plot(x, ys, color=ACCENT, linewidth=1.8, marker="o", markersize=4, label=labels["value"])
+    hidden = [i for i, s in enumerate(suppressed) if s]
+    if hidden:
+        ax.plot(
+            hidden,
+            [0] * len(hidden),
+            linestyle="none",
+            marker="x",
+            color=MUTED,
+            markersize=7,
+            label=labels["suppressed"],
+            clip_on=False,
+        )
+    step = max(1, len(months) // 12)
+    ax.set_xticks(x[::step], _month_labels(months)[::step], rotation=45 if len(x) > 8 else 0)
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(_yen_tick if yen else (lambda v, _pos: f"{v:,.0f} t"))
+    )
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=9, loc="upper left", ncols=2)
+    return _svg_data_uri(fig)
+
+
+GEO_FILE = Path(__file__).resolve().parent / "static" / "geo" / "japan-prefectures.topo.json"
+MAP_WIDTH = 520.0
+# Okinawa drawn as an inset in the Sea of Japan (degrees added to its longitude and latitude).
+OKINAWA_SHIFT = (2.0, 13.0)
+MAP_CLASSES = ("#e3efe9", "#b5d6c8", "#7fb8a1", "#479578", "#1d6b52")
+NO_DATA = "#f6f7f6"
+
+
+def _plain(name: str) -> str:
+    """ "Hyōgo" → "hyogo": names compared without accents and case."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+
+
+def _decode_arcs(topo: dict) -> list[list[tuple[float, float]]]:
+    """TopoJSON arcs: delta-encoded quantized positions → longitude, latitude."""
+    (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
+    arcs = []
+    for arc in topo["arcs"]:
+        x = y = 0
+        points = []
+        for dx, dy in arc:
+            x += dx
+            y += dy
+            points.append((x * sx + tx, y * sy + ty))
+        arcs.append(points)
+    return arcs
+
+
+def _ring(arcs: list[list[tuple[float, float]]], indices: list[int]) -> list[tuple[float, float]]:
+    """A closed ring from arc indices (~i: arc i reversed); shared end points once."""
+    points: list[tuple[float, float]] = []
+    for i in indices:
+        arc = arcs[i] if i >= 0 else arcs[~i][::-1]
+        points.extend(arc if not points else arc[1:])
+    return points
+
+
+@lru_cache(maxsize=1)
+def prefecture_shapes() -> tuple[tuple[tuple[str, str], ...], tuple[float, float], tuple]:
+    """Each prefecture's SVG path data (JIS code, path) projected once, the map's size and
+    the Okinawa inset's frame (x, y, width, height).
+
+    Equirectangular with longitudes scaled by cos(36°) (fine at Japan's latitudes); north up."""
+    from participants.geography import PREFECTURES
+
+    topo = json.loads(GEO_FILE.read_text(encoding="utf-8"))
+    arcs = _decode_arcs(topo)
+    codes = {_plain(p.name_en): p.code for p in PREFECTURES}
+    features: list[tuple[str, list[list[tuple[float, float]]]]] = []
+    for geometry in next(iter(topo["objects"].values()))["geometries"]:
+        name = (geometry.get("properties") or {}).get("name")
+        code = codes.get(_plain(name)) if name else None
+        if code is None:
+            continue  # the unnamed "-99" feature
+        polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
+        rings = [_ring(arcs, ring) for polygon in polygons for ring in polygon]
+        if code == "13":  # the Ogasawara islands, 1,000 km south: left out to keep the map small
+            rings = [ring for ring in rings if max(lat for _lon, lat in ring) > 30]
+        if code == "47":
+            dx, dy = OKINAWA_SHIFT
+            rings = [[(lon + dx, lat + dy) for lon, lat in ring] for ring in rings]
+        features.append((code, rings))
+    lons = [lon for _c, rings in features for ring in rings for lon, _lat in ring]
+    lats = [lat for _c, rings in features for ring in rings for _lon, lat in ring]
+    kx = math.cos(math.radians(36))
+    west, north = min(lons), max(lats)
+    scale = MAP_WIDTH / ((max(lons) - west) * kx)
+    height = (north - min(lats)) * scale
+    shapes = []
+    okinawa = [
+        (lon, lat) for c, rings in features if c == "47" for ring in rings for lon, lat in ring
+    ]
+    inset = (
+        max(1.0, (min(lo for lo, _ in okinawa) - west) * kx * scale - 6),
+        (north - max(la for _, la in okinawa)) * scale - 6,
+        (max(lo for lo, _ in okinawa) - min(lo for lo, _ in okinawa)) * kx * scale + 12,
+        (max(la for _, la in okinawa) - min(la for _, la in okinawa)) * scale + 12,
+    )
+    for code, rings in sorted(features):
+        parts = []
+        for ring in rings:
+            points, last = [], None
+            for lon, lat in ring:
+                point = (round((lon - west) * kx * scale, 1), round((north - lat) * scale, 1))
+                if point != last:
+                    points.append(point)
+                    last = point
+            if len(points) >= 3:
+                parts.append("M" + "L".join(f"{x:g},{y:g}" for x, y in points) + "Z")
+        shapes.append((code, "".join(parts)))
+    return tuple(shapes), (MAP_WIDTH, round(height, 1)), tuple(round(v, 1) for v in inset)
+
+
+def map_classes(values: Sequence[float]) -> list[float]:
+    """Upper bounds of up to five classes of the shown values (round numbers, equal steps)."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return []
+    ticks = [t for t in round_ticks(0, max(positive), len(MAP_CLASSES)) if t > 0]
+    return ticks[: len(MAP_CLASSES)] or [max(positive)]
+
+
+def japan_map(
+    figures: dict[str, tuple[bool, float | None]],
+    names: dict[str, str],
+    labels: dict[str, str],
+    ident: str,
+    unit: str = "t",
+) -> Markup:
+    """A choropleth map of the prefectures as inline SVG (no script).
+
+    `figures`: JIS code → (suppressed, value); absent codes have no data. Suppressed
+    prefectures are hatched, and the legend says so. `ident` keeps ids unique on a page."""
+    shapes, (width, height), (ix, iy, iw, ih) = prefecture_shapes()
+    bounds = map_classes([v for s, v in figures.values() if not s and v is not None])
+    hatch = f"{ident}-hatch"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height + 70:g}" '
+        f'role="img" aria-labelledby="{ident}-title" class="japan-map">',
+        f'<title id="{ident}-title">{escape(labels["title"])}</title>',
+        f'<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+        '<line x1="0" y1="0" x2="0" y2="6" stroke="#6b7b76" stroke-width="2"/></pattern></defs>',
+    ]
+    for code, path in shapes:
+        suppressed, value = figures.get(code, (False, None))
+        if suppressed:
+            fill, text = f"url(#{hatch})", labels["suppressed"]
+        elif value is None or value <= 0:
+            fill, text = NO_DATA, labels["none"]
+        else:
+            k = next((i for i, b in enumerate(bounds) if value <= b), len(bounds) - 1)
+            fill, text = MAP_CLASSES[k], f"{value:,.3f} {unit}".replace(".000 ", " ")
+        out.append(
+            f'<path d="{path}" fill="{fill}" stroke="#ffffff" stroke-width="0.6" '
+            f'data-prefecture="{code}"><title>{escape(names.get(code, code))}: '
+            f"{escape(text)}</title></path>"
+        )
+    # The Okinawa inset's frame.
+    out.append(
+        f'<rect x="{ix:g}" y="{iy:g}" width="{iw:g}" height="{ih:g}" fill="none" '
+        f'stroke="{MUTED}" stroke-width="0.8" '
+        'stroke-dasharray="3 3"/>'
+    )
+    # Legend: the classes, no data, suppressed.
+    y = height + 14
+    items = []
+    low = 0.0
+    for bound, colour in zip(bounds, MAP_CLASSES, strict=False):
+        items.append((colour, f"{low:,.0f}–{bound:,.0f} {unit}"))
+        low = bound
+    items.append((NO_DATA, labels["none"]))
+    items.append((f"url(#{hatch})", labels["suppressed"]))
+    for i, (colour, text) in enumerate(items):
+        x = 4 + (i % 4) * (width / 4)
+        row = y + (i // 4) * 22
+        out.append(
+            f'<rect x="{x:.0f}" y="{row:.0f}" width="14" height="14" fill="{colour}" '
+            f'stroke="{MUTED}" stroke-width="0.6"/><text x="{x + 19:.0f}" y="{row + 11:.0f}" '
+            f'font-size="11" fill="{INK}">{escape(text)}</text>'
+        )
+    out.append("</svg>")
+    return Markup("".join(out))

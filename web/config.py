@@ -94,6 +94,12 @@ def load_config() -> dict:
         # Run the scheduler in a thread of `junkan serve` (the single-machine demo). Otherwise
         # (production) `junkan scheduler` runs it as its own, single process.
         "SCHEDULER_IN_PROCESS": env.get("SCHEDULER_IN_PROCESS") == "1",
+        # Disclosure control of the public market statistics (market.disclosure cites the
+        # sources): at least this many organisations a cell (on each side), no organisation
+        # above this percent of a cell's tonnes, and suppressed cells protected to ± this percent.
+        "STATS_MIN_CONTRIBUTORS": _whole_number(env, "STATS_MIN_CONTRIBUTORS", 3, 2),
+        "STATS_DOMINANCE_PCT": _whole_number(env, "STATS_DOMINANCE_PCT", 70, 1),
+        "STATS_PROTECTION_PCT": _whole_number(env, "STATS_PROTECTION_PCT", 10, 0),
     }
 
 
@@ -105,4 +111,17 @@ def transport_rates(config: dict):
         road_jpy_per_t_km=float(config["TRANSPORT_ROAD_JPY_PER_T_KM"]),
         sea_jpy_per_t_km=float(config["TRANSPORT_SEA_JPY_PER_T_KM"]),
         sea_threshold_km=float(config["TRANSPORT_SEA_THRESHOLD_KM"]),
+    )
+
+
+def disclosure_rules(config: dict):
+    """The disclosure rules of the public statistics from the settings."""
+    from decimal import Decimal
+
+    from market.disclosure import DisclosureRules
+
+    return DisclosureRules(
+        min_contributors=int(config.get("STATS_MIN_CONTRIBUTORS", 3)),
+        dominance_pct=Decimal(config.get("STATS_DOMINANCE_PCT", 70)),
+        protection_pct=Decimal(config.get("STATS_PROTECTION_PCT", 10)),
     )

@@ -74,6 +74,7 @@ def register_views(app: Flask) -> None:
         public,
         quality,
         reports,
+        statistics,
         tenders,
         watch,
     )
@@ -99,6 +100,7 @@ def register_views(app: Flask) -> None:
         catalogue,
         movements,
         watch,
+        statistics,
     ):
         app.register_blueprint(module.bp)
 
