@@ -539,6 +539,7 @@ def load_demo(
     from demo.grades import load_quality_demo
     from demo.procurement import load_procurement_demo
     from demo.resource_security import load_resource_security_demo
+    from demo.statistics import load_statistics_demo
     from demo.trading import load_market_demo
 
     created = False
@@ -558,6 +559,10 @@ def load_demo(
         _matching_run(session, echo, rates)
     echo("contracts: a year of copper deliveries, black mass, a draft in negotiation …")
     if load_contract_demo(session, _orgs_by_key(session), date.today(), gateway, echo):
+        created = True
+        session.commit()
+    echo("statistics: a background market of copper and aluminium contracts …")
+    if load_statistics_demo(session, date.today(), echo, participants=load_participants):
         created = True
         session.commit()
     if load_procurement_demo(session, _orgs_by_key(session), date.today(), echo):

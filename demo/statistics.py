@@ -22,7 +22,6 @@ from contracts.drafting import DraftFromListingIn, draft_from_listing
 from contracts.models import OfftakeContract
 from contracts.negotiation import latest_terms
 from contracts.signing import SignIn, sign_contract
-from demo.organizations import load_participants
 from market.listings import (
     ListingInput,
     RequestInput,
@@ -175,7 +174,10 @@ def _actor(session: Session, key: str) -> Actor:
 
 
 def load_statistics_demo(
-    session: Session, today: date, echo: Callable[[str], None] | None = None
+    session: Session,
+    today: date,
+    echo: Callable[[str], None] | None = None,
+    participants: Callable[..., dict] | None = None,
 ) -> bool:
     """The background market of the statistics page; False when it exists already. Flushes;
     the caller commits."""
@@ -184,7 +186,9 @@ def load_statistics_demo(
         return False
     if echo:
         echo("statistics: a background market of copper and aluminium …")
-    orgs = load_participants(session, organizations=STATS_ORGANIZATIONS, members=STATS_MEMBERS)
+    # `participants`: demo.organizations.load_participants, handed in by load_demo (this
+    # chapter is imported by it, so it does not import it back).
+    orgs = participants(session, organizations=STATS_ORGANIZATIONS, members=STATS_MEMBERS)
     actors = {key: _actor(session, key) for key in orgs}
     # The same twelve months as the story's Saitama copper contract (from eleven months ago):
     # every month of Kanto copper has four sellers and four buyers.

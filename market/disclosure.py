@@ -20,11 +20,14 @@ Rules (their parameters are settings, `STATS_MIN_CONTRIBUTORS`, `STATS_DOMINANCE
 3. Secondary (complementary) suppression: no suppressed cell may be recoverable from what is
    published — margins, other groupings, the period total. First, every equation with exactly
    one suppressed member gets a second one (its smallest published member, the cheapest loss);
-   then an *audit* by linear programming (the attacker's own method): for every suppressed cell,
-   the minimum and maximum it can take over all published equations, with every cell ≥ 0, must
-   lie at least ``protection_pct`` (10) percent below and above its true value (upper and lower
-   protection levels). A cell failing the audit makes the smallest published member of one of
-   its equations suppressed too, and the audit runs again until every cell passes.
+   then an *audit* by linear programming (the attacker's own method): for every cell that
+   fails rule 1 or 2 (a sensitive cell), the minimum and maximum it can take over all published
+   equations, with every cell ≥ 0, must lie at least ``protection_pct`` (10) percent below and
+   above its true value (upper and lower protection levels); a cell suppressed only to protect
+   another is not sensitive itself and must merely not be pinned down (its minimum and maximum
+   differ: at least ``SECONDARY_SLACK`` of its value either way). A cell failing the audit makes
+   the smallest published member of one of its equations suppressed too, and the audit runs
+   again until every cell passes.
 4. A suppressed cell is published as ``{"suppressed": true}`` with no value — never as 0. An
    empty cell (nobody contributes) is a true zero and is not sensitive.
 
@@ -51,6 +54,9 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 Key = tuple[Hashable, ...]
+# A secondary cell (suppressed only to protect another) must not be pinned down: the range an
+# outsider can compute for it reaches at least this share of its value below and above it.
+SECONDARY_SLACK = 0.001
 Sides = tuple[Mapping[int, int], ...]  # per side (seller, buyer): organisation id → amount
 
 
@@ -313,7 +319,7 @@ def audit(
     group_rows: dict[int, list[tuple[dict[int, int], float]]] = defaultdict(list)
     for coefs, constant in rows:
         group_rows[find(next(iter(coefs)))].append((coefs, constant))
-    p = float(rules.protection_pct) / 100
+    p_primary = float(rules.protection_pct) / 100
     failing: list[Key] = []
     solves = 0
     for root, members in groups.items():
@@ -325,6 +331,9 @@ def audit(
             failing.extend(cache[signature])
             continue
         values = np.array([cells[hidden[i]].value for i in members], dtype=float)
+        p = np.array(
+            [p_primary if status[hidden[i]] == Status.PRIMARY else SECONDARY_SLACK for i in members]
+        )
         bad, n = _audit_component(members, values, group_rows.get(root, []), p)
         solves += n
         found = [hidden[members[j]] for j in bad]
@@ -335,9 +344,10 @@ def audit(
 
 
 def _audit_component(
-    members: list[int], values: np.ndarray, rows: list[tuple[dict[int, int], float]], p: float
+    members: list[int], values: np.ndarray, rows: list[tuple[dict[int, int], float]], p
 ) -> tuple[list[int], int]:
-    """Local indices (into members) failing the protection, and the LPs solved."""
+    """Local indices (into members) failing the protection (`p`: each cell's relative level),
+    and the LPs solved."""
     n = len(members)
     if not rows:
         return [], 0  # no equation binds them: each is anywhere in [0, ∞)

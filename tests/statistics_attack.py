@@ -106,6 +106,9 @@ class _Solver:
         n = len(bounds)
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        # The figures span 1e14 (kg × yen); published prices are known to ±0.5 yen/t only:
+        # a feasibility tolerance of 1e-6 of the largest figure (far below any margin tested).
+        self.highs.setOptionValue("primal_feasibility_tolerance", 1e-6)
         inf = highspy.kHighsInf
         lower = np.array([lo for lo, _hi in bounds], dtype=float)
         upper = np.array([inf if hi is None else hi for _lo, hi in bounds], dtype=float)
