@@ -105,8 +105,14 @@ def test_a_generated_python_client_gets_a_token_and_lists_listings(demo_app, tmp
         )
         page = get_listings.sync(client=client, material="copper_scrap", near="27", sort="distance")
         assert page.total >= 2 and page.items
-        saitama = next(i for i in page.items if i.grade_code == "ISRI-BIRCH-CLIFF")
-        assert saitama.material == "copper_scrap" and saitama.origin_prefecture == "11"
+        saitama = next(
+            i
+            for i in page.items
+            if i.grade_code == "ISRI-BIRCH-CLIFF" and i.origin_prefecture == "11"
+        )
+        assert saitama.material == "copper_scrap"
+        distances = [i.distance_km for i in page.items]
+        assert distances == sorted(distances)  # nearest to Osaka first
         assert saitama.monthly_t == "120.000"
     finally:
         sys.path.remove(str(tmp_path))
