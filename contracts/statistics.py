@@ -284,6 +284,29 @@ def _value_at(series: dict[int, tuple[list, list]], index_id: int, month: date) 
     return values[at - 1] if at else None
 
 
+def _open_volumes(session: Session, model, place, taken, today: date) -> list[OpenVolume]:
+    """Open listings (or requests) not expired: tonnes a month still free, in their place's
+    prefecture (else their organisation's); one query."""
+    rows = session.exec(
+        select(
+            model.material_code,
+            place,
+            Organization.prefecture,
+            model.organization_id,
+            model.monthly_kg,
+            taken,
+        )
+        .join(Organization, Organization.id == model.organization_id)
+        .where(model.status == ListingStatus.OPEN, col(model.expires_on) >= today)
+        .order_by(model.id)
+    ).all()
+    return [
+        OpenVolume(material, where or home, org_id, monthly - used)
+        for material, where, home, org_id, monthly, used in rows
+        if (where or home) in BY_CODE
+    ]
+
+
 def load_records(session: Session, today: date | None = None) -> MarketRecords:
     """What the statistics count, read in five queries whatever the number of rows."""
     today = today or tokyo_today()
@@ -339,46 +362,12 @@ def load_records(session: Session, today: date | None = None) -> MarketRecords:
             months.append(
                 ContractMonth(month, material, prefecture, seller_id, buyer_id, kg, price)
             )
-    supply = [
-        OpenVolume(material, origin or home, org_id, monthly - committed)
-        for material, origin, home, org_id, monthly, committed in session.exec(
-            select(
-                SupplyListing.material_code,
-                SupplyListing.origin_prefecture,
-                Organization.prefecture,
-                SupplyListing.organization_id,
-                SupplyListing.monthly_kg,
-                SupplyListing.committed_kg,
-            )
-            .join(Organization, Organization.id == SupplyListing.organization_id)
-            .where(
-                SupplyListing.status == ListingStatus.OPEN,
-                col(SupplyListing.expires_on) >= today,
-            )
-            .order_by(SupplyListing.id)
-        ).all()
-        if (origin or home) in BY_CODE
-    ]
-    demand = [
-        OpenVolume(material, place or home, org_id, monthly - filled)
-        for material, place, home, org_id, monthly, filled in session.exec(
-            select(
-                OfftakeRequest.material_code,
-                OfftakeRequest.delivery_prefecture,
-                Organization.prefecture,
-                OfftakeRequest.organization_id,
-                OfftakeRequest.monthly_kg,
-                OfftakeRequest.filled_kg,
-            )
-            .join(Organization, Organization.id == OfftakeRequest.organization_id)
-            .where(
-                OfftakeRequest.status == ListingStatus.OPEN,
-                col(OfftakeRequest.expires_on) >= today,
-            )
-            .order_by(OfftakeRequest.id)
-        ).all()
-        if (place or home) in BY_CODE
-    ]
+    supply = _open_volumes(
+        session, SupplyListing, SupplyListing.origin_prefecture, SupplyListing.committed_kg, today
+    )
+    demand = _open_volumes(
+        session, OfftakeRequest, OfftakeRequest.delivery_prefecture, OfftakeRequest.filled_kg, today
+    )
     return MarketRecords(
         window=(first, last),
         families=families,

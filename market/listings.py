@@ -43,6 +43,7 @@ from market.visibility import (
     listing_visible_to,
     request_visible_to,
 )
+from participants.accounts import organizations_by_id
 from participants.actors import Actor, permission
 from participants.columns import tokyo_today, utcnow
 from participants.countries import CountryCode, check_country
@@ -1090,13 +1091,6 @@ class RequestOut(BaseModel):
     updated_at: datetime
 
 
-def _organizations(session: Session, ids: set[int]) -> dict[int, Organization]:
-    if not ids:
-        return {}
-    rows = session.exec(select(Organization).where(col(Organization.id).in_(ids)))
-    return {o.id: o for o in rows}
-
-
 def _grades(session: Session, version_ids: set[int]) -> dict[int, tuple[str, int]]:
     """(standard code, version number) by version id, one query."""
     if not version_ids:
@@ -1125,7 +1119,7 @@ def describe_listings(
 
     Prices are those given (a search's), else each listing's price for `month` (this month).
     """
-    orgs = _organizations(session, {x.organization_id for x in listings})
+    orgs = organizations_by_id(session, {x.organization_id for x in listings})
     grades = _grades(session, {x.standard_version_id for x in listings})
     codes = index_codes(session, {x.index_id for x in listings})
     if prices is None:
@@ -1193,7 +1187,7 @@ def describe_requests(
     distances: dict[int, float | None] | None = None,
 ) -> list[RequestOut]:
     """Requests as `RequestOut` (ceilings for their own organisation only), fixed queries."""
-    orgs = _organizations(session, {x.organization_id for x in requests})
+    orgs = organizations_by_id(session, {x.organization_id for x in requests})
     grades = _grades(session, {x.standard_version_id for x in requests})
     codes = index_codes(session, {x.index_id for x in requests if viewer.owns(x.organization_id)})
     distances = distances or {}

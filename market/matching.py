@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,7 +78,7 @@ from market.movements import JAPAN, movement, problems
 from market.visibility import can_see_listing
 from participants.actors import OPERATE_MARKETPLACE, VERIFIED_MEMBER, Actor, permission
 from participants.audit import record_audit
-from participants.columns import utcnow
+from participants.columns import tokyo_today, utcnow
 from participants.errors import N_, Conflict, NotFound
 from participants.fields import Month, Paging
 from participants.models import Member, Organization, OrgStatus, Role
@@ -169,7 +168,7 @@ def first_of_month(month: date) -> date:
 
 def current_month() -> date:
     """This calendar month in Asia/Tokyo (a contract month is a Tokyo month)."""
-    return datetime.now(ZoneInfo("Asia/Tokyo")).date().replace(day=1)
+    return tokyo_today().replace(day=1)
 
 
 def month_number(d: date) -> int:

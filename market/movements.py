@@ -112,8 +112,9 @@ def request_movement(session: Session, request: OfftakeRequest) -> Movement | No
 # Is a record valid for a movement?
 
 
-def _t(kg: int) -> str:
-    return f"{Decimal(kg) / KG:,.3f}"
+def _t(kg: int, grouped: bool = True) -> str:
+    """Tonnes with kg precision: "1,234.500" in messages, "1234.500" in API output."""
+    return f"{Decimal(kg) / KG:{',' if grouped else ''}.3f}"
 
 
 def problems(
@@ -597,9 +598,9 @@ def record_out(record: MovementRecord) -> MovementRecordOut:
         country_import=record.country_import,
         valid_from=record.valid_from,
         valid_until=record.valid_until,
-        consented_t=f"{Decimal(record.consented_kg) / KG:.3f}",
-        committed_t=f"{Decimal(record.committed_kg) / KG:.3f}",
-        remaining_t=f"{Decimal(record.remaining_kg) / KG:.3f}",
+        consented_t=_t(record.consented_kg, grouped=False),
+        committed_t=_t(record.committed_kg, grouped=False),
+        remaining_t=_t(record.remaining_kg, grouped=False),
         certificate_id=record.certificate_id,
         status=record.status,
         note=record.note,

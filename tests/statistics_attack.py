@@ -109,6 +109,8 @@ class _Solver:
         # The figures span 1e14 (kg × yen); published prices are known to ±0.5 yen/t only:
         # a feasibility tolerance of 1e-6 of the largest figure (far below any margin tested).
         self.highs.setOptionValue("primal_feasibility_tolerance", 1e-6)
+        # Presolve's own infeasibility test is stricter than that tolerance on such data.
+        self.highs.setOptionValue("presolve", "off")
         inf = highspy.kHighsInf
         lower = np.array([lo for lo, _hi in bounds], dtype=float)
         upper = np.array([inf if hi is None else hi for _lo, hi in bounds], dtype=float)

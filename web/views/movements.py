@@ -26,8 +26,8 @@ from market.movements import (
     update_record,
     withdraw_record,
 )
+from participants.accounts import organizations_by_id
 from participants.countries import country_codes, country_name
-from participants.models import Organization
 from quality.export_regimes import REGIMES, ROUTE_LABELS, Route
 from quality.models import Material
 from web.auth import current_actor
@@ -127,10 +127,7 @@ def _form_input(form: RecordForm) -> RecordInput | None:
 def records():
     db, actor = get_db(), current_actor()
     page = paginate(db, records_query(actor))
-    orgs = {}
-    ids = {r.organization_id for r in page.items}
-    if ids:
-        orgs = {o.id: o for o in db.exec(select(Organization).where(col(Organization.id).in_(ids)))}
+    orgs = organizations_by_id(db, {r.organization_id for r in page.items})
     return render_template(
         "movements/list.html",
         page=page,
@@ -170,7 +167,7 @@ def record(record_id: int):
         | {c.seller_org_id for c in contracts}
         | {c.buyer_org_id for c in contracts}
     )
-    orgs = {o.id: o for o in db.exec(select(Organization).where(col(Organization.id).in_(org_ids)))}
+    orgs = organizations_by_id(db, org_ids)
     return render_template(
         "movements/detail.html",
         record=item,

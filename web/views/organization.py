@@ -186,15 +186,14 @@ def remove(member_id: int):
     return redirect(url_for("organization.members"))
 
 
-@bp.post("/registration-number")
-@login_required
-def registration_number():
-    """An admin sets (or clears) the organisation's qualified-invoice registration number."""
-    form = RegistrationForm(prefix="registration")
+def _save_number(form, save, field: str, slot: str):
+    """One number form of the organisation page (`slot`: its name in the page): `save(db,
+    actor, value of field)`; saved → back to the page; a domain error → the form with the
+    message (403 / 404 as in the API)."""
     db = get_db()
     if form.validate_on_submit():
         try:
-            set_registration_number(db, current_actor(), form.qualified_invoice_number.data)
+            save(db, current_actor(), form[field].data)
             db.commit()
         except (PermissionDenied, NotFound):
             raise  # 403 / 404 as in the API, not a form message
@@ -204,7 +203,15 @@ def registration_number():
         else:
             flash(gettext("Registration number saved."), "success")
             return redirect(url_for("organization.members"))
-    return _members_page(registration=form, status=422)
+    return _members_page(**{slot: form}, status=422)
+
+
+@bp.post("/registration-number")
+@login_required
+def registration_number():
+    """An admin sets (or clears) the organisation's qualified-invoice registration number."""
+    form = RegistrationForm(prefix="registration")
+    return _save_number(form, set_registration_number, "qualified_invoice_number", "registration")
 
 
 @bp.post("/registry-id")
@@ -212,17 +219,4 @@ def registration_number():
 def registry_id():
     """An admin of an organisation outside Japan corrects its registration number."""
     form = RegistryForm(prefix="registry")
-    db = get_db()
-    if form.validate_on_submit():
-        try:
-            set_registry_id(db, current_actor(), form.registry_id.data)
-            db.commit()
-        except (PermissionDenied, NotFound):
-            raise  # 403 / 404 as in the API, not a form message
-        except DomainError as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            flash(gettext("Registration number saved."), "success")
-            return redirect(url_for("organization.members"))
-    return _members_page(registry=form, status=422)
+    return _save_number(form, set_registry_id, "registry_id", "registry")

@@ -7,13 +7,12 @@ from collections import defaultdict
 from flask import Blueprint, current_app, render_template
 from flask_babel import gettext
 from flask_login import login_required
-from sqlmodel import col, select
 
 from contracts.watch import anomalies, expiring_records, flows
 from market.watch import EXPIRY_WINDOWS
+from participants.accounts import organizations_by_id
 from participants.actors import OPERATE_MARKETPLACE
 from participants.columns import tokyo_today
-from participants.models import Organization
 from web.auth import current_actor
 from web.charts import flows_chart
 from web.db import get_db
@@ -36,11 +35,7 @@ def watch():
     flow_rows = flows(db, actor)
     expiring = expiring_records(db, actor, today, max(EXPIRY_WINDOWS))
     org_ids = {r.organization_id for r in expiring}
-    orgs = (
-        {o.id: o for o in db.exec(select(Organization).where(col(Organization.id).in_(org_ids)))}
-        if org_ids
-        else {}
-    )
+    orgs = organizations_by_id(db, org_ids)
     chart = None
     if flow_rows:
         by_month: dict = defaultdict(lambda: [0, 0, 0, 0])
