@@ -1,7 +1,8 @@
 """Refresh the Japanese catalogue from the sources and list what is untranslated.
 
 The catalogue `web/translations/ja/LC_MESSAGES/messages.po` is the one home of translations:
-edit its msgstr lines directly, or apply a JSON object {msgid: 日本語} with --apply.
+edit its msgstr lines directly, or apply a JSON object {msgid: 日本語} with --apply. A message
+with a context (pgettext) is keyed "context\u0004msgid", as gettext itself keys it.
 
 .venv/bin/python scripts/i18n.py                    # update messages.po, print missing ids
 .venv/bin/python scripts/i18n.py --apply new.json   # the same, after writing translations in
@@ -21,6 +22,13 @@ from babel.messages.pofile import read_po, write_po  # noqa: E402
 from web.catalogue import CATALOGUE, extract  # noqa: E402
 
 
+def _key(message):
+    """A message's key in --apply files: its id, or "context\u0004id" when it has a context."""
+    if message.context and isinstance(message.id, str):
+        return f"{message.context}\u0004{message.id}"
+    return message.id
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apply", action="append", default=[], metavar="JSON")
@@ -36,13 +44,14 @@ def main() -> int:
         catalog = Catalog(locale="ja", project="junkan")
     catalog.update(extract(), no_fuzzy_matching=True)
     for message in catalog:
-        if message.id and message.id in translations:
-            message.string = translations[message.id]
+        key = _key(message)
+        if message.id and key in translations:
+            message.string = translations[key]
             message.flags.discard("fuzzy")
     CATALOGUE.parent.mkdir(parents=True, exist_ok=True)
     with CATALOGUE.open("wb") as f:
         write_po(f, catalog, width=100, ignore_obsolete=True, omit_header=False)
-    missing = [m.id for m in catalog if m.id and not m.string]
+    missing = [_key(m) for m in catalog if m.id and not m.string]
     for m in missing:
         print(json.dumps(m if isinstance(m, str) else list(m), ensure_ascii=False))
     print(f"{len(missing)} untranslated of {len([m for m in catalog if m.id])}", file=sys.stderr)

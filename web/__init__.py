@@ -48,11 +48,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.json = GuardedJSON(app)
 
-    from web import auth, db, errors, i18n, logconfig, security
+    from web import auth, db, errors, i18n, labels, logconfig, security
 
     logconfig.init_app(app)
     db.init_app(app)
     i18n.init_app(app)
+    labels.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

@@ -15,6 +15,9 @@ KEYWORDS = {
     "gettext": None,
     "ngettext": (1, 2),
     "lazy_gettext": None,
+    "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
+    "_p": ((1, "c"), 2),
     "_l": None,
     "N_": None,
     "ValidationFailed": None,
@@ -66,10 +69,16 @@ def extract() -> Catalog:
     for folder, prefix in sources:
         if not Path(folder).exists():
             continue
-        for filename, lineno, message, comments, _ctx in extract_from_dir(
+        for filename, lineno, message, comments, context in extract_from_dir(
             str(folder), method_map, options, keywords=KEYWORDS, strip_comment_tags=True
         ):
-            catalog.add(message, None, [(f"{prefix}/{filename}", lineno)], auto_comments=comments)
+            catalog.add(
+                message,
+                None,
+                [(f"{prefix}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     for message in sorted(_error_class_messages()):
         catalog.add(message, None, [("errors", 0)])
     return catalog

@@ -11,10 +11,12 @@ from web.catalogue import CATALOGUE, extract
 def test_japanese_catalogue_is_complete_and_keeps_placeholders():
     with CATALOGUE.open("rb") as f:
         catalog = read_po(f, locale="ja")
-    translated = {m.id: m.string for m in catalog if m.id and m.string and "fuzzy" not in m.flags}
-    missing = [m.id for m in extract() if m.id and m.id not in translated]
+    translated = {
+        (m.context, m.id): m.string for m in catalog if m.id and m.string and "fuzzy" not in m.flags
+    }
+    missing = [m.id for m in extract() if m.id and (m.context, m.id) not in translated]
     assert missing == []
-    for msgid, msgstr in translated.items():
+    for (_context, msgid), msgstr in translated.items():
         if isinstance(msgid, str):
             assert sorted(re.findall(r"%\(\w+\)s", msgid)) == sorted(
                 re.findall(r"%\(\w+\)s", msgstr)
