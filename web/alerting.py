@@ -56,9 +56,9 @@ def send_notice_mails(
                 reason=gettext(reason),
             )
             title = gettext(subject)
-        try:
-            send_mail(member.email, title, body)
-            sent += 1
-        except Exception:  # noqa: BLE001 - the publication is committed; a mail may fail alone
-            current_app.logger.exception("alert e-mail to member %s failed", member.id)
+            try:  # inside the member's language: the HTML part is rendered there too
+                send_mail(member.email, title, body)
+                sent += 1
+            except Exception:  # noqa: BLE001 - the publication is committed; a mail may fail alone
+                current_app.logger.exception("alert e-mail to member %s failed", member.id)
     return sent

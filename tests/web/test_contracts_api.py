@@ -141,7 +141,7 @@ def test_a_counter_offer_by_the_api_reaches_the_other_side_in_the_app_and_by_mai
         [world["members"]["buyer signatory"].email, world["members"]["buyer trader"].email]
     )
     japanese = next(m for m in mails if m["To"] == world["members"]["buyer signatory"].email)
-    assert f"/contracts/{cid}" in japanese.get_content()
+    assert f"/contracts/{cid}" in japanese.get_body(("plain",)).get_content()
     diff = client.get(f"/api/v1/contracts/{cid}/diff?a=1&b=2", headers=token("buyer trader"))
     assert diff.get_json() == {
         "a": 1,

@@ -106,7 +106,7 @@ def test_a_reminder_is_mailed_to_each_member_in_their_language(cli, db, contract
         )
     }
     assert set(mails) == {ja.email, en.email}
-    english = mails[en.email].get_content()
+    english = mails[en.email].get_body(("plain",)).get_content()
     assert f"Contract #{contract.id}: deliveries for 2027-01 are below the minimum" in english
     assert "(0 t of at least 95 t)" in english
     assert f"/contracts/{contract.id}/deliveries" in english

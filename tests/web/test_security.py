@@ -94,7 +94,7 @@ def test_password_reset_by_emailed_single_use_token(app, client, db, smtp_server
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["To"] == member.email
-    body = message.get_content()
+    body = message.get_body(("plain",)).get_content()
     path = next(w for w in body.split() if "/password/reset/" in w).split("5000", 1)[1]
     assert (
         client.post(path, data={"password": "new-password-42", "confirm": "other"}).status_code

@@ -157,7 +157,7 @@ def test_password_change_ends_other_sessions_and_revokes_tokens_but_keeps_this_o
     (notice,) = outbox(app)
     assert notice["To"] == member.email
     assert notice["Subject"] == "循環のパスワードが変更されました"
-    assert "/password/forgot" in notice.get_content()
+    assert "/password/forgot" in notice.get_body(("plain",)).get_content()
 
 
 def test_password_change_page_is_on_the_account_page_and_says_what_it_ends(app, db):

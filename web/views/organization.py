@@ -150,13 +150,18 @@ def invite():
                         "%(name)s invites you to join %(org)s on Junkan. "
                         "Choose your password within seven days:\n%(link)s",
                         name=current_user.name,
-                        org=current_user.org.name_ja,
+                        org=_org_name_for(current_user.org, member.locale),
                         link=link,
                     ),
                 )
             flash(gettext("Invitation sent to %(email)s.", email=member.email), "success")
             return redirect(url_for("organization.members"))
     return _members_page(invite=form, status=422)
+
+
+def _org_name_for(org, locale: str) -> str:
+    """The organisation's name as the invited member reads it (English name if it has one)."""
+    return (org.name_en or org.name_ja) if locale == "en" else org.name_ja
 
 
 @bp.post("/members/<int:member_id>/roles")
