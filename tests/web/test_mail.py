@@ -1,4 +1,5 @@
-"""E-mails: each in the recipient's language, each with a plain-text and an HTML part."""
+"""E-mails in the recipient's language with a plain-text and an HTML part; messages said
+across a change of language (sign-up, language choice) in the language of the next page."""
 
 import email
 from email import policy
@@ -135,3 +136,24 @@ def test_plain_text_splits_into_paragraphs_lines_and_links():
         [[("text", "One")], [("text", "two "), ("link", "http://x.jp/p"), ("text", "。")]],
         [[("text", "three")]],
     ]
+
+
+def test_sign_up_welcome_is_in_the_language_of_the_page_that_shows_it(client, db):
+    from test_participants import SIGNUP
+
+    # an English browser signs up a Japanese-speaking administrator: the next page is Japanese
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    r = client.post("/signup", data=SIGNUP | {"locale": "ja"}, follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert 'lang="ja"' in page
+    assert "ようこそ！組織を登録しました。運営者の確認をお待ちください。" in page
+    assert "Welcome!" not in page
+
+
+def test_a_language_change_is_confirmed_in_the_new_language(client, db):
+    member = make_member(db, make_org(db), locale="en")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, member.email)
+    r = client.post("/account", data={"locale": "ja"}, follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert 'lang="ja"' in page and "保存しました。" in page

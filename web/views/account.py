@@ -51,6 +51,7 @@ from web.auth import api_token_lifetime, current_actor, log_in, session_idle_lim
 from web.db import get_db
 from web.errors import apply_to_form, commit_or_flash
 from web.forms import ORG_KIND_LABELS, PrefectureField, prefecture_choices
+from web.i18n import select_locale
 from web.mail import send_mail
 from web.validation import validate_form
 
@@ -180,10 +181,11 @@ def signup():
         else:
             log_in(member)
             db.commit()
-            flash(
-                gettext("Welcome! Your organisation is registered and awaits verification."),
-                "success",
-            )
+            with force_locale(select_locale()):  # the language of the next page, now logged in
+                flash(
+                    gettext("Welcome! Your organisation is registered and awaits verification."),
+                    "success",
+                )
             return redirect(url_for("organization.members"))
     status = 422 if form.is_submitted() else 200
     return render_template("account/signup.html", form=form, schemes=registration_schemes()), status
@@ -328,9 +330,9 @@ def profile():
     db = get_db()
     form = ProfileForm(locale=current_user.locale)
     if "locale" in request.form and form.validate_on_submit():
-        commit_or_flash(
-            lambda: set_locale(db, current_actor(), form.locale.data), gettext("Saved.")
-        )
+        with force_locale(form.locale.data):  # said in the language just chosen
+            saved = gettext("Saved.")
+        commit_or_flash(lambda: set_locale(db, current_actor(), form.locale.data), saved)
         session.pop("lang", None)  # the member's own language applies from now on
         return redirect(url_for("account.profile"))
     token_form = TokenForm(prefix="token")
