@@ -13,5 +13,5 @@ else
   .venv/bin/python -m pip install --quiet -e .
 fi
 if ls web/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then
-  .venv/bin/pybabel compile -d web/translations -f >/dev/null
+  .venv/bin/pybabel --quiet compile -d web/translations -f
 fi

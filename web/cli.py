@@ -1,5 +1,8 @@
 """The `junkan` command: database, demo data, server, scheduler and jobs."""
 
+import os
+import sys
+
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
@@ -57,6 +60,7 @@ def demo_load() -> None:
     from web.localstripe import LocalStripe
     from web.stripe_gateway import local_gateway
 
+    _mute_solver_banner()
     seed_categories(get_db())  # reference data the demo's procurement stands on
     get_db().commit()
     local_stripe = LocalStripe.start()
@@ -70,6 +74,22 @@ def demo_load() -> None:
     finally:
         local_stripe.stop()
     click.echo("demo data loaded" if created else "demo data already present")
+
+
+def _mute_solver_banner() -> None:
+    """HiGHS prints a licence banner on stdout at the first solver of a process; the demo load
+    prints progress only, so that first solver is made here with stdout muted."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @main.command("match")
@@ -170,7 +190,8 @@ def serve(host: str, port: int, threads: int) -> None:
         click.echo(
             f"stripe: no STRIPE_SECRET_KEY, local Stripe (localstripe) on {local_stripe.url}"
         )
-    click.echo(f"Junkan on http://{host}:{port}/")
+    address = f"http://{_reachable(host)}:{port}/"
+    click.echo(f"\nJunkan is running. Open {address} in your browser (Ctrl-C stops it).\n")
     try:
         waitress_serve(app, host=host, port=port, threads=threads)
     finally:

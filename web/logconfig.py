@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
         handler.setFormatter(JsonFormatter())
         app.logger.handlers[:] = [handler]
         app.logger.setLevel(logging.INFO)
+        app.logger.propagate = False  # once: not again through a root handler (waitress adds one)
 
     @app.before_request
     def _request_id() -> None:
