@@ -2,7 +2,7 @@
 recycled content and its source (US EPA CPG/RMAN, Japan's Green Purchasing Act criteria, …)
 and an item classification (UNSPSC or CPV). Public: anyone may read them.
 
-The seed rows follow `shared/data/procurement-references.md` (the EPA CPG table row by row,
+The seed rows follow `docs/procurement-references.md` (the EPA CPG table row by row,
 the Green Purchasing Act examples, the hard-to-recycle streams) and, for batteries, the EU
 Battery Regulation's recycled-content mandate of `quality-references.md`. Where a source gives
 a range, the minimum is its lower bound and `note` says the range; where it gives no figure

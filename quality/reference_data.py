@@ -1,6 +1,6 @@
 """Catalogue seed: materials, parameters and grade standards from public references.
 
-Standards follow /work/shared/data/quality-references.md row by row under the codes given
+Standards follow docs/quality-references.md row by row under the codes given
 there; "(approx)" in a source marks a market or supplier figure rather than a formal standard.
 Interpretation choices are commented where they are made. Price-adjustment figures are our own
 defensible estimates (2024–25 Japanese market levels), not part of the cited sources.

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from quality.grading import BreachAction, DecisionRule, Family, LimitKind
 from quality.reference_data import MATERIALS, PARAMETERS, STANDARDS, find_standard
 
-# Every code of /work/shared/data/quality-references.md (metals, then plastics).
+# Every code of docs/quality-references.md (metals, then plastics).
 REFERENCE_CODES = [
     "ISRI-BIRCH-CLIFF",
     "ISRI-TAINT-TABOR",
