@@ -1,5 +1,6 @@
 """The `junkan` command: database, demo data, server, scheduler and jobs."""
 
+import errno
 import os
 import sys
 
@@ -167,9 +168,18 @@ def contracts_verify(contract_id: int | None) -> None:
 def serve(host: str, port: int, threads: int) -> None:
     """Serve with waitress (a production WSGI server); with SCHEDULER_IN_PROCESS=1 the
     scheduler runs in the same process (the single-machine demo)."""
-    from waitress import serve as waitress_serve
+    from waitress.server import create_server
 
     app = current_app._get_current_object()
+    try:  # the port first: a taken one stops here, before anything else starts
+        server = create_server(app, host=host, port=port, threads=threads)
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+        raise click.ClickException(
+            f"port {port} is taken by another program: stop it, or choose another port"
+            f" (junkan serve --port {port + 1}; scripts/demo.sh reads PORT={port + 1})"
+        ) from None
     started = None
     if app.config.get("SCHEDULER_IN_PROCESS"):
         from web.scheduler import start_in_process
@@ -193,7 +203,7 @@ def serve(host: str, port: int, threads: int) -> None:
     address = f"http://{_reachable(host)}:{port}/"
     click.echo(f"\nJunkan is running. Open {address} in your browser (Ctrl-C stops it).\n")
     try:
-        waitress_serve(app, host=host, port=port, threads=threads)
+        server.run()
     finally:
         if local_stripe:
             local_stripe.stop()
