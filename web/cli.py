@@ -168,11 +168,11 @@ def contracts_verify(contract_id: int | None) -> None:
 def serve(host: str, port: int, threads: int) -> None:
     """Serve with waitress (a production WSGI server); with SCHEDULER_IN_PROCESS=1 the
     scheduler runs in the same process (the single-machine demo)."""
-    from waitress.server import create_server
+    import waitress.server
 
     app = current_app._get_current_object()
     try:  # the port first: a taken one stops here, before anything else starts
-        server = create_server(app, host=host, port=port, threads=threads)
+        server = waitress.server.create_server(app, host=host, port=port, threads=threads)
     except OSError as err:
         if err.errno != errno.EADDRINUSE:
             raise

@@ -4,6 +4,7 @@ in-process scheduler only when `junkan serve` is asked for it, and a failed run 
 
 import email
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -192,12 +193,13 @@ def test_the_scheduler_command_refuses_to_start_beside_another(cli, app):
 
 
 def test_serve_runs_the_scheduler_in_process_only_when_asked(cli, app, db, monkeypatch):
-    import waitress
+    import waitress.server
 
     served: list[dict] = []
 
-    def fake_serve(application, **kwargs):
+    def fake_create_server(application, **kwargs):
         served.append(kwargs)
+        return SimpleNamespace(run=lambda: None)  # binds nothing, serves nothing
 
     started: list = []
     real_start = web.scheduler.start_in_process
@@ -207,7 +209,7 @@ def test_serve_runs_the_scheduler_in_process_only_when_asked(cli, app, db, monke
         started.append(result)
         return result
 
-    monkeypatch.setattr(waitress, "serve", fake_serve)
+    monkeypatch.setattr(waitress.server, "create_server", fake_create_server)
     monkeypatch.setattr(web.scheduler, "start_in_process", recording_start)
     plain = cli("serve")
     assert plain.exit_code == 0, plain.output
