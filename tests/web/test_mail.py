@@ -86,6 +86,7 @@ def test_invitation_mail_is_in_the_language_chosen_for_the_invited_member(
     plain, html = parts(message)
     assert words in plain and words in html
     assert admin.name in plain
+    assert (org.name_en if locale == "en" else org.name_ja) in plain  # the name it reads
     link = next(w for w in plain.split() if "/password/reset/" in w)
     assert f'<a href="{link}">' in html
 
