@@ -59,7 +59,6 @@ from market.listings import (
     create_request,
     describe_listings,
     describe_requests,
-    kg_to_tonnes,
     listing_form_choices,
     offerable_listings,
     own_listing,
@@ -95,6 +94,7 @@ from web.alerting import send_alert_mails
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
+from web.formatting import month, tonnes, yen  # noqa: F401  (re-exported)
 from web.forms import prefecture_choices
 from web.i18n import translate_error
 from web.pagination import Page, paginate
@@ -120,27 +120,6 @@ MANDATE_NAMES = {"": _l("None")}
 
 # ---------------------------------------------------------------------------------------------
 # Display helpers (template filters and globals)
-
-
-@bp.app_template_filter("yen")
-def yen(value: int | None) -> str:
-    """Integer yen for people: ¥3,000, a negative amount with a minus sign: −¥3,000."""
-    if value is None:
-        return "—"
-    return f"−¥{-value:,}" if value < 0 else f"¥{value:,}"
-
-
-@bp.app_template_filter("tonnes")
-def tonnes(kg: int | None) -> str:
-    """Kilograms as tonnes with up to three decimals: 120000 → "120", 1500 → "1.5"."""
-    if kg is None:
-        return "—"
-    return format(kg_to_tonnes(kg).normalize(), ",f")
-
-
-@bp.app_template_filter("month")
-def month(value: date | None) -> str:
-    return value.strftime("%Y-%m") if value else ""
 
 
 def formula_text(item: SupplyListing | OfftakeRequest, codes: dict[int, str]) -> str:
