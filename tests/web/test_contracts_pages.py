@@ -81,7 +81,7 @@ def test_the_contract_page_names_parties_listing_material_grade_and_index(client
     assert f'href="/organizations?kind=recycler#org-{seller.id}">Saitama Recycling</a>' in page
     assert f'href="/organizations?kind=manufacturer#org-{buyer.id}">Kanagawa Crates</a>' in page
     assert f'href="/listings/{world["listing"].id}">#{world["listing"].id} HDPE bales</a>' in page
-    assert "<code>hdpe</code>" in page
+    assert "<code>hdpe</code>" not in page  # the material by its name, not its code
     assert "(HDPE-NAT-B v" in page  # the grade by name and code
     assert "HDPE-JP" in page and "index #" not in page
     assert "−¥3,000/t" in page and "¥60,000/t" in page  # premium and floor

@@ -74,7 +74,7 @@ from market.listings import (
     update_request,
 )
 from market.matching import SEE_MATCHES
-from market.models import ListingStatus, MovementRecord, OfftakeRequest, PriceKind, SupplyListing
+from market.models import MovementRecord, OfftakeRequest, PriceKind, SupplyListing
 from market.movements import listing_movement, record_choices, request_movement
 from market.search import (
     SORTS,
@@ -97,18 +97,14 @@ from web.errors import commit_or_flash, save_form
 from web.formatting import month, tonnes, yen  # noqa: F401  (re-exported)
 from web.forms import prefecture_choices
 from web.i18n import translate_error
+from web.labels import LABELS, labels_of, material_name
 from web.pagination import Page, paginate
 from web.validation import input_errors, validate_form
 from web.views.movements import country_choices
 
 bp = Blueprint("market", __name__)
 
-STATUS_NAMES = {
-    ListingStatus.DRAFT: _l("Draft"),
-    ListingStatus.OPEN: _l("Open"),
-    ListingStatus.CLOSED: _l("Closed"),
-    ListingStatus.EXPIRED: _l("Expired"),
-}
+STATUS_NAMES = LABELS["listing_status"]
 SORT_NAMES = {
     "newest": _l("Newest first"),
     "price": _l("Lowest price"),
@@ -169,7 +165,7 @@ def _market_helpers() -> dict:
 
     return {
         "market_unread": lambda: unread_count(get_db(), actor()),
-        "listing_status_names": lambda: {str(k): str(v) for k, v in STATUS_NAMES.items()},
+        "listing_status_names": lambda: labels_of("listing_status"),
         "org_name": _org_name,
         "may_manage_listings": lambda: MANAGE_LISTINGS.allows(actor()),
         "may_manage_requests": lambda: MANAGE_REQUESTS.allows(actor()),
@@ -254,7 +250,10 @@ class ListingForm(FlaskForm, PriceFields):
         self.incoterm.choices = [(r, r) for r in INCOTERMS_2020]
         self._price_choices(choices)
         self.assay_id.choices = [("", _l("— none (declared composition) —"))] + [
-            (str(a.id), f"{a.lot_ref} — {a.material_code} ({a.reported_on.isoformat()})")
+            (
+                str(a.id),
+                f"{a.lot_ref} — {material_name(a.material_code) or a.material_code} ({a.reported_on.isoformat()})",
+            )
             for a in choices.assays
         ]
         self.visibility.choices = [
@@ -305,7 +304,7 @@ def movement_choices(form) -> None:
     form.delivery_country.choices = country_choices()
     records = record_choices(get_db(), current_actor().organization_id)
     form.movement_record_id.choices = [("", _l("— none —"))] + [
-        (str(r.id), f"#{r.id} {r.reference} — {r.material_code}, {r.country_export} → "
+        (str(r.id), f"#{r.id} {r.reference} — {material_name(r.material_code) or r.material_code}, {r.country_export} → "
          f"{r.country_import} ({r.valid_from.isoformat()} – {r.valid_until.isoformat()})")
         for r in records
     ]  # fmt: skip
@@ -860,4 +859,6 @@ def read_notification(note_id: int):
     note = mark_read(db, current_actor(), note_id)
     db.commit()
     target = note.link if note.link.startswith("/") and not note.link.startswith("//") else None
+    if request.form.get("stay"):  # "Mark read": stay on the list
+        target = None
     return redirect(target or url_for("market.notifications_view"))
