@@ -53,18 +53,19 @@ def yen_per_t(value) -> str:
     return text if text == DASH else text + "/t"
 
 
-def tonnes(kg) -> str:
+def tonnes(kg, unit: str = "kg") -> str:
     """Kilograms as a number of tonnes, up to three decimals: 120000 → 120, 1500 → 1.5,
-    1234567 → 1,234.567 (for cells under a "t" header); None → —."""
+    1234567 → 1,234.567 (for cells under a "t" header); None → —. A value already in tonnes
+    (a "60.000" of the API models) is written `value|tonnes("t")`."""
     if kg is None or kg == "":
         return DASH
-    value = _decimal(kg) / KG_PER_T
+    value = _decimal(kg) if unit == "t" else _decimal(kg) / KG_PER_T
     return _signed(value, _grouped(value, 3))
 
 
-def t(kg) -> str:
-    """Kilograms as tonnes with their unit: 12500 → "12.5 t"; None → —."""
-    text = tonnes(kg)
+def t(kg, unit: str = "kg") -> str:
+    """Kilograms (or tonnes, `unit="t"`) as tonnes with their unit: 12500 → "12.5 t"."""
+    text = tonnes(kg, unit)
     return text if text == DASH else text + " t"
 
 

@@ -246,36 +246,49 @@ register(
 )
 
 
-def _material_names() -> dict[str, tuple[str, str]]:
-    """code -> (name_ja, name_en) of every material: one query a request (kept in flask.g)."""
+def _names(model_name: str) -> dict[str, tuple[str, str]]:
+    """code -> (name_ja, name_en) of every row of a quality table (Material, Parameter): one
+    query a request, kept in flask.g (pages name many codes; no query per code)."""
     from flask import g, has_app_context
 
-    if has_app_context() and "material_names" in g:
-        return g.material_names
+    key = f"label_names_{model_name}"
+    if has_app_context() and key in g:
+        return g.get(key)
     from sqlmodel import select
 
-    from quality.models import Material
+    from quality import models
     from web.db import get_db
 
-    rows = get_db().exec(select(Material.code, Material.name_ja, Material.name_en)).all()
+    model = getattr(models, model_name)
+    rows = get_db().exec(select(model.code, model.name_ja, model.name_en)).all()
     names = {code: (ja, en) for code, ja, en in rows}
     if has_app_context():
-        g.material_names = names
+        setattr(g, key, names)
     return names
 
 
-def material_name(code: str) -> str | None:
-    """A material code named in the reader's language (Material.name_ja / name_en)."""
+def _named(model_name: str, code: str) -> str | None:
     from flask_babel import get_locale
 
-    found = _material_names().get(code)
+    found = _names(model_name).get(code)
     if found is None:
         return None
     ja, en = found
     return ja if str(get_locale()) == "ja" else en
 
 
+def material_name(code: str) -> str | None:
+    """A material code named in the reader's language (Material.name_ja / name_en)."""
+    return _named("Material", code)
+
+
+def parameter_name(code: str) -> str | None:
+    """An assay parameter code (cu_pct) named in the reader's language (Parameter names)."""
+    return _named("Parameter", code)
+
+
 register_provider("material", material_name)
+register_provider("parameter", parameter_name)
 
 # --- labels-quality ---
 

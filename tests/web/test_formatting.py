@@ -42,6 +42,8 @@ def test_tonnes_from_kilograms_keep_up_to_three_decimals_and_group_thousands():
 def test_t_adds_the_unit():
     assert t(12500) == "12.5 t"
     assert t(None) == "—"
+    assert t("60.000", "t") == "60 t"  # a value already in tonnes
+    assert t("1234.5", "t") == "1,234.5 t"
 
 
 def test_percent_of_a_value_already_in_percent():

@@ -42,17 +42,17 @@ from contracts.terms import (
     published_grades,
     terms_values,
 )
-from market.listings import INCOTERMS_2020, kg_to_tonnes
+from market.listings import INCOTERMS_2020
 from participants.errors import N_, Conflict, ValidationFailed
 from participants.models import Organization
 from web.alerting import send_notice_mails
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form, commit_or_flash
+from web.formatting import yen
 from web.labels import LABELS, label, labels_of
 from web.pagination import paginate
 from web.validation import input_errors, validate_form
-from web.views.market import yen
 from web.views.movements import contract_movement
 
 bp = Blueprint("contracts", __name__)
@@ -153,7 +153,6 @@ def _helpers(detail: ContractDetail | None = None) -> dict:
     return {
         "chain_reasons": {k: str(v) for k, v in CHAIN_REASONS.items()},
         "org_name": org_name,
-        "tonnes": lambda kg: format(kg_to_tonnes(kg), ",f"),
         "term_rows": (lambda t: term_rows(t, detail)) if detail else None,
     }
 

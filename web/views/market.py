@@ -123,12 +123,22 @@ def formula_text(item: SupplyListing | OfftakeRequest, codes: dict[int, str]) ->
     f = formula_of(item)
     if f.kind == PriceKind.FIXED:
         return gettext("%(price)s/t fixed", price=yen(f.fixed))
-    text = gettext(
-        "%(index)s × %(factor)s + %(premium)s/t",
-        index=codes.get(f.index_id, "?"),
-        factor=format(f.factor.normalize(), "f") if f.factor is not None else "?",
-        premium=yen(f.premium),
-    )
+    index = codes.get(f.index_id, "?")
+    factor = format(f.factor.normalize(), "f") if f.factor is not None else "?"
+    if f.premium is not None and f.premium < 0:  # "index × 0.92 − ¥3,000/t", not "+ −¥3,000"
+        text = gettext(
+            "%(index)s × %(factor)s − %(premium)s/t",
+            index=index,
+            factor=factor,
+            premium=yen(-f.premium),
+        )
+    else:
+        text = gettext(
+            "%(index)s × %(factor)s + %(premium)s/t",
+            index=index,
+            factor=factor,
+            premium=yen(f.premium),
+        )
     if f.floor is not None:
         text += ", " + gettext("floor %(price)s/t", price=yen(f.floor))
     if f.cap is not None:
