@@ -34,6 +34,7 @@ from market.listings import (
 from participants.actors import Actor, load_actor
 from participants.models import Member, Organization
 from quality.catalogue import latest_published
+from quality.models import Material
 
 # (key, kind, name_ja, name_en, base12, country, registry, prefecture, address, status)
 STATS_ORGANIZATIONS = [
@@ -194,6 +195,8 @@ def load_statistics_demo(
     # every month of Kanto copper has four sellers and four buyers.
     start = add_months(today.replace(day=1), -11)
     listed_on = add_months(start, -1) + timedelta(days=9)
+    # Titles as the Japanese organisations would write them: the material's Japanese name.
+    names = dict(session.exec(select(Material.code, Material.name_ja)).all())
     for seller, buyer, material, monthly_t, price in CONTRACTS:
         _, grade = latest_published(session, GRADES[material])
         origin, yard = ORIGINS.get((seller, material), (orgs[seller].prefecture, YARDS[seller]))
@@ -209,7 +212,7 @@ def load_statistics_demo(
         )
         data = ListingInput.model_validate(
             {
-                "title": f"{yard} {material}",
+                "title": f"{names.get(material, material)}・{yard.split(' (')[0]}",
                 "material": material,
                 "grade_version_id": grade.id,
                 "monthly_t": str(monthly_t + 15),  # some tonnes stay open: open supply
@@ -236,7 +239,7 @@ def load_statistics_demo(
         _, grade = latest_published(session, GRADES[material])
         data = RequestInput.model_validate(
             {
-                "title": f"{material} for {orgs[buyer].name_en}",
+                "title": f"{names.get(material, material)}（{orgs[buyer].name_ja}向け）",
                 "material": material,
                 "grade_version_id": grade.id,
                 "monthly_t": str(monthly_t),

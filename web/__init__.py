@@ -48,12 +48,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.json = GuardedJSON(app)
 
-    from web import auth, db, errors, i18n, labels, logconfig, security
+    from web import auth, db, errors, formatting, i18n, labels, logconfig, security
 
     logconfig.init_app(app)
     db.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
+    formatting.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

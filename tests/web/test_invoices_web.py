@@ -76,7 +76,7 @@ def test_the_invoice_page_shows_lines_tax_total_registration_and_due_date(client
     assert "JK-2027-000001" in html and NUMBER in html
     assert "¥72,000,000" in html  # 60 t × ¥1,200,000
     assert "−¥450,000" in html  # 60 t × −¥7,500: a deduction
-    assert "Consumption tax 10 percent on" in html
+    assert "Consumption tax 10 % on" in html
     assert f"¥{invoice.total_jpy:,}" in html and f"¥{invoice.tax_jpy:,}" in html
     assert "2027-03-03" in html  # due: 30 days after 2027-02-01
     assert f'href="/contracts/{w.contract.id}"' in html

@@ -167,7 +167,7 @@ def test_pages_candidates_proposals_and_contracts(client, world):
     r = client.post(f"/proposals/{pid}/accept")
     contract = db.exec(select(OfftakeContract)).one()
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/contracts/{contract.id}")
-    assert "60.000" in client.get("/contracts").get_data(as_text=True)
+    assert "60 t" in client.get("/contracts").get_data(as_text=True)
     detail = client.get(f"/contracts/{contract.id}")
     assert detail.status_code == 200 and "Sign version 1" in detail.get_data(as_text=True)
     client.post("/logout")

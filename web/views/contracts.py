@@ -42,16 +42,17 @@ from contracts.terms import (
     published_grades,
     terms_values,
 )
-from market.listings import INCOTERMS_2020, kg_to_tonnes
+from market.listings import INCOTERMS_2020
 from participants.errors import N_, Conflict, ValidationFailed
 from participants.models import Organization
 from web.alerting import send_notice_mails
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form, commit_or_flash
+from web.formatting import yen
+from web.labels import LABELS, label, labels_of
 from web.pagination import paginate
 from web.validation import input_errors, validate_form
-from web.views.market import yen
 from web.views.movements import contract_movement
 
 bp = Blueprint("contracts", __name__)
@@ -61,36 +62,18 @@ NOTICE_REASON = N_(
     "You receive this e-mail because your organisation is a party to this contract on Junkan."
 )
 
-STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "active": _l("Active"),
-    "completed": _l("Completed"),
-    "terminated": _l("Terminated"),
-    "withdrawn": _l("Withdrawn"),
-}
-SIDE_LABELS = {"seller": _l("Seller"), "buyer": _l("Buyer")}
-PRICE_KIND_LABELS = {"fixed": _l("Fixed price"), "index": _l("Index formula")}
-PERIOD_LABELS = {
-    "delivery": _l("Index of the delivery month"),
-    "previous": _l("Index of the previous month"),
-}
-LANGUAGE_LABELS = {"ja": _l("Japanese"), "en": _l("English")}
+STATUS_LABELS = LABELS["contract_status"]
+SIDE_LABELS = LABELS["side"]
+PRICE_KIND_LABELS = LABELS["price_kind"]
+PERIOD_LABELS = LABELS["index_period"]
+LANGUAGE_LABELS = LABELS["contract_language"]
 CHAIN_REASONS = {
     "an event is missing": _l("an event is missing"),
     "the link is broken": _l("the link between two events is broken"),
     "an event was changed": _l("an event was changed"),
     "the last events are missing": _l("the last events are missing"),
 }
-EVENT_LABELS = {
-    "contract.drafted": _l("Draft started"),
-    "terms.proposed": _l("New version proposed"),
-    "comment.added": _l("Message written"),
-    "signatures.voided": _l("Earlier signatures voided"),
-    "contract.signed": _l("Signed"),
-    "signature.refused": _l("Signature refused"),
-    "contract.activated": _l("Contract active"),
-    "contract.withdrawn": _l("Draft withdrawn"),
-}
+EVENT_LABELS = LABELS["contract_event"]
 
 
 def send_contract_notices(db) -> int:
@@ -137,11 +120,11 @@ def term_text(term: Term, value, detail: ContractDetail) -> str:
             return str(value)
         return f"{grade.name_ja if _ja() else grade.name_en} ({grade.label})"
     if unit == "price_kind":
-        return str(PRICE_KIND_LABELS.get(value, value))
+        return label(value, "price_kind")
     if unit == "period":
-        return str(PERIOD_LABELS.get(value, value))
+        return label(value, "index_period")
     if unit == "language":
-        return str(LANGUAGE_LABELS.get(value, value))
+        return label(value, "contract_language")
     return str(value)
 
 
@@ -168,12 +151,8 @@ def change_rows(changes: list[TermChange], detail: ContractDetail) -> list[tuple
 
 def _helpers(detail: ContractDetail | None = None) -> dict:
     return {
-        "status_labels": {k: str(v) for k, v in STATUS_LABELS.items()},
-        "side_labels": {k: str(v) for k, v in SIDE_LABELS.items()},
-        "event_labels": {k: str(v) for k, v in EVENT_LABELS.items()},
         "chain_reasons": {k: str(v) for k, v in CHAIN_REASONS.items()},
         "org_name": org_name,
-        "tonnes": lambda kg: format(kg_to_tonnes(kg), ",f"),
         "term_rows": (lambda t: term_rows(t, detail)) if detail else None,
     }
 
@@ -238,10 +217,10 @@ class TermsForm(FlaskForm):
         self.grade_version_id.choices = [
             (str(g.version_id), f"{g.label} — {g.name_ja if _ja() else g.name_en}") for g in grades
         ]
-        self.price_kind.choices = [(k, str(v)) for k, v in PRICE_KIND_LABELS.items()]
+        self.price_kind.choices = list(labels_of("price_kind").items())
         self.index.choices = [("", _l("— none —"))] + [(c, c) for c in index_codes]
-        self.pricing_period.choices = [(k, str(v)) for k, v in PERIOD_LABELS.items()]
-        self.governing_language.choices = [(k, str(v)) for k, v in LANGUAGE_LABELS.items()]
+        self.pricing_period.choices = list(labels_of("index_period").items())
+        self.governing_language.choices = list(labels_of("contract_language").items())
 
 
 class CommentForm(FlaskForm):

@@ -51,35 +51,17 @@ from contracts.deliveries import (
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
+from web.labels import LABELS
 from web.pagination import paginate
 from web.validation import validate_form
 from web.views.quality import OUTCOME_NAMES
 
 bp = Blueprint("deliveries", __name__)
 
-STATUS_LABELS = {
-    "recorded": _l("Awaiting the buyer"),
-    "accepted": _l("Accepted by the buyer"),
-    "disputed": _l("Disputed"),
-    "settled": _l("Settled"),
-    "rejected": _l("Rejected"),
-}
-MONTH_STATUS_LABELS = {
-    "open": _l("Open for deliveries"),
-    "closed": _l("Closed"),
-    "invoiced": _l("Invoiced"),
-}
-KIND_LABELS = {
-    "weighbridge_ticket": _l("Weighbridge ticket"),
-    "assay_report": _l("Assay report"),
-    "other": _l("Other document"),
-}
-BASIS_LABELS = {
-    "seller": _l("Seller's value (not measured by the buyer)"),
-    "average": _l("Average (within the splitting limit)"),
-    "umpire": _l("Umpire's value"),
-    "pending": _l("Awaiting the umpire's assay"),
-}
+STATUS_LABELS = LABELS["delivery_status"]
+MONTH_STATUS_LABELS = LABELS["obligation_status"]
+KIND_LABELS = LABELS["delivery_document"]
+BASIS_LABELS = LABELS["settlement_basis"]
 LIMITS_HINT = _l("PDF, PNG or JPEG, at most 5 MB each.")
 ACCEPTED_FILES = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 # A request may carry every document of a delivery (one per kind) plus the form fields; the
@@ -137,11 +119,7 @@ class SettleForm(FlaskForm):
 
 def _labels() -> dict:
     return {
-        "status_labels": {k: str(v) for k, v in STATUS_LABELS.items()},
-        "month_status_labels": {k: str(v) for k, v in MONTH_STATUS_LABELS.items()},
-        "kind_labels": {k: str(v) for k, v in KIND_LABELS.items()},
         "outcome_labels": {k: str(v) for k, v in OUTCOME_NAMES.items()},
-        "basis_labels": {k: str(v) for k, v in BASIS_LABELS.items()},
         "limits_hint": str(LIMITS_HINT),
     }
 

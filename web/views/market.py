@@ -59,7 +59,6 @@ from market.listings import (
     create_request,
     describe_listings,
     describe_requests,
-    kg_to_tonnes,
     listing_form_choices,
     offerable_listings,
     own_listing,
@@ -75,7 +74,7 @@ from market.listings import (
     update_request,
 )
 from market.matching import SEE_MATCHES
-from market.models import ListingStatus, MovementRecord, OfftakeRequest, PriceKind, SupplyListing
+from market.models import MovementRecord, OfftakeRequest, PriceKind, SupplyListing
 from market.movements import listing_movement, record_choices, request_movement
 from market.search import (
     SORTS,
@@ -95,20 +94,17 @@ from web.alerting import send_alert_mails
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
+from web.formatting import month, tonnes, yen  # noqa: F401  (re-exported)
 from web.forms import prefecture_choices
 from web.i18n import translate_error
+from web.labels import LABELS, labels_of, material_name
 from web.pagination import Page, paginate
 from web.validation import input_errors, validate_form
 from web.views.movements import country_choices
 
 bp = Blueprint("market", __name__)
 
-STATUS_NAMES = {
-    ListingStatus.DRAFT: _l("Draft"),
-    ListingStatus.OPEN: _l("Open"),
-    ListingStatus.CLOSED: _l("Closed"),
-    ListingStatus.EXPIRED: _l("Expired"),
-}
+STATUS_NAMES = LABELS["listing_status"]
 SORT_NAMES = {
     "newest": _l("Newest first"),
     "price": _l("Lowest price"),
@@ -122,38 +118,27 @@ MANDATE_NAMES = {"": _l("None")}
 # Display helpers (template filters and globals)
 
 
-@bp.app_template_filter("yen")
-def yen(value: int | None) -> str:
-    """Integer yen for people: ¥3,000, a negative amount with a minus sign: −¥3,000."""
-    if value is None:
-        return "—"
-    return f"−¥{-value:,}" if value < 0 else f"¥{value:,}"
-
-
-@bp.app_template_filter("tonnes")
-def tonnes(kg: int | None) -> str:
-    """Kilograms as tonnes with up to three decimals: 120000 → "120", 1500 → "1.5"."""
-    if kg is None:
-        return "—"
-    return format(kg_to_tonnes(kg).normalize(), ",f")
-
-
-@bp.app_template_filter("month")
-def month(value: date | None) -> str:
-    return value.strftime("%Y-%m") if value else ""
-
-
 def formula_text(item: SupplyListing | OfftakeRequest, codes: dict[int, str]) -> str:
     """'index × factor + premium' (with floor and cap), or the fixed price."""
     f = formula_of(item)
     if f.kind == PriceKind.FIXED:
         return gettext("%(price)s/t fixed", price=yen(f.fixed))
-    text = gettext(
-        "%(index)s × %(factor)s + %(premium)s/t",
-        index=codes.get(f.index_id, "?"),
-        factor=format(f.factor.normalize(), "f") if f.factor is not None else "?",
-        premium=yen(f.premium),
-    )
+    index = codes.get(f.index_id, "?")
+    factor = format(f.factor.normalize(), "f") if f.factor is not None else "?"
+    if f.premium is not None and f.premium < 0:  # "index × 0.92 − ¥3,000/t", not "+ −¥3,000"
+        text = gettext(
+            "%(index)s × %(factor)s − %(premium)s/t",
+            index=index,
+            factor=factor,
+            premium=yen(-f.premium),
+        )
+    else:
+        text = gettext(
+            "%(index)s × %(factor)s + %(premium)s/t",
+            index=index,
+            factor=factor,
+            premium=yen(f.premium),
+        )
     if f.floor is not None:
         text += ", " + gettext("floor %(price)s/t", price=yen(f.floor))
     if f.cap is not None:
@@ -190,7 +175,7 @@ def _market_helpers() -> dict:
 
     return {
         "market_unread": lambda: unread_count(get_db(), actor()),
-        "listing_status_names": lambda: {str(k): str(v) for k, v in STATUS_NAMES.items()},
+        "listing_status_names": lambda: labels_of("listing_status"),
         "org_name": _org_name,
         "may_manage_listings": lambda: MANAGE_LISTINGS.allows(actor()),
         "may_manage_requests": lambda: MANAGE_REQUESTS.allows(actor()),
@@ -275,7 +260,10 @@ class ListingForm(FlaskForm, PriceFields):
         self.incoterm.choices = [(r, r) for r in INCOTERMS_2020]
         self._price_choices(choices)
         self.assay_id.choices = [("", _l("— none (declared composition) —"))] + [
-            (str(a.id), f"{a.lot_ref} — {a.material_code} ({a.reported_on.isoformat()})")
+            (
+                str(a.id),
+                f"{a.lot_ref} — {material_name(a.material_code) or a.material_code} ({a.reported_on.isoformat()})",
+            )
             for a in choices.assays
         ]
         self.visibility.choices = [
@@ -326,7 +314,7 @@ def movement_choices(form) -> None:
     form.delivery_country.choices = country_choices()
     records = record_choices(get_db(), current_actor().organization_id)
     form.movement_record_id.choices = [("", _l("— none —"))] + [
-        (str(r.id), f"#{r.id} {r.reference} — {r.material_code}, {r.country_export} → "
+        (str(r.id), f"#{r.id} {r.reference} — {material_name(r.material_code) or r.material_code}, {r.country_export} → "
          f"{r.country_import} ({r.valid_from.isoformat()} – {r.valid_until.isoformat()})")
         for r in records
     ]  # fmt: skip
@@ -881,4 +869,6 @@ def read_notification(note_id: int):
     note = mark_read(db, current_actor(), note_id)
     db.commit()
     target = note.link if note.link.startswith("/") and not note.link.startswith("//") else None
+    if request.form.get("stay"):  # "Mark read": stay on the list
+        target = None
     return redirect(target or url_for("market.notifications_view"))

@@ -49,6 +49,7 @@ from web.auth import current_actor
 from web.config import transport_rates
 from web.db import get_db
 from web.errors import commit_or_flash
+from web.labels import LABELS
 from web.pagination import paginate
 from web.validation import input_errors, validate_form
 from web.views.contracts import send_contract_notices
@@ -63,14 +64,9 @@ PART_LABELS = {
     "term_fit": _l("Term fit"),
 }
 BAND_LABELS = {"narrow": _l("narrow"), "medium": _l("medium"), "wide": _l("wide")}
-SIDE_LABELS = {"seller": _l("Seller"), "buyer": _l("Buyer")}
-PROPOSAL_STATUS_LABELS = {
-    "proposed": _l("Proposed"),
-    "accepted": _l("Accepted"),
-    "declined": _l("Declined"),
-    "superseded": _l("Superseded"),
-}
-DECISION_LABELS = {"accept": _l("Accepted"), "decline": _l("Declined"), None: _l("Open")}
+SIDE_LABELS = LABELS["side"]
+PROPOSAL_STATUS_LABELS = LABELS["proposal_status"]
+DECISION_LABELS = LABELS["proposal_decision"]
 
 
 class DecisionForm(FlaskForm):
@@ -97,9 +93,6 @@ def _labels() -> dict:
     return {
         "part_labels": {k: str(v) for k, v in PART_LABELS.items()},
         "band_labels": {k: str(v) for k, v in BAND_LABELS.items()},
-        "side_labels": {k: str(v) for k, v in SIDE_LABELS.items()},
-        "proposal_status_labels": {k: str(v) for k, v in PROPOSAL_STATUS_LABELS.items()},
-        "decision_labels": {k: str(v) for k, v in DECISION_LABELS.items()},
         "weights": SCORE_WEIGHTS,
         "tonnes": kg_to_tonnes,
     }

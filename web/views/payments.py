@@ -28,6 +28,7 @@ from participants.errors import Conflict, NotFound
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash
+from web.labels import LABELS, label
 from web.pagination import paginate
 from web.stripe_gateway import demo_mode, payment_gateway
 
@@ -38,19 +39,8 @@ TEST_CARDS = [
     ("pm_card_visa", _l("Visa 4242 (succeeds)")),
     ("pm_card_chargeCustomerFail", _l("Card declined")),
 ]
-STATUS_LABELS = {
-    "unpaid": _l("Not paid"),
-    "claiming": _l("Payment pending — waiting for Stripe"),
-    "pending": _l("Payment pending — waiting for Stripe"),
-    "succeeded": _l("Paid"),
-    "failed": _l("Payment failed"),
-    "refunded": _l("Refunded"),
-}
-KIND_LABELS = {
-    "seller_payable": _l("Payable to the seller"),
-    "platform_fee": _l("Platform fee"),
-    "refund": _l("Refund"),
-}
+STATUS_LABELS = LABELS["payment_status"]
+KIND_LABELS = LABELS["settlement_kind"]
 
 
 class PayForm(FlaskForm):
@@ -73,7 +63,7 @@ def _payment_box(invoice_id: int):
 
 @bp.app_template_global("payment_status_label")
 def _payment_status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
+    return label(status, "payment_status")
 
 
 @bp.app_context_processor
@@ -113,7 +103,7 @@ def pay(invoice_id: int):
         box=box,
         form=form,
         demo=demo_mode(),
-        status_label=str(STATUS_LABELS.get(box.status, box.status)),
+        status_label=label(box.status, "payment_status"),
         invoice_url=_invoice_url(invoice_id),
     )
 
@@ -143,5 +133,4 @@ def settlements():
         page=page,
         totals=settlement_totals(db, actor),
         operator=actor.is_operator,
-        kind_labels={k: str(v) for k, v in KIND_LABELS.items()},
     )

@@ -2,33 +2,19 @@
 
 from flask import Blueprint, render_template
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from contracts.models import ObligationStatus
 from contracts.performance import contract_performance, organization_performance, overall
 from market.listings import kg_to_tonnes
 from participants.models import Organization
 from web.auth import current_actor
 from web.charts import money_chart, volume_chart
 from web.db import get_db
+from web.labels import LABELS
 
 bp = Blueprint("performance", __name__)
 
-OBLIGATION_STATUS_NAMES = {
-    ObligationStatus.OPEN: _l("Open for deliveries"),
-    ObligationStatus.CLOSED: _l("Closed"),
-    ObligationStatus.INVOICED: _l("Invoiced"),
-}
-
-
-@bp.app_context_processor
-def _performance_helpers() -> dict:
-    return {
-        "obligation_status_names": lambda: {
-            str(k): str(v) for k, v in OBLIGATION_STATUS_NAMES.items()
-        }
-    }
+OBLIGATION_STATUS_NAMES = LABELS["obligation_status"]  # templates: |label("obligation_status")
 
 
 def _t(kg: int) -> float:
