@@ -588,7 +588,7 @@ class AssayForm(FlaskForm):
     third_party_inspected = BooleanField(_l("Inspected by a third party"))
     radioactivity_checked = BooleanField(_l("Radioactivity checked"))
     results = FieldList(FormField(ResultRowForm), min_entries=8, max_entries=60)
-    csv = FileField(_l("Or upload a CSV file (parameter, value, uncertainty, unit)"))
+    csv = FileField(_l("Or upload a CSV file"))
 
     def evidence_given(self) -> dict:
         """The evidence fields as the record's `evidence` (AssayInput)."""

@@ -299,7 +299,7 @@ def _pad_items(form, rows: int) -> None:
 
 def _category_choices(categories: list[ProcurementCategory]) -> list[tuple[str, str]]:
     return [("", _l("— choose —"))] + [
-        (str(c.id), f"{c.name_ja if _ja() else c.name_en} ({c.code})") for c in categories
+        (str(c.id), c.name_ja if _ja() else c.name_en) for c in categories
     ]
 
 

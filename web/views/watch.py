@@ -59,7 +59,7 @@ def watch():
     found = anomalies(db, actor, today, pct)
     flow_rows = flows(db, actor)
     expiring = expiring_records(db, actor, today, max(EXPIRY_WINDOWS))
-    org_ids = {r.organization_id for r in expiring}
+    org_ids = {r.organization_id for r in expiring} | {a.organization_id for a in found}
     orgs = organizations_by_id(db, org_ids)
     chart = None
     if flow_rows:
