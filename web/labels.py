@@ -354,6 +354,70 @@ register(
     },
 )
 
+# Procurement: the chain-of-custody ledger and the catalogue.
+register(
+    "custody_entry",
+    {
+        "credit": _l("Credit: recycled input received"),
+        "debit": _l("Debit: recycled-content claim sold"),
+        "reserve": _l("Reserved for an award"),
+        "release": _l("Reservation released"),
+        "reversal": _l("Credit reversed"),
+    },
+)
+register(
+    "custody_source",
+    {
+        "delivery": _l("Delivery"),
+        "order": _l("Purchase order"),
+        "award": _l("Award"),
+    },
+)
+register(
+    "catalogue_sort",
+    {
+        "newest": _l("Newest first"),
+        "price": _l("Lowest price"),
+        "recycled": _l("Most recycled content"),
+        "post_consumer": _l("Most post-consumer content"),
+    },
+)
+register(
+    "order_status",
+    {
+        "ordered": _l("Ordered"),
+        "delivered": _l("Delivered"),
+        "cancelled": _l("Cancelled"),
+    },
+)
+register("product_status", {"active": _l("In the catalogue"), "withdrawn": _l("Withdrawn")})
+register(
+    "order_payment",
+    {
+        "unpaid": _l("Not paid"),
+        "claiming": _l("Payment pending — waiting for Stripe"),
+        "pending": _l("Payment pending — waiting for Stripe"),
+        "failed": _l("Payment failed"),
+        "paid": _l("Paid"),
+    },
+)
+register(
+    "evidence_item",
+    {
+        "polymer": _l("polymer declared"),
+        "source": _l("source declared (PCR or PIR)"),
+        "form": _l("form declared (flake, pellet, bale …)"),
+        "colour": _l("colour declared"),
+        "composition": _l("declared composition"),
+        "lab_assay": _l("a lab assay"),
+        "lab_accredited": _l("an accredited laboratory"),
+        "method_stated": _l("the test method"),
+        "third_party_inspected": _l("third-party inspection"),
+        "radioactivity_checked": _l("radioactivity check"),
+        "identification_method": _l("identification by IR or DSC"),
+    },
+)
+
 # Resource security: movement records, the export watch, the statistics.
 register(
     "movement_direction",

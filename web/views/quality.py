@@ -122,19 +122,7 @@ POSITION_NAMES = LABELS["consultation_position"]
 RULE_NAMES = LABELS["decision_rule"]
 
 # What a lot's evidence lacks for the next data-quality level (non-parameter items).
-EVIDENCE_LABELS = {
-    "polymer": _l("polymer declared"),
-    "source": _l("source declared (PCR or PIR)"),
-    "form": _l("form declared (flake, pellet, bale …)"),
-    "colour": _l("colour declared"),
-    "composition": _l("declared composition"),
-    "lab_assay": _l("a lab assay"),
-    "lab_accredited": _l("an accredited laboratory"),
-    "method_stated": _l("the test method"),
-    "third_party_inspected": _l("third-party inspection"),
-    "radioactivity_checked": _l("radioactivity check"),
-    "identification_method": _l("identification by IR or DSC"),
-}
+EVIDENCE_LABELS = LABELS["evidence_item"]
 
 
 @bp.context_processor
