@@ -144,7 +144,11 @@ register(
 )
 register(
     "consultation_position",
-    {"endorse": _l("Endorse"), "object": _l("Object"), "comment": _l("Comment")},
+    {
+        "endorse": _l("Endorse"),
+        "object": _l("Object"),
+        "comment": _p("consultation position", "Comment"),
+    },
 )
 register(
     "decision_rule",
