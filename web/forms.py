@@ -6,26 +6,13 @@ from wtforms import SelectField
 
 from participants.geography import PREFECTURES
 from participants.models import OrgKind, Role
+from web.labels import LABELS
 
-ORG_KIND_LABELS = {
-    OrgKind.RECYCLER: _l("Recycler"),
-    OrgKind.MANUFACTURER: _l("Manufacturer"),
-    OrgKind.AGENCY: _l("Public agency"),
-    OrgKind.STANDARDS_BODY: _l("Standards body"),
-    OrgKind.OPERATOR: _l("Marketplace operator"),
-}
-ROLE_LABELS = {
-    Role.ADMIN: _l("Administrator"),
-    Role.TRADER: _l("Trader"),
-    Role.SIGNATORY: _l("Signatory"),
-    Role.INSPECTOR: _l("Inspector"),
-    Role.OFFICER: _l("Procurement officer"),
-}
-STATUS_LABELS = {
-    "unverified": _l("Unverified"),
-    "verified": _l("Verified"),
-    "suspended": _l("Suspended"),
-}
+# The names live in web.labels (kinds org_kind, role, org_status); these views of them stay
+# for the modules that import them.
+ORG_KIND_LABELS = {OrgKind(k): v for k, v in LABELS["org_kind"].items()}
+ROLE_LABELS = {Role(k): v for k, v in LABELS["role"].items()}
+STATUS_LABELS = dict(LABELS["org_status"])
 
 
 def prefecture_choices(blank: bool = True) -> list[tuple[str, str]]:

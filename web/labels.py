@@ -291,6 +291,405 @@ register_provider("material", material_name)
 register_provider("parameter", parameter_name)
 
 # --- labels-quality ---
+# Quality, operator, procurement and public pages. Parameters (and, until labels-market's
+# provider is merged, materials) are named from the database: one query per request, kept in g.
+
+
+def _names_from_db(kind: str, model_path: str) -> Callable[[str], str | None]:
+    """A provider naming codes from a table with code, name_ja and name_en (one query a
+    request, cached in flask.g; outside a request the code stays as it is)."""
+
+    def provide(code: str) -> str | None:
+        from flask import g, has_request_context
+        from flask_babel import get_locale
+
+        if not has_request_context():
+            return None
+        cache = g.setdefault("_label_names", {})
+        if kind not in cache:
+            from importlib import import_module
+
+            from sqlmodel import select
+
+            from web.db import get_db
+
+            module, _, cls = model_path.rpartition(".")
+            model = getattr(import_module(module), cls)
+            rows = get_db().exec(select(model.code, model.name_ja, model.name_en)).all()
+            cache[kind] = {c: (ja, en) for c, ja, en in rows}
+        names = cache[kind].get(code)
+        if names is None:
+            return None
+        ja, en = names
+        return (ja or en) if str(get_locale()) == "ja" else (en or ja)
+
+    return provide
+
+
+register_provider("parameter", _names_from_db("parameter", "quality.models.Parameter"))
+if "material" not in LABELS and "material" not in PROVIDERS:  # labels-market names materials
+    register_provider("material", _names_from_db("material", "quality.models.Material"))
+register_provider(
+    "grade_standard", _names_from_db("grade_standard", "quality.models.GradeStandard")
+)
+
+register(
+    "standard_status",
+    {
+        "draft": _l("Draft"),
+        "consultation": _l("In consultation"),
+        "published": _l("Published"),
+        "withdrawn": _l("Withdrawn"),
+        "retired": _l("Retired"),
+    },
+)
+register(
+    "assay_outcome",
+    {
+        "conforms": _l("Conforms"),
+        "conforms_with_deductions": _l("Conforms with deductions"),
+        "downgraded": _l("Downgraded"),
+        "rejected": _l("Rejected"),
+        "incomplete": _l("Incomplete"),
+    },
+)
+register(
+    "material_family",
+    {
+        "metal": _l("Metal"),
+        "plastic": _l("Plastic"),
+        "e-scrap": _l("E-scrap"),
+        "battery": _l("Battery"),
+    },
+)
+register(
+    "consultation_position",
+    {
+        "endorse": _l("Endorse"),
+        "object": _l("Object"),
+        "comment": _p("consultation position", "Comment"),
+    },
+)
+register(
+    "decision_rule",
+    {
+        "simple": _l("Simple (the measured value is compared)"),
+        "guarded": _l("Guarded (the uncertainty counts against the claimant)"),
+    },
+)
+# The standards diff: what part changed, and how.
+register(
+    "standard_part",
+    {
+        "decision_rule": _l("Decision rule"),
+        "limit": _l("Limit"),
+        "requirement": _l("Requirement checked by inspection"),
+        "derived": _l("Derived parameter"),
+    },
+)
+register(
+    "standard_change",
+    {
+        "added": _p("diff", "Added"),
+        "removed": _p("diff", "Removed"),
+        "changed": _p("diff", "Changed"),
+    },
+)
+register(
+    "limit_kind",
+    {
+        "min": _l("Minimum"),
+        "max": _l("Maximum"),
+        "range": _l("Range"),
+        "none_detected": _l("none detected"),
+    },
+)
+register(
+    "breach_action",
+    {"reject": _l("reject"), "deduct": _l("deduct"), "downgrade": _l("downgrade")},
+)
+
+# Organisations and members (web.forms keeps its names for the importers).
+register(
+    "org_kind",
+    {
+        "recycler": _l("Recycler"),
+        "manufacturer": _l("Manufacturer"),
+        "agency": _l("Public agency"),
+        "standards_body": _l("Standards body"),
+        "operator": _l("Marketplace operator"),
+    },
+)
+register(
+    "role",
+    {
+        "admin": _l("Administrator"),
+        "trader": _l("Trader"),
+        "signatory": _l("Signatory"),
+        "inspector": _l("Inspector"),
+        "officer": _l("Procurement officer"),
+    },
+)
+register(
+    "org_status",
+    {
+        "unverified": _l("Unverified"),
+        "verified": _l("Verified"),
+        "suspended": _l("Suspended"),
+    },
+)
+
+# The operator's audit log: actions, the kinds of their targets, the keys of their details.
+register(
+    "audit_action",
+    {
+        "organization.signed_up": _l("Organisation signed up"),
+        "organization.verified": _l("Organisation verified"),
+        "organization.unverified": _l("Organisation set back to unverified"),
+        "organization.suspended": _l("Organisation suspended"),
+        "organization.registration_number_changed": _l("Corporate number changed"),
+        "organization.registry_id_changed": _l("Registration number changed"),
+        "member.invited": _l("Member invited"),
+        "member.removed": _l("Member removed"),
+        "member.roles_changed": _l("Member roles changed"),
+        "member.password_changed": _l("Password changed"),
+        "member.password_reset": _l("Password reset"),
+        "index.created": _l("Price index created"),
+        "index.value_set": _l("Price index value entered"),
+        "policy.set": _l("Green purchasing policy set"),
+        "matching.run": _l("Matching run"),
+        "proposal.accepted": _l("Proposal accepted"),
+        "proposal.declined": _l("Proposal declined"),
+        "contract.drafted": _l("Contract drafted"),
+        "invoice.bank_transfer": _l("Bank transfer recorded"),
+        "tender.created": _l("Tender created"),
+        "tender.published": _l("Tender published"),
+        "tender.amended": _l("Tender amended"),
+        "tender.cancelled": _l("Tender cancelled"),
+        "tender.opened": _l("Bids opened"),
+        "tender.awarded": _l("Tender awarded"),
+        "tender.award_cancelled": _l("Award cancelled"),
+        "tender.completed": _l("Tender completed (contract issued)"),
+        "tender.unsuccessful": _l("Tender closed without award"),
+        "order.delivered": _l("Purchase order delivered"),
+        "movement_record.created": _l("Export or import record created"),
+        "movement_record.updated": _l("Export or import record updated"),
+        "movement_record.withdrawn": _l("Export or import record withdrawn"),
+    },
+)
+register(
+    "audit_target",
+    {
+        "organization": _l("Organisation"),
+        "member": _l("Member"),
+        "offtakecontract": _l("Contract"),
+        "proposal": _l("Proposal"),
+        "matchrun": _l("Matching run"),
+        "invoice": _l("Invoice"),
+        "tender": _l("Tender"),
+        "award": _l("Award"),
+        "purchaseorder": _l("Purchase order"),
+        "priceindex": _l("Price index"),
+        "agencypolicy": _l("Green purchasing policy"),
+        "movement_record": _l("Export or import record"),
+    },
+)
+register(
+    "audit_detail",
+    {
+        "amount_jpy": _l("Amount"),
+        "amendment": _l("Amendment"),
+        "award": _l("Award"),
+        "before": _l("Before"),
+        "bid": _l("Bid"),
+        "changed": _l("Changed"),
+        "code": _l("Code"),
+        "consented_kg": _l("Consented quantity"),
+        "contract": _l("Contract"),
+        "disqualified": _l("Disqualified"),
+        "email": _l("E-mail"),
+        "from": _p("audit", "From"),
+        "justification": _l("Justification"),
+        "kg": _l("Quantity"),
+        "listing": _l("Listing"),
+        "month": _l("Month"),
+        "order": _l("Purchase order"),
+        "proposals": _l("Proposals"),
+        "qualified": _l("Qualified"),
+        "rank": _l("Rank"),
+        "reason": _l("Reason"),
+        "received_on": _l("Received on"),
+        "reference": _l("Reference"),
+        "request": _l("Request"),
+        "reserved_kg": _l("Reserved quantity"),
+        "tender": _l("Tender"),
+        "threshold_jpy": _l("Threshold"),
+        "title": _l("Title"),
+        "to": _p("audit", "To"),
+        "top_ranked_bid": _l("Top-ranked bid"),
+        "withdrawn": _l("Withdrawn"),
+    },
+)
+
+# Recycled-content mandates a request can be bought for (market.listings.MANDATES).
+register(
+    "mandate",
+    {
+        "EU-BATT-2031": _l("EU Batteries Regulation: recycled content from 2031"),
+        "EU-BATT-2036": _l("EU Batteries Regulation: recycled content from 2036"),
+        "EU-PPWR-2030": _l("EU Packaging Regulation: recycled plastic from 2030"),
+        "EU-PPWR-2040": _l("EU Packaging Regulation: recycled plastic from 2040"),
+        "EU-ELV": _l("EU End-of-Life Vehicles Regulation: recycled plastic"),
+        "JP-GREEN": _l("Japan's Green Purchasing Act criteria"),
+    },
+)
+
+# Procurement: tenders, bids, awards.
+register(
+    "tender_status",
+    {
+        "planning": _l("Draft (planning)"),
+        "active": _p("tender", "Published"),
+        "evaluation": _l("Under evaluation"),
+        "awarded": _l("Awarded (standstill period)"),
+        "complete": _l("Complete"),
+        "cancelled": _l("Cancelled"),
+        "unsuccessful": _l("Unsuccessful"),
+    },
+)
+register(
+    "bid_status",
+    {
+        "submitted": _l("Submitted (sealed)"),
+        "unconfirmed": _l("Needs your confirmation (the tender was amended)"),
+        "withdrawn": _l("Withdrawn"),
+        "qualified": _l("Qualified"),
+        "disqualified": _l("Disqualified"),
+        "awarded": _l("Awarded"),
+        "unsuccessful": _l("Not successful"),
+    },
+)
+register(
+    "award_status",
+    {
+        "pending": _l("Pending (standstill period)"),
+        "active": _l("Active: contract issued"),
+        "cancelled": _l("Cancelled"),
+    },
+)
+
+# Procurement: the chain-of-custody ledger and the catalogue.
+register(
+    "custody_entry",
+    {
+        "credit": _l("Credit: recycled input received"),
+        "debit": _l("Debit: recycled-content claim sold"),
+        "reserve": _l("Reserved for an award"),
+        "release": _l("Reservation released"),
+        "reversal": _l("Credit reversed"),
+    },
+)
+register(
+    "custody_source",
+    {
+        "delivery": _l("Delivery"),
+        "order": _l("Purchase order"),
+        "award": _l("Award"),
+    },
+)
+register(
+    "catalogue_sort",
+    {
+        "newest": _l("Newest first"),
+        "price": _l("Lowest price"),
+        "recycled": _l("Most recycled content"),
+        "post_consumer": _l("Most post-consumer content"),
+    },
+)
+register(
+    "order_status",
+    {
+        "ordered": _l("Ordered"),
+        "delivered": _l("Delivered"),
+        "cancelled": _l("Cancelled"),
+    },
+)
+register("product_status", {"active": _l("In the catalogue"), "withdrawn": _l("Withdrawn")})
+register(
+    "order_payment",
+    {
+        "unpaid": _l("Not paid"),
+        "claiming": _l("Payment pending — waiting for Stripe"),
+        "pending": _l("Payment pending — waiting for Stripe"),
+        "failed": _l("Payment failed"),
+        "paid": _l("Paid"),
+    },
+)
+register(
+    "evidence_item",
+    {
+        "polymer": _l("polymer declared"),
+        "source": _l("source declared (PCR or PIR)"),
+        "form": _l("form declared (flake, pellet, bale …)"),
+        "colour": _l("colour declared"),
+        "composition": _l("declared composition"),
+        "lab_assay": _l("a lab assay"),
+        "lab_accredited": _l("an accredited laboratory"),
+        "method_stated": _l("the test method"),
+        "third_party_inspected": _l("third-party inspection"),
+        "radioactivity_checked": _l("radioactivity check"),
+        "identification_method": _l("identification by IR or DSC"),
+    },
+)
+
+# Resource security: movement records, the export watch, the statistics.
+register(
+    "movement_direction",
+    {"export": _l("Export (leaving Japan)"), "import": _l("Import (entering Japan)")},
+)
+
+
+def _movement_routes() -> dict:
+    from quality.export_regimes import ROUTE_LABELS
+
+    return {str(k): _l(v) for k, v in ROUTE_LABELS.items()}
+
+
+register("movement_route", _movement_routes())
+if "contract_status" not in LABELS:  # the contract pages' names (another area may extend)
+    register(
+        "contract_status",
+        {
+            "draft": _l("Draft"),
+            "active": _l("Active"),
+            "completed": _l("Completed"),
+            "terminated": _l("Terminated"),
+            "withdrawn": _l("Withdrawn"),
+        },
+    )
+register("movement_status", {"active": _l("active"), "withdrawn": _l("withdrawn")})
+register(
+    "anomaly_kind",
+    {"material_mismatch": _l("Material mismatch"), "price_below_market": _l("Price below market")},
+)
+register(
+    "statistics_family",
+    {
+        "metal": _l("Metals"),
+        "plastic": _l("Plastics"),
+        "e-scrap": _l("E-scrap"),
+        "battery": _l("Batteries"),
+    },
+)
+register(
+    "statistics_measure",
+    {
+        "contracted_t": _l("Contracted tonnes"),
+        "price_jpy_per_t": _l("Average contract price (yen per tonne)"),
+        "supply_t": _l("Open supply (tonnes a month)"),
+        "demand_t": _l("Open demand (tonnes a month)"),
+    },
+)
 
 # --- labels-forms ---
 

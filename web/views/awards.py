@@ -35,33 +35,15 @@ from quality.custody import tonnes
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
+from web.labels import LABELS
 from web.validation import validate_form
 
 bp = Blueprint("awards", __name__)
 
-BID_STATUS_LABELS = {
-    BidStatus.SUBMITTED: _l("Submitted (sealed)"),
-    BidStatus.NEEDS_CONFIRMATION: _l("Needs re-confirmation"),
-    BidStatus.WITHDRAWN: _l("Withdrawn"),
-    BidStatus.QUALIFIED: _l("Qualified"),
-    BidStatus.DISQUALIFIED: _l("Disqualified"),
-    BidStatus.AWARDED: _l("Awarded"),
-    BidStatus.UNSUCCESSFUL: _l("Not successful"),
-}
-TENDER_STATUS_LABELS = {
-    TenderStatus.PLANNING: _l("Planning"),
-    TenderStatus.ACTIVE: _l("Open for bids"),
-    TenderStatus.EVALUATION: _l("In evaluation"),
-    TenderStatus.AWARDED: _l("Awarded (standstill period)"),
-    TenderStatus.COMPLETE: _l("Complete"),
-    TenderStatus.CANCELLED: _l("Cancelled"),
-    TenderStatus.UNSUCCESSFUL: _l("Unsuccessful"),
-}
-AWARD_STATUS_LABELS = {
-    AwardStatus.PENDING: _l("Pending (standstill period)"),
-    AwardStatus.ACTIVE: _l("Active: contract issued"),
-    AwardStatus.CANCELLED: _l("Cancelled"),
-}
+# The names live in web.labels (kinds bid_status, tender_status, award_status).
+BID_STATUS_LABELS = {BidStatus(k): v for k, v in LABELS["bid_status"].items()}
+TENDER_STATUS_LABELS = {TenderStatus(k): v for k, v in LABELS["tender_status"].items()}
+AWARD_STATUS_LABELS = {AwardStatus(k): v for k, v in LABELS["award_status"].items()}
 
 
 class AwardForm(FlaskForm):

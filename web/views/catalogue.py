@@ -72,30 +72,18 @@ from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
 from web.i18n import translate_error
+from web.labels import LABELS
 from web.pagination import paginate
 from web.validation import input_errors, validate_form
 
 bp = Blueprint("catalogue", __name__)
 
-SORT_NAMES = {
-    "newest": _l("Newest first"),
-    "price": _l("Lowest price"),
-    "recycled": _l("Most recycled content"),
-    "post_consumer": _l("Most post-consumer content"),
-}
-ORDER_STATUS_NAMES = {
-    "ordered": _l("Ordered"),
-    "delivered": _l("Delivered"),
-    "cancelled": _l("Cancelled"),
-}
-PRODUCT_STATUS_NAMES = {"active": _l("In the catalogue"), "withdrawn": _l("Withdrawn")}
-PAYMENT_NAMES = {
-    "unpaid": _l("Not paid"),
-    "claiming": _l("Payment pending — waiting for Stripe"),
-    "pending": _l("Payment pending — waiting for Stripe"),
-    "failed": _l("Payment failed"),
-    "paid": _l("Paid"),
-}
+# The names live in web.labels (kinds catalogue_sort, order_status, product_status,
+# order_payment).
+SORT_NAMES = LABELS["catalogue_sort"]
+ORDER_STATUS_NAMES = LABELS["order_status"]
+PRODUCT_STATUS_NAMES = LABELS["product_status"]
+PAYMENT_NAMES = LABELS["order_payment"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,28 +10,19 @@ from decimal import Decimal
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import get_locale, gettext
-from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from market.categories import STREAMS, UNITS, get_category, list_categories
 from quality.custody import ledger_out, read_ledger
 from web.auth import current_actor
 from web.db import get_db
+from web.labels import LABELS
 
 bp = Blueprint("procurement", __name__)
 
-ENTRY_KINDS = {
-    "credit": _l("Credit: recycled input received"),
-    "debit": _l("Debit: recycled-content claim sold"),
-    "reserve": _l("Reserved for an award"),
-    "release": _l("Reservation released"),
-    "reversal": _l("Credit reversed"),
-}
-ENTRY_SOURCES = {
-    "delivery": _l("Delivery"),
-    "order": _l("Purchase order"),
-    "award": _l("Award"),
-}
+# The names live in web.labels (kinds custody_entry, custody_source).
+ENTRY_KINDS = LABELS["custody_entry"]
+ENTRY_SOURCES = LABELS["custody_source"]
 PAGE_ENTRIES = 50
 
 

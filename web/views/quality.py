@@ -109,54 +109,20 @@ from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form
 from web.i18n import translate_error
+from web.labels import LABELS
 from web.validation import InputInvalid, input_errors, validate_form
 
 bp = Blueprint("quality", __name__)
 
-STATUS_NAMES = {
-    "draft": _l("Draft"),
-    "consultation": _l("In consultation"),
-    "published": _l("Published"),
-    "withdrawn": _l("Withdrawn"),
-    "retired": _l("Retired"),
-}
-OUTCOME_NAMES = {
-    "conforms": _l("Conforms"),
-    "conforms_with_deductions": _l("Conforms with deductions"),
-    "downgraded": _l("Downgraded"),
-    "rejected": _l("Rejected"),
-    "incomplete": _l("Incomplete"),
-}
-FAMILY_NAMES = {
-    "metal": _l("Metal"),
-    "plastic": _l("Plastic"),
-    "e-scrap": _l("E-scrap"),
-    "battery": _l("Battery"),
-}
-POSITION_NAMES = {
-    "endorse": _l("Endorse"),
-    "object": _l("Object"),
-    "comment": _l("Comment"),
-}
-RULE_NAMES = {
-    "simple": _l("Simple (the measured value is compared)"),
-    "guarded": _l("Guarded (the uncertainty counts against the claimant)"),
-}
+# The names live in web.labels (one kind each).
+STATUS_NAMES = LABELS["standard_status"]
+OUTCOME_NAMES = LABELS["assay_outcome"]
+FAMILY_NAMES = LABELS["material_family"]
+POSITION_NAMES = LABELS["consultation_position"]
+RULE_NAMES = LABELS["decision_rule"]
 
 # What a lot's evidence lacks for the next data-quality level (non-parameter items).
-EVIDENCE_LABELS = {
-    "polymer": _l("polymer declared"),
-    "source": _l("source declared (PCR or PIR)"),
-    "form": _l("form declared (flake, pellet, bale …)"),
-    "colour": _l("colour declared"),
-    "composition": _l("declared composition"),
-    "lab_assay": _l("a lab assay"),
-    "lab_accredited": _l("an accredited laboratory"),
-    "method_stated": _l("the test method"),
-    "third_party_inspected": _l("third-party inspection"),
-    "radioactivity_checked": _l("radioactivity check"),
-    "identification_method": _l("identification by IR or DSC"),
-}
+EVIDENCE_LABELS = LABELS["evidence_item"]
 
 
 @bp.context_processor
@@ -300,7 +266,8 @@ def diff(code: str):
         abort(400)
     _, va = get_version(db, code, a)
     _, vb = get_version(db, code, b)
-    changes = diff_versions(spec_of(va, std), spec_of(vb, std))
+    spec_a, spec_b = spec_of(va, std), spec_of(vb, std)
+    changes = diff_versions(spec_a, spec_b)
     return render_template(
         "quality/diff.html",
         standard=std,
@@ -308,9 +275,24 @@ def diff(code: str):
         b=vb,
         versions=versions,
         changes=changes,
+        sides={"before": _spec_parts(spec_a), "after": _spec_parts(spec_b)},
         params=parameters_by_code(db),
         name=_name,
     )
+
+
+def _spec_parts(spec) -> dict:
+    """A version's parts by the diff's keys, for showing them in words: limits by parameter,
+    requirements and derived parameters by code, the decision rule."""
+    limits: dict[str, list] = {}
+    for limit in spec.limits:
+        limits.setdefault(limit.parameter, []).append(limit)
+    return {
+        "limit": limits,
+        "requirement": {r.code: r for r in spec.requirements},
+        "derived": {d.code: d for d in spec.derived},
+        "decision_rule": {"decision_rule": spec.decision_rule},
+    }
 
 
 # --- standard-setting ---------------------------------------------------------------------
@@ -594,7 +576,7 @@ class AssayForm(FlaskForm):
     third_party_inspected = BooleanField(_l("Inspected by a third party"))
     radioactivity_checked = BooleanField(_l("Radioactivity checked"))
     results = FieldList(FormField(ResultRowForm), min_entries=8, max_entries=60)
-    csv = FileField(_l("Or upload a CSV file (parameter, value, uncertainty, unit)"))
+    csv = FileField(_l("Or upload a CSV file"))
 
     def evidence_given(self) -> dict:
         """The evidence fields as the record's `evidence` (AssayInput)."""

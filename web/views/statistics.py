@@ -32,22 +32,14 @@ from web.charts import japan_map, series_chart
 from web.config import disclosure_rules
 from web.db import get_db
 from web.i18n import translate_error
+from web.labels import LABELS
 from web.validation import InputInvalid, input_errors
 
 bp = Blueprint("statistics", __name__)
 
-FAMILY_LABELS = {
-    "metal": _l("Metals"),
-    "plastic": _l("Plastics"),
-    "e-scrap": _l("E-scrap"),
-    "battery": _l("Batteries"),
-}
-MEASURE_LABELS = {
-    "contracted_t": _l("Contracted tonnes"),
-    "price_jpy_per_t": _l("Average contract price (yen per tonne)"),
-    "supply_t": _l("Open supply (tonnes a month)"),
-    "demand_t": _l("Open demand (tonnes a month)"),
-}
+# The names live in web.labels (kinds statistics_family, statistics_measure).
+FAMILY_LABELS = LABELS["statistics_family"]
+MEASURE_LABELS = LABELS["statistics_measure"]
 CSV_HEADERS = [
     _l("Measure"),
     _l("Month"),

@@ -82,6 +82,7 @@ from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash
 from web.i18n import translate_error
+from web.labels import LABELS
 from web.pagination import paginate
 from web.validation import input_errors
 
@@ -92,15 +93,7 @@ NOTICE_REASON = N_(
     "You receive this e-mail because your organisation bid on this tender on Junkan."
 )
 
-STATUS_LABELS = {
-    "planning": _l("Draft (planning)"),
-    "active": _l("Published"),
-    "evaluation": _l("Under evaluation"),
-    "awarded": _l("Awarded (standstill period)"),
-    "complete": _l("Complete"),
-    "cancelled": _l("Cancelled"),
-    "unsuccessful": _l("Unsuccessful"),
-}
+STATUS_LABELS = LABELS["tender_status"]  # the names live in web.labels
 PHASE_LABELS = {
     "planning": _l("Draft: only your agency sees it"),
     "upcoming": _l("Published: the enquiry period has not begun"),
@@ -110,15 +103,7 @@ PHASE_LABELS = {
     "closed": _l("The tender period has ended: the bids are being opened"),
     **{k: v for k, v in STATUS_LABELS.items() if k not in ("planning", "active")},
 }
-BID_STATUS_LABELS = {
-    "submitted": _l("Submitted"),
-    "unconfirmed": _l("Needs your confirmation (the tender was amended)"),
-    "withdrawn": _l("Withdrawn"),
-    "qualified": _l("Qualified"),
-    "disqualified": _l("Disqualified"),
-    "awarded": _l("Awarded"),
-    "unsuccessful": _l("Unsuccessful"),
-}
+BID_STATUS_LABELS = LABELS["bid_status"]
 
 
 def _ja() -> bool:
@@ -314,7 +299,7 @@ def _pad_items(form, rows: int) -> None:
 
 def _category_choices(categories: list[ProcurementCategory]) -> list[tuple[str, str]]:
     return [("", _l("— choose —"))] + [
-        (str(c.id), f"{c.name_ja if _ja() else c.name_en} ({c.code})") for c in categories
+        (str(c.id), c.name_ja if _ja() else c.name_en) for c in categories
     ]
 
 

@@ -16,12 +16,37 @@ from participants.columns import tokyo_today
 from web.auth import current_actor
 from web.charts import flows_chart
 from web.db import get_db
+from web.labels import label
 
 bp = Blueprint("watch", __name__)
 
 
 def floor_pct() -> int:
     return int(current_app.config.get("WATCH_PRICE_FLOOR_PCT", 70))
+
+
+def finding_params(params: dict) -> dict:
+    """The finding's parameters as a person reads them: materials and parameters by name,
+    the evidence and the price basis in words (the domain keeps codes)."""
+    shown = dict(params)
+    for key in ("declared", "shown"):
+        if key in shown:
+            shown[key] = label(shown[key], "material")
+    if "parameters" in shown:
+        codes = [c.strip() for c in str(shown["parameters"]).split(",") if c.strip()]
+        shown["parameters"] = gettext(", ").join(label(c, "parameter") for c in codes)
+    evidence = str(shown.get("evidence", ""))
+    kind, _, number = evidence.partition(" ")
+    if kind == "assay":
+        shown["evidence"] = gettext("assay #%(id)s", id=number)
+    elif kind == "certificate":
+        shown["evidence"] = gettext("certificate %(id)s", id=number)
+    basis = str(shown.get("basis", ""))
+    if basis == "index":
+        shown["basis"] = gettext("the material's price index")
+    elif basis.startswith("median of "):
+        shown["basis"] = gettext("median of %(n)s listings and contracts", n=basis[10:])
+    return shown
 
 
 @bp.get("/watch")
@@ -34,7 +59,7 @@ def watch():
     found = anomalies(db, actor, today, pct)
     flow_rows = flows(db, actor)
     expiring = expiring_records(db, actor, today, max(EXPIRY_WINDOWS))
-    org_ids = {r.organization_id for r in expiring}
+    org_ids = {r.organization_id for r in expiring} | {a.organization_id for a in found}
     orgs = organizations_by_id(db, org_ids)
     chart = None
     if flow_rows:
@@ -59,7 +84,7 @@ def watch():
         )
     return render_template(
         "watch/index.html",
-        anomalies=[(a, gettext(a.message, **a.params)) for a in found],
+        anomalies=[(a, gettext(a.message, **finding_params(a.params))) for a in found],
         floor_pct=pct,
         flows=flow_rows,
         chart=chart,
