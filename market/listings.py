@@ -540,9 +540,10 @@ def _apply_visibility(session: Session, listing: SupplyListing, c: dict) -> None
 
 
 def _apply_evidence(session: Session, actor: Actor, listing: SupplyListing, c: dict) -> None:
-    """The listing's assay or certificate (own organisation's, same material) and DQ level."""
-    from quality.assays import assay_evidence
-    from quality.dataquality import data_quality_level
+    """The listing's assay or certificate (own organisation's, same material) and DQ level:
+    the assay's own level (`quality.assays.data_quality_levels`, as its page shows), or 1
+    (declared composition) without an assay."""
+    from quality.assays import data_quality_levels
 
     certificate_id = _text(c.get("certificate_id", listing.certificate_id)) or None
     assay_id = c.get("assay_id", listing.assay_id)
@@ -563,7 +564,7 @@ def _apply_evidence(session: Session, actor: Actor, listing: SupplyListing, c: d
     if assay.material_code != listing.material_code:
         raise ValidationFailed("The assay is of another material.", field="assay_id")
     listing.assay_id = assay.id
-    listing.data_quality_level = max(1, data_quality_level(assay_evidence(session, assay)))
+    listing.data_quality_level = data_quality_levels(session, {assay.id})[assay.id]
 
 
 def create_listing(

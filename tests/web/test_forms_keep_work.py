@@ -2,6 +2,8 @@
 """Forms that never lose work: drafts before verification, a banner before typing, every field
 error at once, typed values kept, grades of the chosen material, price fields of the chosen kind."""
 
+import re
+
 import pytest
 from factories import login, make_member, make_org
 from forms_html import field_errors, form_values
@@ -9,6 +11,7 @@ from sqlmodel import select
 from test_market_listings_views import count, listing_form, market, request_form  # noqa: F401
 
 from market.models import OfftakeRequest, SupplyListing
+from participants.models import Member
 
 BANNER = "Your organisation is not verified yet"
 
@@ -188,3 +191,31 @@ def test_the_form_stylesheet_hides_the_other_price_kind_and_the_script_is_served
     assert "form:has(#price_kind-0:checked) .index-fields { display: none; }" in css
     assert "form:has(#price_kind-1:checked) .fixed-fields { display: none; }" in css
     assert client.get("/static/forms.js").status_code == 200
+
+
+def test_the_listing_shows_the_data_quality_level_of_its_assay_page_and_blank_uncertainty_as_dash(
+    demo_app,
+):
+    from factories import login as log_in
+    from sqlmodel import Session
+
+    from market.models import SupplyListing as Listing
+
+    engine = demo_app.extensions["junkan.engine"]
+    with Session(engine) as session:
+        listing = session.exec(select(Listing).where(Listing.assay_id.is_not(None))).first()
+        seller = session.exec(
+            select(Member).where(Member.organization_id == listing.organization_id)
+        ).first()
+    client = demo_app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    log_in(client, seller.email, "junkan-demo")
+    assay_page = client.get(f"/assays/{listing.assay_id}").get_data(as_text=True)
+    listing_page = client.get(f"/listings/{listing.id}").get_data(as_text=True)
+    assay_level = re.search(r"レベル (\d)（4段階中）", assay_page)  # the demo sellers read Japanese
+    shown = re.search(r"<dt>データ品質</dt><dd>(\d)</dd>", listing_page)
+    assert assay_level, assay_page[-3000:]
+    assert shown, listing_page[-3000:]
+    assert assay_level.group(1) == shown.group(1)
+    cells = re.findall(r"<td>([^<]*)</td><td>[^<]*</td></tr>", assay_page)
+    assert "0" not in cells  # a blank uncertainty reads "—"

@@ -96,6 +96,7 @@ from market.search import (
 from participants.actors import OPERATE_MARKETPLACE
 from participants.errors import NotFound, PermissionDenied, ValidationFailed
 from participants.models import Organization
+from quality.assays import data_quality_levels
 from quality.catalogue import get_material
 from quality.export_regimes import ROUTE_LABELS, regime_of
 from quality.models import Material
@@ -414,6 +415,14 @@ def check_whole_form(form: FlaskForm, choices: FormChoices) -> bool:
     return not any(f.errors for f in form)
 
 
+def listing_data_quality(db, item: SupplyListing) -> int:
+    """The listing's data-quality level as its assay's page shows it (one source:
+    `quality.assays.data_quality_levels`), else the stored level (declared composition)."""
+    if item.assay_id is None:
+        return item.data_quality_level
+    return data_quality_levels(db, {item.assay_id}).get(item.assay_id, 0)
+
+
 def _save(form: FlaskForm, action) -> tuple[object | None, int]:
     """`save_form`, and a refusal (e.g. a suspended organisation) shown above the form with
     everything typed kept (403), not an error page."""
@@ -554,6 +563,7 @@ def listing(listing_id: int):
         price=price,
         price_month=this_month,
         movement=movement_summary(item),
+        data_quality=listing_data_quality(db, item),
         own=actor.owns(item.organization_id),
         can_manage=DRAFT_LISTINGS.allows(actor),
         can_draft=DRAFT_FROM_LISTING.allows(actor),

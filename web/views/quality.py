@@ -113,6 +113,14 @@ from web.validation import InputInvalid, input_errors, validate_form
 
 bp = Blueprint("quality", __name__)
 
+
+@bp.app_template_filter("uncertainty")
+def uncertainty_text(value) -> str:
+    """An uncertainty (±) for people: "—" when none was given (stored as 0: no measurement is
+    exact, so 0 means "not stated")."""
+    return "—" if value is None or value == 0 else str(value)
+
+
 STATUS_NAMES = {
     "draft": _l("Draft"),
     "consultation": _l("In consultation"),
