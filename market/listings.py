@@ -7,9 +7,10 @@ Decimal tonnes and are stored as integer kilograms; prices are integer yen per t
 state change goes through `transition`.
 
 Who may do what (checked here, so that page, API, CLI and jobs agree):
-- listings are created, changed, published and closed by traders or administrators of a
+- listings are published, closed and changed once open by traders or administrators of a
   verified recycler (`MANAGE_LISTINGS`); requests by those of a verified manufacturer
-  (`MANAGE_REQUESTS`);
+  (`MANAGE_REQUESTS`); drafts are created and changed by the same members before their
+  organisation is verified (`DRAFT_LISTINGS`, `DRAFT_REQUESTS`), so that nothing typed is lost;
 - others' open listings and requests are read by members of verified organisations only
   (`VERIFIED_MEMBER`); invited-only listings by the invited organisations only; a member
   always reads its own organisation's records in any state. What a caller may not read is
@@ -44,7 +45,7 @@ from market.visibility import (
     request_visible_to,
 )
 from participants.accounts import organizations_by_id
-from participants.actors import Actor, permission
+from participants.actors import Actor, drafting, permission
 from participants.columns import tokyo_today, utcnow
 from participants.countries import CountryCode, check_country
 from participants.errors import N_, Conflict, NotFound, ValidationFailed
@@ -95,6 +96,9 @@ MANAGE_REQUESTS = permission(
     roles=[Role.TRADER, Role.ADMIN],
     kind_message=N_("Only manufacturers publish offtake requests."),
 )
+# Drafts: the same members, before their organisation is verified (publishing still needs it).
+DRAFT_LISTINGS = drafting(MANAGE_LISTINGS)
+DRAFT_REQUESTS = drafting(MANAGE_REQUESTS)
 
 # Allowed moves of the listing / request lifecycle.
 TRANSITIONS: dict[str, set[str]] = {
@@ -536,9 +540,10 @@ def _apply_visibility(session: Session, listing: SupplyListing, c: dict) -> None
 
 
 def _apply_evidence(session: Session, actor: Actor, listing: SupplyListing, c: dict) -> None:
-    """The listing's assay or certificate (own organisation's, same material) and DQ level."""
-    from quality.assays import assay_evidence
-    from quality.dataquality import data_quality_level
+    """The listing's assay or certificate (own organisation's, same material) and DQ level:
+    the assay's own level (`quality.assays.data_quality_levels`, as its page shows), or 1
+    (declared composition) without an assay."""
+    from quality.assays import data_quality_levels
 
     certificate_id = _text(c.get("certificate_id", listing.certificate_id)) or None
     assay_id = c.get("assay_id", listing.assay_id)
@@ -559,14 +564,14 @@ def _apply_evidence(session: Session, actor: Actor, listing: SupplyListing, c: d
     if assay.material_code != listing.material_code:
         raise ValidationFailed("The assay is of another material.", field="assay_id")
     listing.assay_id = assay.id
-    listing.data_quality_level = max(1, data_quality_level(assay_evidence(session, assay)))
+    listing.data_quality_level = data_quality_levels(session, {assay.id})[assay.id]
 
 
 def create_listing(
     session: Session, actor: Actor, data: ListingInput, today: date | None = None
 ) -> SupplyListing:
-    """A draft listing of a verified recycler (trader or admin); flushes."""
-    MANAGE_LISTINGS.check(actor)
+    """A draft listing of a recycler (trader or admin; verified or not yet); flushes."""
+    DRAFT_LISTINGS.check(actor)
     today = today or date.today()
     listing = SupplyListing(
         organization_id=actor.organization_id,
@@ -606,7 +611,9 @@ def update_listing(
     """Change a draft or open listing: the fields sent in `changes` (a `ListingPatch`), or
     `fields` of a whole `ListingInput` (those a form edits). The monthly volume never drops
     below what is committed plus what live proposals offer (409)."""
-    listing = own_listing(session, actor, listing_id, MANAGE_LISTINGS)
+    listing = own_listing(session, actor, listing_id, DRAFT_LISTINGS)
+    if listing.status != ListingStatus.DRAFT:
+        MANAGE_LISTINGS.check(actor)  # an open listing is changed by verified members only
     if listing.status not in (ListingStatus.DRAFT, ListingStatus.OPEN):
         raise Conflict("A closed or expired listing cannot be edited.")
     c = _changes(changes, ListingInput, fields if fields is not None else changes.model_fields_set)
@@ -822,8 +829,9 @@ def _apply_request(session: Session, request: OfftakeRequest, c: dict, today: da
 def create_request(
     session: Session, actor: Actor, data: RequestInput, today: date | None = None
 ) -> OfftakeRequest:
-    """A draft offtake request of a verified manufacturer (trader or admin); flushes."""
-    MANAGE_REQUESTS.check(actor)
+    """A draft offtake request of a manufacturer (trader or admin; verified or not yet);
+    flushes."""
+    DRAFT_REQUESTS.check(actor)
     today = today or date.today()
     request = OfftakeRequest(
         organization_id=actor.organization_id, monthly_kg=0, expires_on=add_months(today, 3)
@@ -858,7 +866,9 @@ def update_request(
     """Change a draft or open request: the fields sent in `changes` (a `RequestPatch`), or
     `fields` of a whole `RequestInput` (those a form edits). The monthly volume never drops
     below what is contracted plus what live proposals ask (409)."""
-    request = own_request(session, actor, request_id, MANAGE_REQUESTS)
+    request = own_request(session, actor, request_id, DRAFT_REQUESTS)
+    if request.status != ListingStatus.DRAFT:
+        MANAGE_REQUESTS.check(actor)  # an open request is changed by verified members only
     if request.status not in (ListingStatus.DRAFT, ListingStatus.OPEN):
         raise Conflict("A closed or expired request cannot be edited.")
     c = _changes(changes, RequestInput, fields if fields is not None else changes.model_fields_set)
@@ -983,13 +993,13 @@ def _choices(session: Session, actor: Actor, for_listing: bool) -> FormChoices:
 
 def listing_form_choices(session: Session, actor: Actor) -> FormChoices:
     """What the listing form offers (materials, grades, indices, own assays, organisations)."""
-    MANAGE_LISTINGS.check(actor)
+    DRAFT_LISTINGS.check(actor)
     return _choices(session, actor, for_listing=True)
 
 
 def request_form_choices(session: Session, actor: Actor) -> FormChoices:
     """What the request form offers (materials, grades, indices)."""
-    MANAGE_REQUESTS.check(actor)
+    DRAFT_REQUESTS.check(actor)
     return _choices(session, actor, for_listing=False)
 
 

@@ -239,38 +239,67 @@ class OrganizationInput:
     lon: float | None = None
 
 
-def build_organization(session: Session, data: OrganizationInput) -> Organization:
-    """Validate organisation data and return an unsaved, unverified Organization."""
+class _Problems:
+    """Collects every field error of one input instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[ValidationFailed] = []
+
+    def check(self, rule, *args, **kwargs):
+        """rule(*args, **kwargs), or None with its ValidationFailed kept."""
+        try:
+            return rule(*args, **kwargs)
+        except ValidationFailed as err:
+            self.errors.append(err)
+            return None
+
+    def add(self, message: str, field: str, **params) -> None:
+        self.errors.append(ValidationFailed(message, field=field, **params))
+
+
+def _organization(
+    session: Session, data: OrganizationInput, problems: _Problems
+) -> Organization | None:
+    """The unsaved, unverified Organization of `data`, with every field error in `problems`.
+
+    The English legal name is optional for a Japanese company (its Japanese name stands in on
+    English pages); organisations elsewhere give it."""
     if data.kind not in {k.value for k in SIGN_UP_KINDS}:
-        raise ValidationFailed("Choose a valid organisation kind.", field="kind")
-    name_ja = _text(data.name_ja, "name_ja", 200)
-    name_en = _text(data.name_en, "name_en", 200)
-    country = check_country(data.country or "JP")
+        problems.add("Choose a valid organisation kind.", "kind")
+    name_ja = problems.check(_text, data.name_ja, "name_ja", 200)
+    country = problems.check(check_country, data.country or "JP")
+    japanese = country == "JP" or (country is None and not (data.country or "").strip())
+    name_en = problems.check(_text, data.name_en, "name_en", 200, required=not japanese)
+    if japanese and not name_en:
+        name_en = name_ja
     corporate_number = registry_id = None
     prefecture = (data.prefecture or "").strip() or None
     if country == "JP":
-        corporate_number = check_corporate_number(data.corporate_number or "")
+        corporate_number = problems.check(check_corporate_number, data.corporate_number or "")
         exists = select(Organization.id).where(Organization.corporate_number == corporate_number)
-        if session.exec(exists).first() is not None:
-            raise ValidationFailed(
+        if corporate_number and session.exec(exists).first() is not None:
+            problems.add(
                 "An organisation with this corporate number is already registered.",
-                field="corporate_number",
+                "corporate_number",
             )
         if prefecture not in BY_CODE:
-            raise ValidationFailed("Choose a prefecture.", field="prefecture")
-    else:
-        registry_id = check_registry_id(country, data.registry_id)
+            problems.add("Choose a prefecture.", "prefecture")
+    elif country is not None:
+        registry_id = problems.check(check_registry_id, country, data.registry_id)
         if prefecture is not None and prefecture not in BY_CODE:
-            raise ValidationFailed("Choose a prefecture.", field="prefecture")
+            problems.add("Choose a prefecture.", "prefecture")
     lat, lon = data.lat, data.lon
     if (lat is None) != (lon is None):
-        raise ValidationFailed("Give both latitude and longitude, or neither.", field="lat")
-    if lat is not None and not (-90 <= lat <= 90):
-        raise ValidationFailed("Latitude lies between -90 and 90.", field="lat")
-    if lon is not None and not (-180 <= lon <= 180):
-        raise ValidationFailed("Longitude lies between -180 and 180.", field="lon")
-    if lat is None and prefecture:
+        problems.add("Give both latitude and longitude, or neither.", "lat")
+    elif lat is not None and not (-90 <= lat <= 90):
+        problems.add("Latitude lies between -90 and 90.", "lat")
+    elif lon is not None and not (-180 <= lon <= 180):
+        problems.add("Longitude lies between -180 and 180.", "lon")
+    if lat is None and prefecture in BY_CODE:
         lat, lon = BY_CODE[prefecture].lat, BY_CODE[prefecture].lon
+    address = problems.check(_text, data.address, "address", 300, required=False)
+    if problems.errors:
+        return None
     return Organization(
         kind=data.kind,
         name_ja=name_ja,
@@ -278,11 +307,50 @@ def build_organization(session: Session, data: OrganizationInput) -> Organizatio
         corporate_number=corporate_number,
         country=country,
         registry_id=registry_id,
-        address=_text(data.address, "address", 300, required=False),
+        address=address,
         prefecture=prefecture,
         lat=lat,
         lon=lon,
         status=OrgStatus.UNVERIFIED,
+    )
+
+
+def build_organization(session: Session, data: OrganizationInput) -> Organization:
+    """Validate organisation data and return an unsaved, unverified Organization (the first
+    field error raised; `sign_up_errors` gives them all)."""
+    problems = _Problems()
+    org = _organization(session, data, problems)
+    if problems.errors:
+        raise problems.errors[0]
+    return org
+
+
+def sign_up_errors(
+    session: Session,
+    data: OrganizationInput,
+    email: str,
+    name: str,
+    password: str,
+    locale: str = "ja",
+) -> list[ValidationFailed]:
+    """Every field error of a sign-up at once (organisation, member, e-mail, password)."""
+    problems = _Problems()
+    _organization(session, data, problems)
+    _member_fields(session, problems, email, name, password, locale)
+    return problems.errors
+
+
+def _member_fields(
+    session: Session, problems: _Problems, email: str, name: str, password: str, locale: str
+) -> tuple:
+    address = problems.check(normalise_email, email or "")
+    if address is not None:
+        problems.check(_check_email_free, session, address)
+    return (
+        address,
+        problems.check(_text, name, "name", 120),
+        problems.check(check_password, password or ""),
+        problems.check(_check_locale, locale),
     )
 
 
@@ -305,16 +373,20 @@ def sign_up(
     password: str,
     locale: str = "ja",
 ) -> Member:
-    """Create an unverified organisation and its first member (admin); flushes, no commit."""
-    org = build_organization(session, data)
-    email = normalise_email(email)
-    _check_email_free(session, email)
+    """Create an unverified organisation and its first member (admin); flushes, no commit.
+
+    Raises the first field error; `sign_up_errors` lists them all (the page shows each)."""
+    problems = _Problems()
+    org = _organization(session, data, problems)
+    email, name, password, locale = _member_fields(session, problems, email, name, password, locale)
+    if problems.errors:
+        raise problems.errors[0]
     member = Member(
         email=email,
-        name=_text(name, "name", 120),
-        password_hash=hash_password(check_password(password)),
+        name=name,
+        password_hash=hash_password(password),
         roles=Role.ADMIN.value,
-        locale=_check_locale(locale),
+        locale=locale,
     )
     session.add(org)
     session.flush()

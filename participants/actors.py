@@ -81,7 +81,8 @@ class Permission:
     """Who may do one thing: organisation kinds, roles (any one of them), verification.
 
     An empty `kinds` or `roles` admits any. A suspended organisation never passes a
-    permission that needs verification.
+    permission that needs verification, nor a drafting one (`drafting`: open to unverified
+    organisations, so that work typed before verification is kept as a draft).
     """
 
     message: str
@@ -89,16 +90,16 @@ class Permission:
     roles: frozenset[str] = frozenset()
     verified: bool = True
     kind_message: str | None = None
+    drafting: bool = False
 
     def denial(self, actor: Actor | None) -> str | None:
         """Why the actor may not do this (an untranslated message), or None when it may."""
         if actor is None:
             return self.message
-        if self.verified:
-            if actor.suspended:
-                return SUSPENDED_MESSAGE
-            if not actor.verified:
-                return UNVERIFIED_MESSAGE
+        if (self.verified or self.drafting) and actor.suspended:
+            return SUSPENDED_MESSAGE
+        if self.verified and not actor.verified:
+            return UNVERIFIED_MESSAGE
         if self.kinds and actor.organization_kind not in self.kinds:
             return self.kind_message or self.message
         if self.roles and not actor.roles & self.roles:
@@ -122,6 +123,7 @@ def permission(
     roles: Iterable[str] = (),
     verified: bool = True,
     kind_message: str | None = None,
+    drafting: bool = False,
 ) -> Permission:
     return Permission(
         message,
@@ -129,7 +131,13 @@ def permission(
         frozenset(str(r) for r in roles),
         verified,
         kind_message,
+        drafting,
     )
+
+
+def drafting(of: Permission) -> Permission:
+    """The same permission for drafting: unverified organisations pass, suspended ones do not."""
+    return Permission(of.message, of.kinds, of.roles, False, of.kind_message, True)
 
 
 # Permissions of the ground floor; each package declares its own beside its entry points.

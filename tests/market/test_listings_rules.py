@@ -181,9 +181,13 @@ def test_bad_price_formulas_are_refused(db, market, price, field, message):
 
 
 def test_only_traders_and_admins_of_verified_recyclers_list_supply(db, market):
+    # An unverified recycler drafts (its work is kept) but does not publish.
     pending = as_actor(db, make_member(db, make_org(db, kind="recycler", status="unverified")))
+    draft = create_listing(db, pending, listing_input(market), TODAY)
+    assert draft.status == "draft"
     with pytest.raises(PermissionDenied, match="Only members of verified organisations"):
-        create_listing(db, pending, listing_input(market), TODAY)
+        publish_listing(db, pending, draft.id, TODAY)
+    db.rollback()
     suspended = as_actor(db, make_member(db, make_org(db, kind="recycler", status="suspended")))
     with pytest.raises(PermissionDenied, match="suspended"):
         create_listing(db, suspended, listing_input(market), TODAY)

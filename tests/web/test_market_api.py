@@ -227,8 +227,11 @@ def test_bad_patch_changes_nothing(client, db, api_token, market):
 
 
 def test_only_verified_recyclers_list_supply(client, db, api_token, market):
-    pending = make_member(db, make_org(db, kind="recycler", status="unverified"))
-    r = client.post("/api/v1/listings", json=listing_body(market), headers=api_token(pending.email))
+    # An unverified recycler drafts (nothing typed is lost) but does not publish.
+    pending = api_token(make_member(db, make_org(db, kind="recycler", status="unverified")).email)
+    r = client.post("/api/v1/listings", json=listing_body(market), headers=pending)
+    assert r.status_code == 201 and r.get_json()["status"] == "draft"
+    r = client.post(f"/api/v1/listings/{r.get_json()['id']}/publish", headers=pending)
     assert r.status_code == 403
     assert r.get_json()["errors"][0]["message"] == UNVERIFIED_MESSAGE
     r = client.post(
@@ -236,7 +239,7 @@ def test_only_verified_recyclers_list_supply(client, db, api_token, market):
     )
     assert r.status_code == 403
     assert r.get_json()["errors"][0]["message"] == "Only recyclers publish supply listings."
-    assert count(db, SupplyListing) == 0
+    assert [s.status for s in db.exec(select(SupplyListing)).all()] == ["draft"]
 
 
 def test_another_organisation_cannot_edit_publish_or_close(client, db, api_token, market):

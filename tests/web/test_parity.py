@@ -656,7 +656,7 @@ OPERATIONS = [
         "POST /listings/new",
         "POST /api/v1/listings",
         create_listing,
-        LISTING_MANAGERS | {"other recycler"},
+        LISTING_MANAGERS | {"other recycler", "unverified recycler"},  # a draft (forms)
     ),
     _operation(
         "edit a listing",
@@ -685,7 +685,7 @@ OPERATIONS = [
         "POST /requests/new",
         "POST /api/v1/requests",
         create_request,
-        REQUEST_MANAGERS | {"other manufacturer"},
+        REQUEST_MANAGERS | {"other manufacturer", "unverified manufacturer"},  # a draft (forms)
     ),
     _operation(
         "edit a request",

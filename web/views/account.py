@@ -42,6 +42,7 @@ from participants.accounts import (
     sessions_of,
     set_locale,
     sign_up,
+    sign_up_errors,
 )
 from participants.countries import country_name
 from participants.errors import N_, DomainError, TooManyAttempts
@@ -63,7 +64,10 @@ LANG_CHOICES = [("ja", "日本語"), ("en", "English")]
 class SignUpForm(FlaskForm):
     kind = RadioField(_l("Organisation kind"), validators=[DataRequired()])
     name_ja = StringField(_l("Legal name (Japanese)"), validators=[DataRequired(), Length(max=200)])
-    name_en = StringField(_l("Legal name (English)"), validators=[DataRequired(), Length(max=200)])
+    name_en = StringField(
+        _l("Legal name (English; optional for Japanese companies)"),
+        validators=[Optional(), Length(max=200)],
+    )
     country = StringField(
         _l("Country (ISO 3166-1 alpha-2 code)"),
         default="JP",
@@ -157,12 +161,14 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     form = SignUpForm()
-    if form.validate_on_submit():
+    if form.is_submitted():
+        # Every field error at once: the form's own checks and the domain's, side by side.
+        valid = form.validate()
         db = get_db()
         data = OrganizationInput(
-            kind=form.kind.data,
-            name_ja=form.name_ja.data,
-            name_en=form.name_en.data,
+            kind=form.kind.data or "",
+            name_ja=form.name_ja.data or "",
+            name_en=form.name_en.data or "",
             corporate_number=form.corporate_number.data or "",
             country=form.country.data or "JP",
             registry_id=form.registry_id.data or "",
@@ -171,22 +177,34 @@ def signup():
             lat=float(form.lat.data) if form.lat.data is not None else None,
             lon=float(form.lon.data) if form.lon.data is not None else None,
         )
-        try:
-            member = sign_up(
-                db, data, form.email.data, form.name.data, form.password.data, form.locale.data
-            )
-        except DomainError as err:
-            db.rollback()
-            apply_to_form(form, err)
-        else:
-            log_in(member)
-            db.commit()
-            with force_locale(select_locale()):  # the language of the next page, now logged in
-                flash(
-                    gettext("Welcome! Your organisation is registered and awaits verification."),
-                    "success",
-                )
-            return redirect(url_for("organization.members"))
+        member_fields = (
+            form.email.data or "",
+            form.name.data or "",
+            form.password.data or "",
+            form.locale.data or "",
+        )
+        problems = sign_up_errors(db, data, *member_fields)
+        for err in problems:
+            field = getattr(form, err.field or "", None)
+            if field is None or not field.errors:  # one message a field: the form's first
+                apply_to_form(form, err)
+        if valid and not problems:
+            try:
+                member = sign_up(db, data, *member_fields)
+            except DomainError as err:
+                db.rollback()
+                apply_to_form(form, err)
+            else:
+                log_in(member)
+                db.commit()
+                with force_locale(select_locale()):  # the language of the next page
+                    flash(
+                        gettext(
+                            "Welcome! Your organisation is registered and awaits verification."
+                        ),
+                        "success",
+                    )
+                return redirect(url_for("organization.members"))
     status = 422 if form.is_submitted() else 200
     return render_template("account/signup.html", form=form, schemes=registration_schemes()), status
 

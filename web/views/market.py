@@ -9,14 +9,22 @@ import json
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from pydantic import ValidationError
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 
 from contracts.drafting import DRAFT_FROM_LISTING, DRAFT_FROM_REQUEST
 from market.alerts import (
@@ -46,9 +54,9 @@ from market.indices import (
     set_index_value,
 )
 from market.listings import (
+    DRAFT_LISTINGS,
+    DRAFT_REQUESTS,
     INCOTERMS_2020,
-    MANAGE_LISTINGS,
-    MANAGE_REQUESTS,
     MANDATES,
     FormChoices,
     ListingInput,
@@ -85,8 +93,9 @@ from market.search import (
     search_requests,
 )
 from participants.actors import OPERATE_MARKETPLACE
-from participants.errors import ValidationFailed
+from participants.errors import NotFound, PermissionDenied, ValidationFailed
 from participants.models import Organization
+from quality.assays import data_quality_levels
 from quality.catalogue import get_material
 from quality.export_regimes import ROUTE_LABELS, regime_of
 from quality.models import Material
@@ -177,8 +186,8 @@ def _market_helpers() -> dict:
         "market_unread": lambda: unread_count(get_db(), actor()),
         "listing_status_names": lambda: labels_of("listing_status"),
         "org_name": _org_name,
-        "may_manage_listings": lambda: MANAGE_LISTINGS.allows(actor()),
-        "may_manage_requests": lambda: MANAGE_REQUESTS.allows(actor()),
+        "may_manage_listings": lambda: DRAFT_LISTINGS.allows(actor()),
+        "may_manage_requests": lambda: DRAFT_REQUESTS.allows(actor()),
     }
 
 
@@ -191,10 +200,17 @@ class MultiIntField(SelectMultipleField):
         pass
 
 
-def _grade_choices(choices: FormChoices) -> list[tuple[str, str]]:
+def _grade_choices(choices: FormChoices) -> list[SelectChoice]:
+    """Published grade versions grouped by material (<optgroup label="material name">), so
+    that the list reads without script; each option names its material for forms.js."""
     names = _material_names(choices.materials)
-    return [("", _l("— choose —"))] + [
-        (str(vid), f"{code} v{number} — {names.get(material, material)}")
+    return [SelectChoice("", _l("— choose —"))] + [
+        SelectChoice(
+            str(vid),
+            f"{code} v{number}",
+            {"data-material": material},
+            names.get(material, material),
+        )
         for vid, code, number, material in choices.grades
     ]
 
@@ -206,7 +222,7 @@ def _index_choices(choices: FormChoices) -> list[tuple[str, str]]:
 
 
 class PriceFields:
-    price_kind = SelectField(_l("Price"), validate_choice=False)
+    price_kind = RadioField(_l("Price"), validate_choice=False, default=PriceKind.FIXED.value)
     index = SelectField(_l("Price index"), validate_choice=False)
     index_factor = StringField(_l("Index factor (e.g. 0.92)"), render_kw={"inputmode": "decimal"})
     premium_jpy_per_t = StringField(_l("Premium (yen per tonne, may be negative)"), default="0")
@@ -338,6 +354,92 @@ def movement_summary(item: SupplyListing | OfftakeRequest) -> dict | None:
     }
 
 
+def _add_error(field, message: str) -> None:
+    errors = list(field.errors) if isinstance(field.errors, list | tuple) else []
+    if message not in errors:
+        field.errors = [*errors, message]
+
+
+def _blank(field) -> bool:
+    data = field.data
+    return data is None or data == [] or (isinstance(data, str) and data.strip() == "")
+
+
+def check_whole_form(form: FlaskForm, choices: FormChoices) -> bool:
+    """Every error of a listing or request form at once (the domain checks them again, one at
+    a time): the fields that the chosen price kind, place or visibility require, and a grade of
+    the chosen material. True when none is found."""
+    required = gettext("This field is required.")
+    listing = isinstance(form, ListingForm)
+    fixed = form.fixed_price_jpy_per_t if listing else form.max_price_jpy_per_t
+    needed = [form.origin_prefecture if listing else form.delivery_prefecture]
+    if not listing:
+        needed.append(form.term_months)
+    if form.price_kind.data == PriceKind.INDEX.value:
+        if _blank(form.index):
+            _add_error(form.index, gettext("An index formula needs a price index."))
+        if _blank(form.index_factor):
+            _add_error(form.index_factor, gettext("Enter the index factor as a number, e.g. 0.92."))
+    else:
+        needed.append(fixed)
+    for field in needed:
+        if _blank(field):
+            _add_error(field, required)
+    if listing and form.visibility.data == "invited" and _blank(form.invited_org_ids):
+        _add_error(form.invited_org_ids, gettext("Invite at least one organisation."))
+    grade_material = {str(vid): m for vid, _code, _n, m in choices.grades}
+    chosen = str(form.grade_version_id.data or "")
+    material = form.material.data or ""
+    if chosen and material and grade_material.get(chosen, material) != material:
+        names = _material_names(choices.materials)
+        _add_error(
+            form.grade_version_id,
+            gettext(
+                "This grade is a grade of %(other)s. Choose a grade of %(material)s.",
+                other=names.get(grade_material[chosen], grade_material[chosen]),
+                material=names.get(material, material),
+            ),
+        )
+    return not any(f.errors for f in form)
+
+
+def listing_data_quality(db, item: SupplyListing) -> int:
+    """The listing's data-quality level as its assay's page shows it (one source:
+    `quality.assays.data_quality_levels`), else the stored level (declared composition)."""
+    if item.assay_id is None:
+        return item.data_quality_level
+    return data_quality_levels(db, {item.assay_id}).get(item.assay_id, 0)
+
+
+def _save(form: FlaskForm, action) -> tuple[object | None, int]:
+    """`save_form`, and a refusal (e.g. a suspended organisation) shown above the form with
+    everything typed kept (403), not an error page."""
+    try:
+        return save_form(form, action)
+    except PermissionDenied as err:
+        get_db().rollback()
+        form.form_errors.append(translate_error(err))
+        return None, 403
+
+
+def _publish_or_refuse(action, success: str, page):
+    """Publish, or, when the organisation is not verified yet, the draft's page saying so
+    (403, as the API answers)."""
+    actor = current_actor()
+    try:
+        return commit_or_flash(action, success), None
+    except PermissionDenied as err:
+        if actor is None or actor.verified or actor.suspended:
+            raise
+        get_db().rollback()
+        flash(translate_error(err), "error")
+        try:
+            return None, (page(), 403)  # the actor's own draft, saying why
+        except NotFound:
+            session.get("_flashes", []).pop()  # another's: the refusal alone, as the API
+            raise err from None
+
+
 def _form_fields(form: FlaskForm, model) -> set[str]:
     """The input fields a form edits (its fields named like the model's)."""
     return {f.name for f in form} & set(model.model_fields)
@@ -449,8 +551,9 @@ def listing(listing_id: int):
         price=price,
         price_month=this_month,
         movement=movement_summary(item),
+        data_quality=listing_data_quality(db, item),
         own=actor.owns(item.organization_id),
-        can_manage=MANAGE_LISTINGS.allows(actor),
+        can_manage=DRAFT_LISTINGS.allows(actor),
         can_draft=DRAFT_FROM_LISTING.allows(actor),
         can_see_matches=SEE_MATCHES.allows(actor),
     )
@@ -460,13 +563,14 @@ def listing(listing_id: int):
 @login_required
 def new_listing():
     db, actor = get_db(), current_actor()
-    form = ListingForm(listing_form_choices(db, actor))
+    choices = listing_form_choices(db, actor)
+    form = ListingForm(choices)
     status = 200
     if form.validate_on_submit():
         data = validate_form(form, ListingInput)
         status = 422
-        if data is not None:
-            item, status = save_form(form, lambda: create_listing(db, actor, data))
+        if check_whole_form(form, choices) and data is not None:
+            item, status = _save(form, lambda: create_listing(db, actor, data))
             if item is not None:
                 flash(gettext("The listing is saved as a draft. Publish it when ready."), "success")
                 return redirect(url_for("market.listing", listing_id=item.id))
@@ -479,7 +583,7 @@ def new_listing():
 @login_required
 def edit_listing(listing_id: int):
     db, actor = get_db(), current_actor()
-    item = own_listing(db, actor, listing_id, MANAGE_LISTINGS)
+    item = own_listing(db, actor, listing_id, DRAFT_LISTINGS)
     choices = listing_form_choices(db, actor)
     if request.method == "GET":
         current = describe_listings(db, actor, [item])[0]
@@ -490,9 +594,9 @@ def edit_listing(listing_id: int):
     if form.validate_on_submit():
         data = validate_form(form, ListingInput)
         status = 422
-        if data is not None:
+        if check_whole_form(form, choices) and data is not None:
             fields = _form_fields(form, ListingInput)
-            saved, status = save_form(
+            saved, status = _save(
                 form, lambda: update_listing(db, actor, listing_id, data, fields=fields)
             )
             if saved is not None:
@@ -507,10 +611,13 @@ def edit_listing(listing_id: int):
 @login_required
 def publish_listing_view(listing_id: int):
     db = get_db()
-    publication = commit_or_flash(
+    publication, refusal = _publish_or_refuse(
         lambda: publish_listing(db, current_actor(), listing_id),
         gettext("The listing is open to the market."),
+        lambda: listing(listing_id),
     )
+    if refusal is not None:
+        return refusal
     if publication is not None:
         send_alert_mails(db, publication.notifications)
     return redirect(url_for("market.listing", listing_id=listing_id))
@@ -562,7 +669,7 @@ def request_detail(request_id: int):
         formula=_formulas([item])[item.id] if own else None,
         movement=movement_summary(item),
         own=own,
-        can_manage=MANAGE_REQUESTS.allows(actor),
+        can_manage=DRAFT_REQUESTS.allows(actor),
         can_offer=DRAFT_FROM_REQUEST.allows(actor),
         can_see_matches=SEE_MATCHES.allows(actor),
     )
@@ -572,13 +679,14 @@ def request_detail(request_id: int):
 @login_required
 def new_request():
     db, actor = get_db(), current_actor()
-    form = RequestForm(request_form_choices(db, actor))
+    choices = request_form_choices(db, actor)
+    form = RequestForm(choices)
     status = 200
     if form.validate_on_submit():
         data = validate_form(form, RequestInput)
         status = 422
-        if data is not None:
-            item, status = save_form(form, lambda: create_request(db, actor, data))
+        if check_whole_form(form, choices) and data is not None:
+            item, status = _save(form, lambda: create_request(db, actor, data))
             if item is not None:
                 flash(gettext("The request is saved as a draft. Publish it when ready."), "success")
                 return redirect(url_for("market.request_detail", request_id=item.id))
@@ -591,7 +699,7 @@ def new_request():
 @login_required
 def edit_request(request_id: int):
     db, actor = get_db(), current_actor()
-    item = own_request(db, actor, request_id, MANAGE_REQUESTS)
+    item = own_request(db, actor, request_id, DRAFT_REQUESTS)
     choices = request_form_choices(db, actor)
     if request.method == "GET":
         current = describe_requests(db, actor, [item])[0]
@@ -602,9 +710,9 @@ def edit_request(request_id: int):
     if form.validate_on_submit():
         data = validate_form(form, RequestInput)
         status = 422
-        if data is not None:
+        if check_whole_form(form, choices) and data is not None:
             fields = _form_fields(form, RequestInput)
-            saved, status = save_form(
+            saved, status = _save(
                 form, lambda: update_request(db, actor, request_id, data, fields=fields)
             )
             if saved is not None:
@@ -619,10 +727,13 @@ def edit_request(request_id: int):
 @login_required
 def publish_request_view(request_id: int):
     db = get_db()
-    publication = commit_or_flash(
+    publication, refusal = _publish_or_refuse(
         lambda: publish_request(db, current_actor(), request_id),
         gettext("The request is open to the market."),
+        lambda: request_detail(request_id),
     )
+    if refusal is not None:
+        return refusal
     if publication is not None:
         send_alert_mails(db, publication.notifications)
     return redirect(url_for("market.request_detail", request_id=request_id))
