@@ -1,6 +1,15 @@
 """Landing page, language switch, public organisation directory."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from participants.accounts import set_locale, verified_organization_counts, verified_organizations
@@ -36,3 +45,11 @@ def language():
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("public.index")
     return redirect(target)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site icon (an SVG) where browsers look for it when a page names none."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )

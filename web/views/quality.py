@@ -109,6 +109,7 @@ from web.auth import current_actor
 from web.db import get_db
 from web.errors import apply_to_form
 from web.i18n import translate_error
+from web.qr import qr_svg
 from web.validation import InputInvalid, input_errors, validate_form
 
 bp = Blueprint("quality", __name__)
@@ -798,12 +799,15 @@ def certificate(cert_id: str):
     db = get_db()
     cert = read_certificate(db, current_actor(), cert_id)
     _, genuine = verify_certificate(db, cert_id)
+    verify_url = url_for("quality.verify", cert_id=cert.id, _external=True)
     return render_template(
         "quality/certificate.html",
         cert=cert,
         content=_content(cert),
         genuine=genuine,
         public=False,
+        verify_url=verify_url,
+        qr=qr_svg(verify_url, gettext("QR code of the verification page")),
     )
 
 
@@ -815,11 +819,27 @@ def _content(cert: Certificate) -> dict:
     return content if isinstance(content, dict) else {}
 
 
+@bp.get("/verify")
+def verify_lookup():
+    """The box to type a certificate number: its verification page, or "no such number"."""
+    number = request.args.get("number", "").strip()
+    if not number:
+        return render_template("quality/verify.html", cert=None, content={}, asked=False)
+    cert, _ = verify_certificate(get_db(), number) if len(number) <= 32 else (None, False)
+    if cert is None:
+        page = render_template(
+            "quality/verify.html", cert=None, content={}, asked=True, number=number
+        )
+        return page, 404
+    return redirect(url_for("quality.verify", cert_id=cert.id))
+
+
 @bp.get("/verify/<cert_id>")
 def verify(cert_id: str):
     cert, genuine = verify_certificate(get_db(), cert_id)
     if cert is None:
-        return render_template("quality/verify.html", cert=None, content={}, genuine=False), 404
+        page = render_template("quality/verify.html", cert=None, content={}, asked=True)
+        return page, 404
     return render_template(
-        "quality/verify.html", cert=cert, content=_content(cert), genuine=genuine
+        "quality/verify.html", cert=cert, content=_content(cert), genuine=genuine, asked=True
     )
