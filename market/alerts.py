@@ -117,6 +117,17 @@ def delete_saved_search(session: Session, actor: Actor, search_id: int) -> None:
     session.flush()
 
 
+def _alert_message(target: str, titled: bool) -> str:
+    """The alert names the saved search and the item (its number, and its title if any)."""
+    if target == "listings":
+        if titled:
+            return N_("Supply listing #%(id)s “%(title)s” matches your saved search “%(name)s”.")
+        return N_("Supply listing #%(id)s matches your saved search “%(name)s”.")
+    if titled:
+        return N_("Offtake request #%(id)s “%(title)s” matches your saved search “%(name)s”.")
+    return N_("Offtake request #%(id)s matches your saved search “%(name)s”.")
+
+
 def alert_matching_searches(
     session: Session, item: SupplyListing | OfftakeRequest, today: date | None = None
 ) -> list[Notification]:
@@ -157,15 +168,12 @@ def alert_matching_searches(
         ).first()
         if exists:
             continue
-        message = (
-            N_("New supply listing matches your search “%(name)s”.")
-            if target == "listings"
-            else N_("New offtake request matches your search “%(name)s”.")
-        )
         note = Notification(
             member_id=member.id,
-            message=message,
-            params=json.dumps({"name": search.name}, ensure_ascii=False),
+            message=_alert_message(target, bool(item.title)),
+            params=json.dumps(
+                {"name": search.name, "id": item.id, "title": item.title}, ensure_ascii=False
+            ),
             link=f"/{target}/{item.id}",
             dedupe_key=key,
         )

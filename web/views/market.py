@@ -95,7 +95,7 @@ from web.alerting import send_alert_mails
 from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
-from web.forms import prefecture_choices
+from web.forms import prefecture_choices, prefecture_name
 from web.i18n import translate_error
 from web.pagination import Page, paginate
 from web.validation import input_errors, validate_form
@@ -841,16 +841,61 @@ def save_search_view():
     return redirect(url_for("market.saved_searches_view") if saved is not None else back)
 
 
+def _criteria_in_words(f: SearchFilters | None, materials: dict[str, str]) -> list[str]:
+    """What a saved search looks for, one phrase per criterion ("everything" without any)."""
+    if f is None:
+        return [gettext("These criteria are no longer valid; search again and save anew.")]
+    words = []
+    if f.material:
+        words.append(gettext("Material: %(name)s", name=materials.get(f.material, f.material)))
+    if f.grade:
+        words.append(gettext("Grade: %(code)s", code=f.grade))
+    if f.prefecture:
+        words.append(gettext("In %(place)s", place=prefecture_name(f.prefecture)))
+    if f.near and f.radius_km is not None:
+        words.append(
+            gettext(
+                "Within %(km)s km of %(place)s",
+                km=f"{f.radius_km:,.0f}",
+                place=prefecture_name(f.near),
+            )
+        )
+    elif f.near:
+        words.append(gettext("Distances from %(place)s", place=prefecture_name(f.near)))
+    if f.min_monthly_t is not None:
+        words.append(gettext("At least %(t)s t a month", t=f"{f.min_monthly_t:,}"))
+    if f.max_price is not None:
+        words.append(gettext("Price at most ¥%(price)s/t", price=f"{f.max_price:,}"))
+    if f.price_month is not None:
+        words.append(gettext("Prices of %(month)s", month=f.price_month.strftime("%Y-%m")))
+    if f.min_dq is not None:
+        words.append(gettext("Data quality at least %(n)s", n=f.min_dq))
+    if f.start_by is not None:
+        words.append(gettext("Starting by %(month)s", month=f.start_by.strftime("%Y-%m")))
+    if f.include_committed:
+        words.append(gettext("Fully committed ones included"))
+    if not words:
+        words.append(gettext("Everything open"))
+    if f.sort != "newest":
+        words.append(gettext("Sorted: %(order)s", order=SORT_NAMES[f.sort]))
+    return words
+
+
 @bp.get("/saved-searches")
 @login_required
 def saved_searches_view():
-    rows = get_db().exec(saved_searches(current_actor())).all()
-    links = {}
+    db = get_db()
+    rows = db.exec(saved_searches(current_actor())).all()
+    materials = _material_names(filter_choices(db)[0])
+    links, criteria = {}, {}
     for s in rows:
         filters = saved_filters(s)
         endpoint = "market.listings" if s.target == "listings" else "market.requests"
         links[s.id] = url_for(endpoint, **(filters.as_args() if filters else {}))
-    return render_template("market/saved_searches.html", searches=rows, links=links)
+        criteria[s.id] = _criteria_in_words(filters, materials)
+    return render_template(
+        "market/saved_searches.html", searches=rows, links=links, criteria=criteria
+    )
 
 
 @bp.post("/saved-searches/<int:search_id>/delete")
