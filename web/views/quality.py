@@ -94,9 +94,11 @@ from quality.standards import (
     is_open,
     may_withdraw,
     open_consultation,
+    open_consultations,
     proposal_materials,
     propose_revision,
     propose_standard,
+    publication_concerns,
     publish_version,
     respond,
     responses_of,
@@ -234,6 +236,7 @@ def standards():
         rows.append((s, m, latest, row_status, versions))
     return render_template(
         "quality/standards.html",
+        consultations=open_consultations(db),
         rows=rows,
         materials=list(mats.values()),
         material=material,
@@ -344,6 +347,7 @@ class OpenForm(FlaskForm):
 
 class PublishForm(FlaskForm):
     effective_from = DateField(_l("Effective from"), validators=[DataRequired()])
+    justification = TextAreaField(_l("Justification for publishing now"))
 
 
 class RespondForm(FlaskForm):
@@ -488,6 +492,7 @@ def _consultation_page(std, ver, respond_form, open_form, publish_form, status: 
         publish_form=publish_form,
         confirm=ConfirmForm(),
         is_open=is_open(ver),
+        concerns=publication_concerns(db, ver),
         mine=mine,
         name=_name,
     ), status
