@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from market.models import Notification, OfftakeRequest, SavedSearch, SupplyListing
+from market.models import ListingStatus, Notification, OfftakeRequest, SavedSearch, SupplyListing
 from market.search import SearchFilters, search_listings, search_requests
-from participants.actors import VERIFIED_MEMBER, Actor, actor_of
+from market.visibility import can_see_listing
+from participants.actors import VERIFIED_MEMBER, Actor, actor_of, permission
 from participants.columns import utcnow
 from participants.errors import N_, NotFound, PermissionDenied, ValidationFailed
-from participants.fields import ID_MAX, Line
-from participants.models import Member, Organization
+from participants.fields import ID_MAX, Line, Paragraphs
+from participants.models import Member, Organization, Role
 
 TARGETS = ("listings", "requests")
 MAX_SAVED_SEARCHES = 20
@@ -255,3 +256,52 @@ def mark_read(session: Session, actor: Actor, notification_id: int) -> Notificat
         session.add(note)
         session.flush()
     return note
+
+
+# --- messages to a seller -------------------------------------------------------------------
+
+MESSAGE_SELLERS = permission(
+    N_("Only an administrator, trader or signatory may do this."),
+    roles=[Role.ADMIN, Role.TRADER, Role.SIGNATORY],
+)
+SELLER_ROLES = (Role.ADMIN.value, Role.TRADER.value, Role.SIGNATORY.value)
+
+
+class SellerMessageIn(BaseModel):
+    """A question or proposal to the seller of a listing (sent as a notification)."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: Paragraphs(2000)
+
+
+def message_seller(
+    session: Session, actor: Actor, listing_id: int, data: SellerMessageIn
+) -> list[Notification]:
+    """Send the seller organisation of a listing the actor may read a message (an in-app
+    notification to its administrators, traders and signatories, naming the sender and the
+    address to reply to). Members of verified organisations (`MESSAGE_SELLERS`); a listing
+    that is not open, not visible or the actor's own answers NotFound.
+    """
+    MESSAGE_SELLERS.check(actor)
+    listing = session.get(SupplyListing, listing_id) if 1 <= listing_id <= ID_MAX else None
+    if (
+        listing is None
+        or listing.status != ListingStatus.OPEN
+        or not can_see_listing(listing, actor.organization_id)
+        or actor.owns(listing.organization_id)
+    ):
+        raise NotFound("No such listing.")
+    text = data.message.strip()
+    if not text:
+        raise ValidationFailed("Write your message to the seller.", field="message")
+    sender = session.get(Member, actor.member_id)
+    org = session.get(Organization, actor.organization_id)
+    return notify_organization(
+        session,
+        listing.organization_id,
+        N_("Message about your listing #%(id)s from %(org)s (%(email)s): %(text)s"),
+        {"id": listing.id, "org": org.name_ja or org.name_en, "email": sender.email, "text": text},
+        f"/listings/{listing.id}",
+        f"message:{listing.id}:{actor.member_id}:{utcnow().isoformat()}",
+        roles=SELLER_ROLES,
+    )
