@@ -6,6 +6,7 @@ functions with the acting member; who may do what is decided there.
 """
 
 import json
+import re
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 
 from contracts.drafting import DRAFT_FROM_LISTING, DRAFT_FROM_REQUEST
+from contracts.models import OfftakeContract
+from contracts.negotiation import may_open_contract
 from market.alerts import (
     SavedSearchInput,
     delete_saved_search,
@@ -85,6 +88,7 @@ from market.search import (
     search_listings,
     search_requests,
 )
+from market.visibility import listing_visible_to, request_visible_to
 from participants.actors import OPERATE_MARKETPLACE
 from participants.errors import ValidationFailed
 from participants.models import Organization
@@ -911,12 +915,38 @@ def delete_saved_search_view(search_id: int):
 @bp.get("/notifications")
 @login_required
 def notifications_view():
-    page = paginate(get_db(), notifications(current_actor()))
-    texts = {}
+    db, actor = get_db(), current_actor()
+    page = paginate(db, notifications(actor))
+    texts, opens = {}, {}
     for n in page.items:
         params = json.loads(n.params or "{}")
         texts[n.id] = gettext(n.message, **params) if params else gettext(n.message)
-    return render_template("market/notifications.html", page=page, notes=page.items, texts=texts)
+        opens[n.id] = _link_opens(db, actor, n.link)
+    return render_template(
+        "market/notifications.html", page=page, notes=page.items, texts=texts, opens=opens
+    )
+
+
+_RECORD_LINK = re.compile(r"/(listings|requests|contracts)/([0-9]{1,12})(?:/.*)?")
+
+
+def _link_opens(db, actor, link: str) -> bool:
+    """Whether a notification's link leads somewhere the member may still go (a listing or
+    request since closed, or a contract of another organisation, would answer 404)."""
+    if not link or not link.startswith("/") or link.startswith("//"):
+        return False
+    match = _RECORD_LINK.fullmatch(link)
+    if match is None:
+        return True
+    kind, record_id = match.group(1), int(match.group(2))
+    if kind == "listings":
+        listing = db.get(SupplyListing, record_id)
+        return listing is not None and listing_visible_to(actor, listing)
+    if kind == "requests":
+        offtake = db.get(OfftakeRequest, record_id)
+        return offtake is not None and request_visible_to(actor, offtake)
+    contract = db.get(OfftakeContract, record_id)
+    return contract is not None and may_open_contract(actor, contract)
 
 
 @bp.post("/notifications/<int:note_id>/read")
@@ -925,5 +955,7 @@ def read_notification(note_id: int):
     db = get_db()
     note = mark_read(db, current_actor(), note_id)
     db.commit()
-    target = note.link if note.link.startswith("/") and not note.link.startswith("//") else None
-    return redirect(target or url_for("market.notifications_view"))
+    if note.link and not _link_opens(db, current_actor(), note.link):
+        flash(gettext("What this notification is about is no longer available to you."), "error")
+        return redirect(url_for("market.notifications_view"))
+    return redirect(note.link or url_for("market.notifications_view"))

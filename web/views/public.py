@@ -12,12 +12,33 @@ from flask import (
 )
 from flask_login import current_user
 
+from contracts.negotiation import may_open_contract as contract_link_allowed
+from market.visibility import listing_visible_to, request_visible_to
 from participants.accounts import set_locale, verified_organization_counts, verified_organizations
 from web.auth import current_actor
 from web.db import get_db
 from web.i18n import LANGUAGES
 
 bp = Blueprint("public", __name__)
+
+
+@bp.app_template_global()
+def may_open_contract(record) -> bool:
+    """Whether the viewer may open the contract of `record` (a contract or an invoice of one):
+    pages link to it only then."""
+    return contract_link_allowed(current_actor(), record)
+
+
+@bp.app_template_global()
+def may_open_listing(listing) -> bool:
+    """Whether the viewer may open a listing's page (a closed one is its owner's only)."""
+    return listing_visible_to(current_actor(), listing)
+
+
+@bp.app_template_global()
+def may_open_request(offtake_request) -> bool:
+    """Whether the viewer may open a request's page (a closed one is its owner's only)."""
+    return request_visible_to(current_actor(), offtake_request)
 
 
 @bp.get("/")
