@@ -860,16 +860,16 @@ def _criteria_in_words(f: SearchFilters | None, materials: dict[str, str]) -> li
         words.append(
             gettext(
                 "Within %(km)s km of %(place)s",
-                km=f"{f.radius_km:,.0f}",
+                km=format(f.radius_km, ",.0f"),
                 place=prefecture_name(f.near),
             )
         )
     elif f.near:
         words.append(gettext("Distances from %(place)s", place=prefecture_name(f.near)))
     if f.min_monthly_t is not None:
-        words.append(gettext("At least %(t)s t a month", t=f"{f.min_monthly_t:,}"))
+        words.append(gettext("At least %(t)s t a month", t=format(f.min_monthly_t, ",")))
     if f.max_price is not None:
-        words.append(gettext("Price at most ¥%(price)s/t", price=f"{f.max_price:,}"))
+        words.append(gettext("Price at most ¥%(price)s/t", price=format(f.max_price, ",")))
     if f.price_month is not None:
         words.append(gettext("Prices of %(month)s", month=f.price_month.strftime("%Y-%m")))
     if f.min_dq is not None:
