@@ -48,6 +48,8 @@ def test_fully_committed_listing_page_says_so_and_stays_open(client, world):
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert "Fully committed" in page and "left out of search results" in page
+    full_id = world["full"].id
+    assert f'action="/listings/{full_id}/draft"' not in page  # nothing left to draft
     assert "Fully committed" not in client.get(f"/listings/{world['free'].id}").get_data(
         as_text=True
     )
