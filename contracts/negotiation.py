@@ -297,6 +297,15 @@ def party_contract(session: Session, actor: Actor, contract_id: int) -> OfftakeC
     return contract
 
 
+def may_open_contract(actor: Actor | None, contract) -> bool:
+    """Whether the actor may open a contract's page (`SEE_CONTRACTS`, a member of a party):
+    pages link to a contract only then. `contract` has `seller_org_id` and `buyer_org_id`
+    (a contract, or an invoice of one)."""
+    return SEE_CONTRACTS.allows(actor) and (
+        actor.owns(contract.seller_org_id) or actor.owns(contract.buyer_org_id)
+    )
+
+
 def own_contract(
     session: Session, actor: Actor, contract_id: int
 ) -> tuple[OfftakeContract, ContractTerms]:

@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from market.models import Notification, OfftakeRequest, SavedSearch, SupplyListing
+from market.models import ListingStatus, Notification, OfftakeRequest, SavedSearch, SupplyListing
 from market.search import SearchFilters, search_listings, search_requests
-from participants.actors import VERIFIED_MEMBER, Actor, actor_of
+from market.visibility import can_see_listing
+from participants.actors import VERIFIED_MEMBER, Actor, actor_of, permission
 from participants.columns import utcnow
 from participants.errors import N_, NotFound, PermissionDenied, ValidationFailed
-from participants.fields import ID_MAX, Line
-from participants.models import Member, Organization
+from participants.fields import ID_MAX, Line, Paragraphs
+from participants.models import Member, Organization, Role
 
 TARGETS = ("listings", "requests")
 MAX_SAVED_SEARCHES = 20
@@ -117,6 +118,17 @@ def delete_saved_search(session: Session, actor: Actor, search_id: int) -> None:
     session.flush()
 
 
+def _alert_message(target: str, titled: bool) -> str:
+    """The alert names the saved search and the item (its number, and its title if any)."""
+    if target == "listings":
+        if titled:
+            return N_("Supply listing #%(id)s “%(title)s” matches your saved search “%(name)s”.")
+        return N_("Supply listing #%(id)s matches your saved search “%(name)s”.")
+    if titled:
+        return N_("Offtake request #%(id)s “%(title)s” matches your saved search “%(name)s”.")
+    return N_("Offtake request #%(id)s matches your saved search “%(name)s”.")
+
+
 def alert_matching_searches(
     session: Session, item: SupplyListing | OfftakeRequest, today: date | None = None
 ) -> list[Notification]:
@@ -157,15 +169,12 @@ def alert_matching_searches(
         ).first()
         if exists:
             continue
-        message = (
-            N_("New supply listing matches your search “%(name)s”.")
-            if target == "listings"
-            else N_("New offtake request matches your search “%(name)s”.")
-        )
         note = Notification(
             member_id=member.id,
-            message=message,
-            params=json.dumps({"name": search.name}, ensure_ascii=False),
+            message=_alert_message(target, bool(item.title)),
+            params=json.dumps(
+                {"name": search.name, "id": item.id, "title": item.title}, ensure_ascii=False
+            ),
             link=f"/{target}/{item.id}",
             dedupe_key=key,
         )
@@ -247,3 +256,52 @@ def mark_read(session: Session, actor: Actor, notification_id: int) -> Notificat
         session.add(note)
         session.flush()
     return note
+
+
+# --- messages to a seller -------------------------------------------------------------------
+
+MESSAGE_SELLERS = permission(
+    N_("Only an administrator, trader or signatory may do this."),
+    roles=[Role.ADMIN, Role.TRADER, Role.SIGNATORY],
+)
+SELLER_ROLES = (Role.ADMIN.value, Role.TRADER.value, Role.SIGNATORY.value)
+
+
+class SellerMessageIn(BaseModel):
+    """A question or proposal to the seller of a listing (sent as a notification)."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: Paragraphs(2000)
+
+
+def message_seller(
+    session: Session, actor: Actor, listing_id: int, data: SellerMessageIn
+) -> list[Notification]:
+    """Send the seller organisation of a listing the actor may read a message (an in-app
+    notification to its administrators, traders and signatories, naming the sender and the
+    address to reply to). Members of verified organisations (`MESSAGE_SELLERS`); a listing
+    that is not open, not visible or the actor's own answers NotFound.
+    """
+    MESSAGE_SELLERS.check(actor)
+    listing = session.get(SupplyListing, listing_id) if 1 <= listing_id <= ID_MAX else None
+    if (
+        listing is None
+        or listing.status != ListingStatus.OPEN
+        or not can_see_listing(listing, actor.organization_id)
+        or actor.owns(listing.organization_id)
+    ):
+        raise NotFound("No such listing.")
+    text = data.message.strip()
+    if not text:
+        raise ValidationFailed("Write your message to the seller.", field="message")
+    sender = session.get(Member, actor.member_id)
+    org = session.get(Organization, actor.organization_id)
+    return notify_organization(
+        session,
+        listing.organization_id,
+        N_("Message about your listing #%(id)s from %(org)s (%(email)s): %(text)s"),
+        {"id": listing.id, "org": org.name_ja or org.name_en, "email": sender.email, "text": text},
+        f"/listings/{listing.id}",
+        f"message:{listing.id}:{actor.member_id}:{utcnow().isoformat()}",
+        roles=SELLER_ROLES,
+    )

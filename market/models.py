@@ -155,6 +155,11 @@ class SupplyListing(SQLModel, table=True):
         return self.monthly_kg - self.committed_kg
 
     @property
+    def fully_committed(self) -> bool:
+        """Open, but every tonne a month is committed: nothing left to contract."""
+        return self.status == ListingStatus.OPEN and self.available_kg <= 0
+
+    @property
     def invited(self) -> frozenset[int]:
         return frozenset(int(x) for x in self.invited_org_ids.split() if x)
 

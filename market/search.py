@@ -97,6 +97,10 @@ class SearchFilters(BaseModel):
         default=None, description="data-quality level at least"
     )
     start_by: Month | None = Field(default=None, description="first month at the latest")
+    include_committed: bool = Field(
+        default=False,
+        description="also fully committed listings (nothing left) and fully filled requests",
+    )
     sort: Sort = "newest"
     near: Prefecture | None = Field(
         default=None,
@@ -196,6 +200,9 @@ def _open_rows(
         query = query.where(place == f.prefecture)
     if f.min_monthly_t is not None:
         query = query.where(open_kg >= int(f.min_monthly_t * 1000))
+    if not f.include_committed:
+        # Nothing left to contract: still open (the seller may add volume), not a result.
+        query = query.where(open_kg > 0)
     if f.start_by is not None:
         query = query.where(start <= f.start_by)
     return session.exec(query.order_by(col(model.created_at).desc(), model.id)).all()

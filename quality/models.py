@@ -72,6 +72,10 @@ class StandardVersion(SQLModel, table=True):
     consultation_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     effective_from: date | None = None
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why it was published while its consultation was open or an objection stood ("" if not).
+    publish_justification: str = Field(
+        default="", sa_column=Column(Text, nullable=False, default="", server_default="")
+    )
 
 
 class ConsultationResponse(SQLModel, table=True):

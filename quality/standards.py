@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, func, select
 
 from participants.actors import Actor, permission
+from participants.audit import record_audit
 from participants.columns import utcnow
 from participants.errors import N_
 from participants.fields import Count, Day, Line, Measurement, Paragraphs, Yen
@@ -54,6 +55,7 @@ from quality.models import (
     ConsultationResponse,
     GradeStandard,
     Material,
+    Position,
     StandardVersion,
     VersionStatus,
 )
@@ -189,10 +191,13 @@ class ConsultationOpening(BaseModel):
 
 
 class Publication(BaseModel):
-    """The day a published version takes effect."""
+    """The day a published version takes effect, and why it is published now when its
+    consultation is still open or an objection stands (required then, recorded on the version).
+    """
 
     model_config = ConfigDict(extra="forbid")
     effective_from: Day
+    justification: Paragraphs(4000) = ""
 
 
 class ResponseInput(BaseModel):
@@ -416,6 +421,20 @@ def is_open(version: StandardVersion, now: datetime | None = None) -> bool:
     )
 
 
+def open_consultations(
+    session: Session, now: datetime | None = None
+) -> list[tuple[GradeStandard, StandardVersion]]:
+    """Versions whose consultation is still open (public), the soonest to close first."""
+    now = now or utcnow()
+    rows = session.exec(
+        select(GradeStandard, StandardVersion)
+        .join(StandardVersion, StandardVersion.standard_id == GradeStandard.id)
+        .where(StandardVersion.status == VersionStatus.CONSULTATION)
+        .order_by(col(StandardVersion.consultation_ends_at), col(GradeStandard.code))
+    ).all()
+    return [(std, ver) for std, ver in rows if is_open(ver, now)]
+
+
 def respond(
     session: Session,
     actor: Actor,
@@ -476,6 +495,33 @@ def tally(session: Session, version_id: int) -> dict[str, dict[str, int]]:
     return dict(sorted(counts.items()))
 
 
+@dataclass(frozen=True)
+class PublicationConcerns:
+    """What speaks against publishing a version now: its consultation is still open, or
+    organisations object (no objection is ever marked resolved, so each one stands)."""
+
+    consultation_open: bool
+    objections: int
+
+    def __bool__(self) -> bool:
+        return self.consultation_open or self.objections > 0
+
+
+def publication_concerns(
+    session: Session, version: StandardVersion, now: datetime | None = None
+) -> PublicationConcerns:
+    """Whether publishing `version` now needs a justification, and why."""
+    objections = session.exec(
+        select(func.count())
+        .select_from(ConsultationResponse)
+        .where(
+            ConsultationResponse.version_id == version.id,
+            ConsultationResponse.position == Position.OBJECT,
+        )
+    ).one()
+    return PublicationConcerns(is_open(version, now), objections)
+
+
 def publish_version(
     session: Session,
     actor: Actor,
@@ -483,11 +529,40 @@ def publish_version(
     data: Publication,
     now: datetime | None = None,
 ) -> StandardVersion:
-    """A standards body publishes a version under consultation; earlier ones stay valid."""
+    """A standards body publishes a version under consultation; earlier ones stay valid.
+
+    While the consultation is open or an objection stands, only with a justification, which
+    the version keeps (shown on its page) and the audit log records.
+    """
     ADMINISTER_STANDARDS.check(actor)
+    now = now or utcnow()
+    if VersionStatus.PUBLISHED not in TRANSITIONS[VersionStatus(version.status)]:
+        _transition(session, version, VersionStatus.PUBLISHED)  # raises InvalidTransition
+    concerns = publication_concerns(session, version, now)
+    justification = data.justification.strip()
+    if concerns and not justification:
+        raise InvalidSpec(
+            "The consultation is still open or an objection stands: "
+            "give the justification for publishing now.",
+            "justification",
+        )
     _transition(session, version, VersionStatus.PUBLISHED)
     version.effective_from = data.effective_from
-    version.published_at = now or utcnow()
+    version.published_at = now
+    version.publish_justification = justification
+    record_audit(
+        session,
+        actor,
+        "standard_version.published",
+        "standardversion",
+        version.id,
+        {
+            "effective_from": data.effective_from.isoformat(),
+            "consultation_open": concerns.consultation_open,
+            "objections": concerns.objections,
+            "justification": justification,
+        },
+    )
     session.flush()
     return version
 

@@ -433,9 +433,9 @@ def test_saved_search_alerts_the_buyer_when_a_matching_listing_is_published(
 
     listing_id = _publish_listing(client, api_token(market["recycler"].email), market)
     notes = client.get("/api/v1/notifications", headers=buyer).get_json()["items"]
-    assert [n["message"] for n in notes] == [
-        "New supply listing matches your search “Birch near Osaka”."
-    ]
+    [message] = [n["message"] for n in notes]
+    assert message.startswith(f"Supply listing #{listing_id}")
+    assert message.endswith("matches your saved search “Birch near Osaka”.")
     assert notes[0]["link"] == f"/listings/{listing_id}" and notes[0]["read"] is False
     mails = [p.read_text() for p in Path(app.config["MAIL_OUTBOX"]).glob("*.eml")]
     assert len(mails) == 1 and market["maker"].email in mails[0]

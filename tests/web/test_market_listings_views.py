@@ -291,7 +291,8 @@ def test_saved_search_from_the_search_page_alerts_in_the_nav(client, db, market)
     client.post("/logout")
     login(client, market["maker"].email)
     home = client.get("/notifications").get_data(as_text=True)
-    assert "New supply listing matches your search “Birch”." in home
+    assert f"Supply listing #{listing.id}" in home
+    assert "matches your saved search “Birch”." in home
     assert '<span class="badge">1</span>' in home
     note = db.exec(select(Notification)).one()
     r = client.post(f"/notifications/{note.id}/read")

@@ -1948,6 +1948,56 @@ OPERATIONS += [
     ),
 ]
 
+# --- flows ---
+# A standards body publishes a version whose consultation has closed without objection (a new
+# version for every try).
+
+
+def flows_publish_a_standard_version(w: World, actor: str) -> Doors:
+    from datetime import UTC, datetime, timedelta
+
+    from quality.models import StandardVersion
+
+    base = w.db.get(StandardVersion, w.version)
+    number = (
+        w.db.exec(
+            select(func.max(StandardVersion.number)).where(
+                StandardVersion.standard_id == base.standard_id
+            )
+        ).one()
+        + 1
+    )
+    version = StandardVersion(
+        standard_id=base.standard_id,
+        number=number,
+        status="consultation",
+        spec_json=base.spec_json,
+        consultation_ends_at=datetime.now(UTC) - timedelta(days=1),
+    )
+    w.db.add(version)
+    w.db.commit()
+    return Doors(
+        ("POST", f"/standards/HDPE-NAT-B/v{number}/publish", {"effective_from": "2027-01-01"}),
+        (
+            "POST",
+            f"/api/v1/standards/HDPE-NAT-B/versions/{number}/publish",
+            {"effective_from": "2027-01-01"},
+        ),
+        _status_is(w, StandardVersion, version.id, "published"),
+    )
+
+
+OPERATIONS += [
+    _operation(
+        "publish a standard version",
+        "POST /standards/<code>/v<int:number>/publish",
+        "POST /api/v1/standards/<code>/versions/<int:number>/publish",
+        flows_publish_a_standard_version,
+        {"standards body"},
+    ),
+]
+
+
 # State-changing endpoints with no page of the same operation, and why.
 API_ONLY = {
     "POST /api/v1/tokens": "exchanges e-mail and password for a token: no acting member yet",

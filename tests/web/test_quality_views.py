@@ -176,7 +176,10 @@ def test_consultation_from_proposal_to_publication_with_tally_by_kind(client, db
     login(client, body.email)
     page = client.get("/standards/RPET-FLAKE-A/v2/consultation").get_data(as_text=True)
     assert "Public agency" in page and "Manufacturer" in page and "cost" in page
-    r = client.post("/standards/RPET-FLAKE-A/v2/publish", data={"effective_from": "2026-04-01"})
+    r = client.post(
+        "/standards/RPET-FLAKE-A/v2/publish",
+        data={"effective_from": "2026-04-01", "justification": "Recall deadline."},
+    )
     assert r.status_code == 302
     v2 = db.exec(select(StandardVersion).where(StandardVersion.number == 2)).one()
     db.refresh(v2)

@@ -46,6 +46,7 @@ from quality.errors import QualityError
 from quality.export_regimes import ROUTE_LABELS, regime_of
 from quality.models import Assay, Certificate, GradeStandard, Material, StandardVersion
 from quality.settlements import SettlementRequest, settle_disputed_assay
+from quality.standards import Publication, publish_version
 from web.api import api_bp
 from web.api.openapi import Page, operation
 from web.db import get_db
@@ -145,6 +146,10 @@ class VersionOut(BaseModel):
     change_note: str
     effective_from: str | None
     published_at: str | None
+    publish_justification: str = Field(
+        description="why it was published while its consultation was open or an objection "
+        "stood (empty otherwise)"
+    )
     limits: list[LimitOut]
     requirements: list[RequirementOut]
     derived: list[DerivedOut]
@@ -284,6 +289,7 @@ def version_out(standard: GradeStandard, version: StandardVersion) -> VersionOut
         change_note=version.change_note,
         effective_from=version.effective_from.isoformat() if version.effective_from else None,
         published_at=version.published_at.isoformat() if version.published_at else None,
+        publish_justification=version.publish_justification,
         limits=[{**lim, "unit": units.get(lim["parameter"], "")} for lim in spec["limits"]],
         requirements=spec["requirements"],
         derived=spec["derived"],
@@ -406,6 +412,25 @@ def standards(query: StandardQuery):
 def standard_version(code: str, number: int):
     """One version of a grade standard: limits with units, requirements, source."""
     return version_out(*get_version(get_db(), code, number))
+
+
+@api_bp.post("/standards/<code>/versions/<int:number>/publish")
+@operation(
+    "Publish a standard version",
+    body=Publication,
+    responses={200: VersionOut},
+    errors=(403, 404, 409),
+    tag="quality",
+)
+def publish_standard_version(code: str, number: int, body: Publication):
+    """A standards body publishes a version under consultation.
+
+    While the consultation is still open or an objection stands, `justification` is required
+    (422 naming the field otherwise); the version keeps it and the audit log records it."""
+    db = get_db()
+    standard, version = get_version(db, code, number)
+    publish_version(db, g.caller.actor, version, body)
+    return version_out(standard, version)
 
 
 @api_bp.post("/assessments")

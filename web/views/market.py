@@ -6,6 +6,7 @@ functions with the acting member; who may do what is decided there.
 """
 
 import json
+import re
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
@@ -27,6 +28,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 
 from contracts.drafting import DRAFT_FROM_LISTING, DRAFT_FROM_REQUEST
+from contracts.models import OfftakeContract
+from contracts.negotiation import may_open_contract
 from market.alerts import (
     SavedSearchInput,
     delete_saved_search,
@@ -92,6 +95,7 @@ from market.search import (
     search_listings,
     search_requests,
 )
+from market.visibility import listing_visible_to, request_visible_to
 from participants.actors import OPERATE_MARKETPLACE
 from participants.errors import NotFound, PermissionDenied, ValidationFailed
 from participants.models import Organization
@@ -104,7 +108,7 @@ from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
 from web.formatting import month, tonnes, yen  # noqa: F401  (re-exported)
-from web.forms import prefecture_choices
+from web.forms import prefecture_choices, prefecture_name
 from web.i18n import translate_error
 from web.labels import LABELS, labels_of, material_name
 from web.pagination import Page, paginate
@@ -940,16 +944,61 @@ def save_search_view():
     return redirect(url_for("market.saved_searches_view") if saved is not None else back)
 
 
+def _criteria_in_words(f: SearchFilters | None, materials: dict[str, str]) -> list[str]:
+    """What a saved search looks for, one phrase per criterion ("everything" without any)."""
+    if f is None:
+        return [gettext("These criteria are no longer valid; search again and save anew.")]
+    words = []
+    if f.material:
+        words.append(gettext("Material: %(name)s", name=materials.get(f.material, f.material)))
+    if f.grade:
+        words.append(gettext("Grade: %(code)s", code=f.grade))
+    if f.prefecture:
+        words.append(gettext("In %(place)s", place=prefecture_name(f.prefecture)))
+    if f.near and f.radius_km is not None:
+        words.append(
+            gettext(
+                "Within %(km)s km of %(place)s",
+                km=format(f.radius_km, ",.0f"),
+                place=prefecture_name(f.near),
+            )
+        )
+    elif f.near:
+        words.append(gettext("Distances from %(place)s", place=prefecture_name(f.near)))
+    if f.min_monthly_t is not None:
+        words.append(gettext("At least %(t)s t a month", t=format(f.min_monthly_t, ",")))
+    if f.max_price is not None:
+        words.append(gettext("Price at most ¥%(price)s/t", price=format(f.max_price, ",")))
+    if f.price_month is not None:
+        words.append(gettext("Prices of %(month)s", month=f.price_month.strftime("%Y-%m")))
+    if f.min_dq is not None:
+        words.append(gettext("Data quality at least %(n)s", n=f.min_dq))
+    if f.start_by is not None:
+        words.append(gettext("Starting by %(month)s", month=f.start_by.strftime("%Y-%m")))
+    if f.include_committed:
+        words.append(gettext("Fully committed ones included"))
+    if not words:
+        words.append(gettext("Everything open"))
+    if f.sort != "newest":
+        words.append(gettext("Sorted: %(order)s", order=SORT_NAMES[f.sort]))
+    return words
+
+
 @bp.get("/saved-searches")
 @login_required
 def saved_searches_view():
-    rows = get_db().exec(saved_searches(current_actor())).all()
-    links = {}
+    db = get_db()
+    rows = db.exec(saved_searches(current_actor())).all()
+    materials = _material_names(filter_choices(db)[0])
+    links, criteria = {}, {}
     for s in rows:
         filters = saved_filters(s)
         endpoint = "market.listings" if s.target == "listings" else "market.requests"
         links[s.id] = url_for(endpoint, **(filters.as_args() if filters else {}))
-    return render_template("market/saved_searches.html", searches=rows, links=links)
+        criteria[s.id] = _criteria_in_words(filters, materials)
+    return render_template(
+        "market/saved_searches.html", searches=rows, links=links, criteria=criteria
+    )
 
 
 @bp.post("/saved-searches/<int:search_id>/delete")
@@ -965,12 +1014,38 @@ def delete_saved_search_view(search_id: int):
 @bp.get("/notifications")
 @login_required
 def notifications_view():
-    page = paginate(get_db(), notifications(current_actor()))
-    texts = {}
+    db, actor = get_db(), current_actor()
+    page = paginate(db, notifications(actor))
+    texts, opens = {}, {}
     for n in page.items:
         params = json.loads(n.params or "{}")
         texts[n.id] = gettext(n.message, **params) if params else gettext(n.message)
-    return render_template("market/notifications.html", page=page, notes=page.items, texts=texts)
+        opens[n.id] = _link_opens(db, actor, n.link)
+    return render_template(
+        "market/notifications.html", page=page, notes=page.items, texts=texts, opens=opens
+    )
+
+
+_RECORD_LINK = re.compile(r"/(listings|requests|contracts)/([0-9]{1,12})(?:/.*)?")
+
+
+def _link_opens(db, actor, link: str) -> bool:
+    """Whether a notification's link leads somewhere the member may still go (a listing or
+    request since closed, or a contract of another organisation, would answer 404)."""
+    if not link or not link.startswith("/") or link.startswith("//"):
+        return False
+    match = _RECORD_LINK.fullmatch(link)
+    if match is None:
+        return True
+    kind, record_id = match.group(1), int(match.group(2))
+    if kind == "listings":
+        listing = db.get(SupplyListing, record_id)
+        return listing is not None and listing_visible_to(actor, listing)
+    if kind == "requests":
+        offtake = db.get(OfftakeRequest, record_id)
+        return offtake is not None and request_visible_to(actor, offtake)
+    contract = db.get(OfftakeContract, record_id)
+    return contract is not None and may_open_contract(actor, contract)
 
 
 @bp.post("/notifications/<int:note_id>/read")
@@ -979,6 +1054,9 @@ def read_notification(note_id: int):
     db = get_db()
     note = mark_read(db, current_actor(), note_id)
     db.commit()
+    if note.link and not _link_opens(db, current_actor(), note.link):
+        flash(gettext("What this notification is about is no longer available to you."), "error")
+        return redirect(url_for("market.notifications_view"))
     target = note.link if note.link.startswith("/") and not note.link.startswith("//") else None
     if request.form.get("stay"):  # "Mark read": stay on the list
         target = None

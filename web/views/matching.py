@@ -21,9 +21,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from pydantic import ValidationError
-from wtforms import StringField
+from wtforms import StringField, TextAreaField
 
 from contracts.drafting import (
+    DRAFT_FROM_LISTING,
     DraftFromListingIn,
     DraftFromRequestIn,
     accept_proposal,
@@ -31,20 +32,26 @@ from contracts.drafting import (
     draft_from_listing,
     draft_from_request,
 )
+from market.alerts import MESSAGE_SELLERS, SellerMessageIn, message_seller
 from market.allocation import SCORE_WEIGHTS
-from market.listings import kg_to_tonnes
+from market.listings import add_months, kg_to_tonnes
 from market.matching import (
     DECIDE_PROPOSALS,
     CandidatesQuery,
     MatchRunIn,
     candidates_for_request,
     current_month,
+    first_of_month,
     latest_runs,
+    month_number,
     proposal_out,
     proposal_rows,
     proposals_query,
     run_market_allocation,
 )
+from market.models import SupplyListing
+from participants.errors import N_
+from web.alerting import send_notice_mails
 from web.auth import current_actor
 from web.config import transport_rates
 from web.db import get_db
@@ -89,6 +96,10 @@ class RunForm(FlaskForm):
     month = StringField(_l("Month (YYYY-MM)"))
 
 
+class MessageSellerForm(FlaskForm):
+    message = TextAreaField(_l("Your message"))
+
+
 def _labels() -> dict:
     return {
         "part_labels": {k: str(v) for k, v in PART_LABELS.items()},
@@ -113,13 +124,62 @@ def candidates(request_id: int):
     )
     if error:
         flash(error, "error")  # and show this month's prices
+    actor = current_actor()
     return render_template(
         "matching/candidates.html",
         req=found.request,
         items=found.items,
         month=found.month,
+        drafts=_draft_defaults(found.request, found.items),
+        can_draft=DRAFT_FROM_LISTING.allows(actor),
+        can_message=MESSAGE_SELLERS.allows(actor),
         **_labels(),
     )
+
+
+def _draft_defaults(req, items) -> dict[int, dict[str, str]]:
+    """For each candidate, the draft a buyer most likely wants: what the request still needs
+    (at most what the listing has), over the overlap of the two periods."""
+    db = get_db()
+    out = {}
+    for c in items:
+        listing = db.get(SupplyListing, c.listing_id)  # loaded by the candidates query
+        start = max(first_of_month(listing.available_from), first_of_month(req.start_month))
+        end = min(
+            add_months(first_of_month(listing.available_from), listing.max_term_months),
+            add_months(first_of_month(req.start_month), req.term_months),
+        )
+        out[c.listing_id] = {
+            "monthly_t": f"{kg_to_tonnes(min(req.open_kg, listing.available_kg)).normalize():f}",
+            "start_month": start.strftime("%Y-%m"),
+            "term_months": str(max(1, month_number(end) - month_number(start))),
+        }
+    return out
+
+
+@bp.post("/listings/<int:listing_id>/message")
+@login_required
+def message_seller_view(listing_id: int):
+    """Send the seller of a listing a message (a notification, and an e-mail)."""
+    form = MessageSellerForm()
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("market.listing", listing_id=listing_id)
+    data = validate_form(form, SellerMessageIn) if form.validate_on_submit() else None
+    if data is None:
+        _flash_form_errors(form)
+        return redirect(target)
+    db = get_db()
+    notes = commit_or_flash(lambda: message_seller(db, current_actor(), listing_id, data))
+    if notes is not None:
+        send_notice_mails(
+            db,
+            notes,
+            N_("Junkan: a message about your listing"),
+            N_("You receive this e-mail because a buyer wrote about your listing on Junkan."),
+        )
+        flash(gettext("Your message is sent to the seller."), "success")
+    return redirect(target)
 
 
 @bp.get("/proposals")

@@ -94,9 +94,11 @@ from quality.standards import (
     is_open,
     may_withdraw,
     open_consultation,
+    open_consultations,
     proposal_materials,
     propose_revision,
     propose_standard,
+    publication_concerns,
     publish_version,
     respond,
     responses_of,
@@ -110,6 +112,7 @@ from web.db import get_db
 from web.errors import apply_to_form
 from web.i18n import translate_error
 from web.labels import LABELS
+from web.qr import qr_svg
 from web.validation import InputInvalid, input_errors, validate_form
 
 bp = Blueprint("quality", __name__)
@@ -207,6 +210,7 @@ def standards():
         rows.append((s, m, latest, row_status, versions))
     return render_template(
         "quality/standards.html",
+        consultations=open_consultations(db),
         rows=rows,
         materials=list(mats.values()),
         material=material,
@@ -333,6 +337,7 @@ class OpenForm(FlaskForm):
 
 class PublishForm(FlaskForm):
     effective_from = DateField(_l("Effective from"), validators=[DataRequired()])
+    justification = TextAreaField(_l("Justification for publishing now"))
 
 
 class RespondForm(FlaskForm):
@@ -477,6 +482,7 @@ def _consultation_page(std, ver, respond_form, open_form, publish_form, status: 
         publish_form=publish_form,
         confirm=ConfirmForm(),
         is_open=is_open(ver),
+        concerns=publication_concerns(db, ver),
         mine=mine,
         name=_name,
     ), status
@@ -788,12 +794,15 @@ def certificate(cert_id: str):
     db = get_db()
     cert = read_certificate(db, current_actor(), cert_id)
     _, genuine = verify_certificate(db, cert_id)
+    verify_url = url_for("quality.verify", cert_id=cert.id, _external=True)
     return render_template(
         "quality/certificate.html",
         cert=cert,
         content=_content(cert),
         genuine=genuine,
         public=False,
+        verify_url=verify_url,
+        qr=qr_svg(verify_url, gettext("QR code of the verification page")),
     )
 
 
@@ -805,11 +814,27 @@ def _content(cert: Certificate) -> dict:
     return content if isinstance(content, dict) else {}
 
 
+@bp.get("/verify")
+def verify_lookup():
+    """The box to type a certificate number: its verification page, or "no such number"."""
+    number = request.args.get("number", "").strip()
+    if not number:
+        return render_template("quality/verify.html", cert=None, content={}, asked=False)
+    cert, _ = verify_certificate(get_db(), number) if len(number) <= 32 else (None, False)
+    if cert is None:
+        page = render_template(
+            "quality/verify.html", cert=None, content={}, asked=True, number=number
+        )
+        return page, 404
+    return redirect(url_for("quality.verify", cert_id=cert.id))
+
+
 @bp.get("/verify/<cert_id>")
 def verify(cert_id: str):
     cert, genuine = verify_certificate(get_db(), cert_id)
     if cert is None:
-        return render_template("quality/verify.html", cert=None, content={}, genuine=False), 404
+        page = render_template("quality/verify.html", cert=None, content={}, asked=True)
+        return page, 404
     return render_template(
-        "quality/verify.html", cert=cert, content=_content(cert), genuine=genuine
+        "quality/verify.html", cert=cert, content=_content(cert), genuine=genuine, asked=True
     )
