@@ -344,3 +344,40 @@ def index_form_choices(session: Session, actor: Actor) -> list:
 
     OPERATE_MARKETPLACE.check(actor)
     return list(session.exec(select(Material).order_by(Material.code)))
+
+
+def index_series(
+    session: Session, index_ids: set[int], last_month: date, months: int = 12
+) -> dict[int, tuple[tuple[date, int], ...]]:
+    """Each index's (month, yen per tonne) values of the `months` months up to `last_month`,
+    oldest first, in one query (a page of rows costs the same whatever its length)."""
+    if not index_ids:
+        return {}
+    last = last_month.replace(day=1)
+    total = last.year * 12 + last.month - 1 - (months - 1)
+    first = date(total // 12, total % 12 + 1, 1)
+    rows = session.exec(
+        select(IndexValue.index_id, IndexValue.month, IndexValue.value_jpy_per_t)
+        .where(
+            col(IndexValue.index_id).in_(index_ids),
+            col(IndexValue.month) >= first,
+            col(IndexValue.month) <= last,
+        )
+        .order_by(IndexValue.index_id, col(IndexValue.month))
+    ).all()
+    series: dict[int, list[tuple[date, int]]] = {}
+    for index_id, when, value in rows:
+        series.setdefault(index_id, []).append((when, value))
+    return {k: tuple(v) for k, v in series.items()}
+
+
+def listing_index_ids(session: Session, listing_ids: set[int]) -> dict[int, int]:
+    """Listing id → the id of the index its price follows (index-priced listings only)."""
+    if not listing_ids:
+        return {}
+    rows = session.exec(
+        select(SupplyListing.id, SupplyListing.index_id).where(
+            col(SupplyListing.id).in_(listing_ids), col(SupplyListing.index_id).is_not(None)
+        )
+    ).all()
+    return {listing_id: index_id for listing_id, index_id in rows}
