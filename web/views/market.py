@@ -405,13 +405,20 @@ def _search_page(target: str):
     )
     materials, grade_codes = filter_choices(db)
     filters = {k: v for k, v in query.as_args().items() if k in SearchFilters.model_fields}
+    price_month = query.price_month or date.today().replace(day=1)
+    sparks = (
+        index_sparklines(db, [i.index_id for i in items], price_month)
+        if target == "listings"
+        else {}
+    )
     return render_template(
         f"market/{target}.html",
+        sparks=sparks,
         page=Page(found.items, query.page, query.per_page, found.total),
         args=args,
         errors=errors,
         formulas=formulas,
-        price_month=query.price_month or date.today().replace(day=1),
+        price_month=price_month,
         materials=_material_names(materials),
         grade_codes=grade_codes,
         prefectures=prefecture_choices(),
@@ -452,12 +459,12 @@ def listing(listing_id: int):
     this_month = date.today().replace(day=1)
     values = latest_values(db, {item.index_id} if item.index_id else set(), this_month)
     price = evaluate(formula_of(item), values.get(item.index_id) if item.index_id else None)
-    spark, formula_pic = listing_pictures(
+    index_spark, formula_pic = listing_pictures(
         db, formula_of(item), this_month, values.get(item.index_id) if item.index_id else None
     )
     return render_template(
         "market/listing.html",
-        spark=spark,
+        index_spark=index_spark,
         formula_picture=formula_pic,
         item=item,
         org=db.get(Organization, item.organization_id),

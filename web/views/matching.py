@@ -50,6 +50,7 @@ from web.config import transport_rates
 from web.db import get_db
 from web.errors import commit_or_flash
 from web.pagination import paginate
+from web.sparklines import index_sparklines, listing_sparklines
 from web.validation import input_errors, validate_form
 from web.views.contracts import send_contract_notices
 
@@ -125,6 +126,7 @@ def candidates(request_id: int):
         req=found.request,
         items=found.items,
         month=found.month,
+        sparks=listing_sparklines(get_db(), [c.listing_id for c in found.items], found.month),
         **_labels(),
     )
 
@@ -139,6 +141,9 @@ def proposals():
         "matching/proposals.html",
         views=views,
         page=page,
+        sparks=index_sparklines(
+            get_db(), [row.listing.index_id for row, _v in views], current_month()
+        ),
         form=DecisionForm(),
         can_decide=DECIDE_PROPOSALS.allows(actor),
         **_labels(),
