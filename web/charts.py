@@ -407,7 +407,10 @@ def formula_chart(
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     line = ax.plot(xs, ys, color=ACCENT, linewidth=2, label=labels["price"])
     line[0].set_gid("formula")
-    for bound, text, gid in ((floor, labels.get("floor"), "floor"), (cap, labels.get("cap"), "cap")):
+    for bound, text, gid in (
+        (floor, labels.get("floor"), "floor"),
+        (cap, labels.get("cap"), "cap"),
+    ):
         if bound is not None:
             ref = ax.axhline(bound, color=MUTED, linewidth=1, linestyle="--")
             ref.set_gid(gid)

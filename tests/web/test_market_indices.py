@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 from factories import login, make_member, make_org
-from svg_pictures import path_of, pictures, texts
 from sqlmodel import select
+from svg_pictures import path_of, pictures, texts
 
 from market.models import IndexValue, PriceIndex
 

@@ -98,8 +98,8 @@ from web.errors import commit_or_flash, save_form
 from web.forms import prefecture_choices
 from web.i18n import translate_error
 from web.pagination import Page, paginate
-from web.validation import input_errors, validate_form
 from web.sparklines import index_picture, index_sparklines, listing_pictures
+from web.validation import input_errors, validate_form
 from web.views.movements import country_choices
 
 bp = Blueprint("market", __name__)
