@@ -425,10 +425,12 @@ def formula_chart(
         )  # fmt: skip
         mark[0].set_gid("current")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=ROUND_STEPS))
-    ax.xaxis.set_major_formatter(FuncFormatter(_yen_tick))
-    ax.yaxis.set_major_formatter(FuncFormatter(_yen_tick))
+    ax.xaxis.set_major_formatter(FuncFormatter(_yen_full))
+    ax.yaxis.set_major_formatter(FuncFormatter(_yen_full))
     ax.set_xlim(xs[0], xs[-1])
+    pad = max((max(ys) - min(ys)) * 0.15, max(ys) * 0.02, 1)
+    ax.set_ylim(min(ys) - pad, max(ys) + pad)  # the floor and cap lines clear of the frame
     ax.set_xlabel(labels["x"], fontsize=9, color=INK)
     ax.set_ylabel(labels["y"], fontsize=9, color=INK)
-    ax.legend(frameon=False, fontsize=9, loc="upper left")
+    ax.legend(frameon=False, fontsize=9, loc="center right")
     return _svg_data_uri(fig)

@@ -2,6 +2,7 @@
 badges; each picture is an SVG drawn on the server with a text alternative, and a page costs
 the same number of queries whatever its number of rows."""
 
+import itertools
 import re
 import time
 from datetime import date
@@ -131,8 +132,18 @@ def test_the_listing_page_plots_the_formula_against_the_index_with_floor_cap_and
     assert cap_line[0][1] == pytest.approx(cap_part[1], abs=0.01)
     assert '<g id="current">' in svg
     assert {"Floor ¥900,000", "Cap ¥1,000,000", "Index (¥/t)", "Price (¥/t)"} <= set(texts(svg))
-    ticks = [w for w in texts(svg) if w.startswith("¥")]
-    assert ticks and all(re.fullmatch(r"¥\d+(\.\d+)?M|¥\d{1,3}(,000)+|¥0", t) for t in ticks)
+    ticks = [int(w[1:].replace(",", "")) for w in texts(svg) if re.fullmatch(r"¥[\d,]+", w)]
+    restart = next(i for i in range(1, len(ticks)) if ticks[i] < ticks[i - 1])
+    for axis in (ticks[:restart], ticks[restart:]):  # x then y, each rising
+        assert len(axis) >= 3
+        assert all(_is_round_step(b - a) for a, b in itertools.pairwise(axis)), axis
+
+
+def _is_round_step(step: int) -> bool:
+    """1, 2, 2.5 or 5 × 10^k."""
+    while step >= 100 and step % 10 == 0:
+        step //= 10
+    return step in (1, 2, 5, 10, 20, 25, 50)
 
 
 def test_a_fixed_price_listing_has_no_index_pictures(client, market):
