@@ -22,7 +22,7 @@ from market.indices import (
     listing_index_ids,
 )
 from market.models import PriceKind
-from web.charts import formula_chart, index_chart, sparkline
+from web.charts import formula_chart, index_chart, round_ticks, sparkline
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ def formula_picture(
             x = int((Decimal(bound) - formula.premium) / factor)
             low, high = min(low, x), max(high, x)
     span = max(high - low, max(high, 1) // 10)
-    low, high = max(0, low - span // 4), high + span // 4
+    ticks = round_ticks(max(0, low - span // 4), high + span // 4)
+    low, high = int(ticks[0]), int(ticks[-1])  # the x axis from one round tick to another
     points = formula_points(formula, low, high)
     marked = (current, evaluate(formula, current)) if current is not None else None
     src = formula_chart(
@@ -155,7 +156,8 @@ def formula_picture(
                 price=_yen(marked[1]),
             )
         )
-    return Picture(src, " ".join(parts))
+    # Sentences ending in 。 (Japanese) follow each other without a space.
+    return Picture(src, "".join(p if p.endswith("。") else p + " " for p in parts).strip())
 
 
 def listing_pictures(
