@@ -17,7 +17,6 @@ from sqlmodel import Session
 from market.indices import (
     Formula,
     evaluate,
-    index_codes,
     index_series,
     listing_index_ids,
 )
@@ -60,11 +59,9 @@ def series_alt(code: str, series: tuple[tuple[date, int], ...]) -> str:
 def index_sparklines(session: Session, index_ids: Iterable[int | None], month: date) -> dict:
     """Index id → Picture of its last 12 months up to `month` (indices with values only)."""
     ids = {i for i in index_ids if i is not None}
-    series = index_series(session, ids, month)
-    codes = index_codes(session, set(series)) if series else {}
     return {
-        index_id: Picture(sparkline(tuple(v for _m, v in s)), series_alt(codes[index_id], s))
-        for index_id, s in series.items()
+        index_id: Picture(sparkline(tuple(v for _m, v in s.values)), series_alt(s.code, s.values))
+        for index_id, s in index_series(session, ids, month).items()
     }
 
 
@@ -166,9 +163,8 @@ def listing_pictures(
     """A listing page's sparkline of its index and its formula chart (None, None: fixed)."""
     if formula.index_id is None:
         return None, None
-    series = index_series(session, {formula.index_id}, month).get(formula.index_id, ())
-    if not series:
+    found = index_series(session, {formula.index_id}, month).get(formula.index_id)
+    if found is None:
         return None, None
-    code = index_codes(session, {formula.index_id})[formula.index_id]
-    spark = Picture(sparkline(tuple(v for _m, v in series)), series_alt(code, series))
-    return spark, formula_picture(formula, series, current)
+    spark = Picture(sparkline(tuple(v for _m, v in found.values)), series_alt(*found))
+    return spark, formula_picture(formula, found.values, current)
