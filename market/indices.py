@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -344,3 +344,48 @@ def index_form_choices(session: Session, actor: Actor) -> list:
 
     OPERATE_MARKETPLACE.check(actor)
     return list(session.exec(select(Material).order_by(Material.code)))
+
+
+class IndexSeries(NamedTuple):
+    """An index's code and its (month, yen per tonne) values, oldest first."""
+
+    code: str
+    values: tuple[tuple[date, int], ...]
+
+
+def index_series(
+    session: Session, index_ids: set[int], last_month: date, months: int = 12
+) -> dict[int, IndexSeries]:
+    """Each index's code and values of the `months` months up to `last_month`, in one query
+    (a page of rows costs the same whatever its length); indices without values are left out."""
+    if not index_ids:
+        return {}
+    last = last_month.replace(day=1)
+    total = last.year * 12 + last.month - 1 - (months - 1)
+    first = date(total // 12, total % 12 + 1, 1)
+    rows = session.exec(
+        select(PriceIndex.id, PriceIndex.code, IndexValue.month, IndexValue.value_jpy_per_t)
+        .join(IndexValue, col(IndexValue.index_id) == col(PriceIndex.id))
+        .where(
+            col(PriceIndex.id).in_(index_ids),
+            col(IndexValue.month) >= first,
+            col(IndexValue.month) <= last,
+        )
+        .order_by(PriceIndex.id, col(IndexValue.month))
+    ).all()
+    series: dict[int, tuple[str, list[tuple[date, int]]]] = {}
+    for index_id, code, when, value in rows:
+        series.setdefault(index_id, (code, []))[1].append((when, value))
+    return {k: IndexSeries(code, tuple(v)) for k, (code, v) in series.items()}
+
+
+def listing_index_ids(session: Session, listing_ids: set[int]) -> dict[int, int]:
+    """Listing id → the id of the index its price follows (index-priced listings only)."""
+    if not listing_ids:
+        return {}
+    rows = session.exec(
+        select(SupplyListing.id, SupplyListing.index_id).where(
+            col(SupplyListing.id).in_(listing_ids), col(SupplyListing.index_id).is_not(None)
+        )
+    ).all()
+    return {listing_id: index_id for listing_id, index_id in rows}

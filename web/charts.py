@@ -8,6 +8,7 @@ its page, for screen readers and for people who want the numbers.
 import base64
 import io
 import json
+import logging
 import math
 import unicodedata
 import warnings
@@ -21,6 +22,9 @@ import matplotlib
 matplotlib.use("svg")
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: the browser's fonts draw it
 matplotlib.rcParams["font.family"] = ["Noto Sans CJK JP", "DejaVu Sans", "sans-serif"]
+# Without a CJK font installed matplotlib measures with the fallback (the browser draws the
+# text); its "font not found" line on every chart says nothing new.
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 from markupsafe import Markup, escape  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -41,7 +45,7 @@ def _svg_data_uri(fig: Figure) -> str:
         # Text stays text (svg.fonttype none): the browser draws Japanese labels with its own
         # fonts; matplotlib only measures them, with a fallback when no CJK font is installed.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        fig.savefig(buffer, format="svg", bbox_inches="tight")
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
 
 
@@ -339,3 +343,94 @@ def japan_map(
         )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# Price indices: the index page's chart, the sparklines beside prices, a listing's formula
+
+
+def _yen_full(value: float, _pos=None) -> str:
+    """¥1,150,000: index ticks are round, so the full figure stays short enough."""
+    return f"¥{value:,.0f}"
+
+
+def index_chart(months: Sequence[date], values: Sequence[int], label: str) -> str:
+    """An index's values a month as a line with markers; round yen ticks that cover the
+    values, the months labelled on the x axis (at most 12 labels)."""
+    fig, ax = _figure()
+    x = list(range(len(months)))
+    line = ax.plot(x, values, color=ACCENT, linewidth=1.8, marker="o", markersize=4, label=label)
+    line[0].set_gid("index-values")
+    low, high = min(values), max(values)
+    if low == high:
+        low, high = low * 0.95, high * 1.05 or 1
+    ticks = round_ticks(low, high)
+    ax.set_yticks(ticks)
+    ax.set_ylim(ticks[0], ticks[-1])
+    ax.yaxis.set_major_formatter(FuncFormatter(_yen_full))
+    step = max(1, math.ceil(len(months) / 12))
+    ax.set_xticks(x[::step], _month_labels(months)[::step], rotation=45 if len(x) > 6 else 0)
+    ax.set_xlim(-0.5, len(x) - 0.5)
+    return _svg_data_uri(fig)
+
+
+@lru_cache(maxsize=1024)
+def sparkline(values: tuple[int, ...]) -> str:
+    """A word-sized line of an index's last values (no axes); the last value is a dot.
+
+    Cached on the values: a page of listings on the same index draws it once."""
+    fig = Figure(figsize=(1.0, 0.28), dpi=96)
+    ax = fig.add_axes((0.02, 0.1, 0.9, 0.8))
+    ax.axis("off")
+    x = list(range(len(values)))
+    line = ax.plot(x, values, color=ACCENT, linewidth=1.2)
+    line[0].set_gid("sparkline")
+    ax.plot([x[-1]], [values[-1]], marker="o", markersize=2.5, color=INK)
+    if min(values) == max(values):
+        ax.set_ylim(values[0] - 1, values[0] + 1)
+    ax.set_xlim(-0.3, max(len(values) - 1, 1) + 0.3)
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
+
+
+def formula_chart(
+    points: Sequence[tuple[float, float]],
+    current: tuple[int, int] | None,
+    floor: int | None,
+    cap: int | None,
+    labels: dict[str, str],
+) -> str:
+    """A listing's price (y) against its index (x): the formula's line, flat at the floor and
+    the cap (dashed reference lines labelled), the current index value marked."""
+    fig, ax = _figure()
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    line = ax.plot(xs, ys, color=ACCENT, linewidth=2, label=labels["price"])
+    line[0].set_gid("formula")
+    for bound, text, gid in (
+        (floor, labels.get("floor"), "floor"),
+        (cap, labels.get("cap"), "cap"),
+    ):
+        if bound is not None:
+            ref = ax.axhline(bound, color=MUTED, linewidth=1, linestyle="--")
+            ref.set_gid(gid)
+            ax.annotate(
+                text, (xs[0], bound), xytext=(2, 3), textcoords="offset points",
+                fontsize=8, color=INK,
+            )  # fmt: skip
+    if current is not None:
+        mark = ax.plot(
+            [current[0]], [current[1]], linestyle="none", marker="o", markersize=7,
+            color=INK, label=labels["current"],
+        )  # fmt: skip
+        mark[0].set_gid("current")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=ROUND_STEPS))
+    ax.xaxis.set_major_formatter(FuncFormatter(_yen_full))
+    ax.yaxis.set_major_formatter(FuncFormatter(_yen_full))
+    ax.set_xlim(xs[0], xs[-1])
+    pad = max((max(ys) - min(ys)) * 0.15, max(ys) * 0.02, 1)
+    ax.set_ylim(min(ys) - pad, max(ys) + pad)  # the floor and cap lines clear of the frame
+    ax.set_xlabel(labels["x"], fontsize=9, color=INK)
+    ax.set_ylabel(labels["y"], fontsize=9, color=INK)
+    ax.legend(frameon=False, fontsize=9, loc="center right")
+    return _svg_data_uri(fig)

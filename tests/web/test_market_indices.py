@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from factories import login, make_member, make_org
 from sqlmodel import select
+from svg_pictures import path_of, pictures, texts
 
 from market.models import IndexValue, PriceIndex
 
@@ -43,19 +44,26 @@ def test_index_list_shows_the_latest_value(client, copper):
     assert "CU-SCRAP-JP" in page and "¥980,000" in page
 
 
-def test_index_page_renders_an_svg_line_chart_without_inline_styles_or_scripts(client, copper):
+def test_index_page_draws_the_values_with_round_ticks_labelled_months_and_a_text(client, copper):
     r = client.get("/indices/CU-SCRAP-JP")
     page = r.get_data(as_text=True)
     assert r.status_code == 200
-    polyline = re.search(r'<polyline points="([^"]+)"', page)
-    assert polyline is not None
-    points = [tuple(map(float, p.split(","))) for p in polyline.group(1).split()]
+    [(_cls, alt, svg)] = pictures(page)
+    assert alt == (
+        "Chart of the monthly values of CU-SCRAP-JP, 2026-01 to 2026-03: ¥1,000,000 → "
+        "¥980,000 per tonne (low ¥980,000, high ¥1,050,000). The table below has every value."
+    )
+    words = texts(svg)
+    assert ["2026-01", "2026-02", "2026-03"] == [w for w in words if w.startswith("2026-")]
+    ticks = [int(w[1:].replace(",", "")) for w in words if w.startswith("¥")]
+    assert ticks == [980_000, 1_000_000, 1_020_000, 1_040_000, 1_060_000]
+    points = path_of(svg, "index-values")
     assert len(points) == 3
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     assert xs == sorted(xs)  # months left to right
     assert ys[1] < ys[0] < ys[2]  # February highest (smallest y), March lowest
-    assert page.count("<circle") == 3 and "2026-02: ¥1,050,000" in page
-    assert "style=" not in page and "<script" not in page
+    assert "2026-02" in page and "¥1,050,000" in page  # the table of figures
+    assert "style=" not in page and "<script" not in page and "<svg" not in page
     assert "Enter a value" not in page  # operator-only forms
 
 
@@ -127,8 +135,8 @@ def test_csv_import_saves_every_row(client, db, copper, operator):
     r = _upload(client, 'month,value\n2026-04,1020000\n2026-05,"1,030,000"\n')
     assert r.status_code == 302
     assert values(db, copper)["2026-05"] == 1_030_000
-    r = client.get("/indices/CU-SCRAP-JP")
-    assert r.get_data(as_text=True).count("<circle") == 5
+    [(_cls, _alt, svg)] = pictures(client.get("/indices/CU-SCRAP-JP").get_data(as_text=True))
+    assert len(path_of(svg, "index-values")) == 5
     assert _upload(client, "").status_code == 422
 
 

@@ -112,6 +112,7 @@ from web.forms import prefecture_choices, prefecture_name
 from web.i18n import translate_error
 from web.labels import LABELS, labels_of, material_name
 from web.pagination import Page, paginate
+from web.sparklines import index_picture, index_sparklines, listing_pictures
 from web.validation import input_errors, validate_form
 from web.views.movements import country_choices
 
@@ -498,13 +499,20 @@ def _search_page(target: str):
     )
     materials, grade_codes = filter_choices(db)
     filters = {k: v for k, v in query.as_args().items() if k in SearchFilters.model_fields}
+    price_month = query.price_month or date.today().replace(day=1)
+    sparks = (
+        index_sparklines(db, [i.index_id for i in items], price_month)
+        if target == "listings"
+        else {}
+    )
     return render_template(
         f"market/{target}.html",
+        sparks=sparks,
         page=Page(found.items, query.page, query.per_page, found.total),
         args=args,
         errors=errors,
         formulas=formulas,
-        price_month=query.price_month or date.today().replace(day=1),
+        price_month=price_month,
         materials=_material_names(materials),
         grade_codes=grade_codes,
         prefectures=prefecture_choices(),
@@ -545,8 +553,13 @@ def listing(listing_id: int):
     this_month = date.today().replace(day=1)
     values = latest_values(db, {item.index_id} if item.index_id else set(), this_month)
     price = evaluate(formula_of(item), values.get(item.index_id) if item.index_id else None)
+    index_spark, formula_pic = listing_pictures(
+        db, formula_of(item), this_month, values.get(item.index_id) if item.index_id else None
+    )
     return render_template(
         "market/listing.html",
+        index_spark=index_spark,
+        formula_picture=formula_pic,
         item=item,
         org=db.get(Organization, item.organization_id),
         grade=_grade_label(item),
@@ -773,48 +786,6 @@ def my_requests():
 # Price indices
 
 
-def line_chart(points: list[tuple[date, int]], width: int = 640, height: int = 260) -> dict | None:
-    """Coordinates of an SVG line chart of monthly values (months evenly spaced on x)."""
-    if not points:
-        return None
-    left, right, top, bottom = 96, 16, 16, 40
-    months = [d.year * 12 + d.month for d, _ in points]
-    first, span = months[0], max(1, months[-1] - months[0])
-    low, high = min(v for _, v in points), max(v for _, v in points)
-    if low == high:
-        low, high = low - max(1, low // 10), high + max(1, high // 10)
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def x(m: int) -> float:
-        return round(
-            left + (m - first) / span * plot_w if len(points) > 1 else left + plot_w / 2, 1
-        )
-
-    def y(v: float) -> float:
-        return round(top + (high - v) / (high - low) * plot_h, 1)
-
-    dots = [
-        (x(m), y(v), d.strftime("%Y-%m"), yen(v)) for m, (d, v) in zip(months, points, strict=True)
-    ]
-    step = max(1, len(points) // 6)
-    xticks = [(dx, label) for i, (dx, _dy, label, _v) in enumerate(dots) if i % step == 0]
-    yticks = [
-        (y(low + (high - low) * k / 4), yen(round(low + (high - low) * k / 4))) for k in range(5)
-    ]
-    return {
-        "width": width,
-        "height": height,
-        "left": left,
-        "right": width - right,
-        "top": top,
-        "bottom": height - bottom,
-        "points": " ".join(f"{dx},{dy}" for dx, dy, _l, _v in dots),
-        "dots": dots,
-        "xticks": xticks,
-        "yticks": yticks,
-    }
-
-
 def _indices_page(form: NewIndexForm | None = None, status: int = 200):
     db, actor = get_db(), current_actor()
     if form is None and OPERATE_MARKETPLACE.allows(actor):
@@ -852,7 +823,7 @@ def _index_page(code: str, value_form=None, csv_form=None, csv_errors=None, stat
         "market/index.html",
         index=index,
         values=list(reversed(values)),
-        chart=line_chart([(v.month, v.value_jpy_per_t) for v in values]),
+        chart=index_picture(index.code, tuple((v.month, v.value_jpy_per_t) for v in values)),
         value_form=value_form or IndexValueForm(),
         csv_form=csv_form or IndexCsvForm(),
         csv_errors=csv_errors or [],

@@ -58,6 +58,7 @@ from web.db import get_db
 from web.errors import commit_or_flash
 from web.labels import LABELS
 from web.pagination import paginate
+from web.sparklines import index_sparklines, listing_sparklines
 from web.validation import input_errors, validate_form
 from web.views.contracts import send_contract_notices
 
@@ -133,6 +134,7 @@ def candidates(request_id: int):
         drafts=_draft_defaults(found.request, found.items),
         can_draft=DRAFT_FROM_LISTING.allows(actor),
         can_message=MESSAGE_SELLERS.allows(actor),
+        sparks=listing_sparklines(get_db(), [c.listing_id for c in found.items], found.month),
         **_labels(),
     )
 
@@ -192,6 +194,9 @@ def proposals():
         "matching/proposals.html",
         views=views,
         page=page,
+        sparks=index_sparklines(
+            get_db(), [row.listing.index_id for row, _v in views], current_month()
+        ),
         form=DecisionForm(),
         can_decide=DECIDE_PROPOSALS.allows(actor),
         **_labels(),
