@@ -1,0 +1,31 @@
+"""ASCII words that may stand in Japanese text (the walk, tests/e2e/test_e2e_walk.py).
+
+Only proper nouns, units, currency and trade abbreviations, standards and their code words: a
+Japanese reader meets them in Japanese business documents as they are. The names of the demo's
+organisations and people are read from the demo data by the walk, not listed here. A word that
+is English prose (Open, Draft, road, limit …) must never be added: translate it instead."""
+
+ALLOWED = frozenset(
+    # The product and its marks.
+    {"Junkan", "English"}
+    # Currencies, units and number words.
+    | {"JPY", "USD", "EUR", "CNY", "KRW", "kWh", "MWh", "GWh", "ppm", "ppb", "kgCO", "CO2e"}
+    # Standards bodies, schemes and their documents.
+    | {"ISO", "JIS", "ISRI", "IEC", "OECD", "METI", "MOE", "EU", "EOW", "NEDO", "JOGMEC"}
+    | {"OCDS", "UNSPSC", "CPV", "GHG", "LCA", "PPWR", "REACH", "RoHS", "WEEE", "BATT"}
+    # Trade terms (Incoterms 2020) and documents.
+    | {"EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP", "HS"}
+    # Materials and grades by their trade abbreviations.
+    | {"HDPE", "LDPE", "PET", "RPET", "NCM", "LFP", "PCB", "SCRAP", "FLAKE", "BALE", "NAT"}
+    # ISRI Scrap Specifications code words (names of grades, not English prose).
+    | {"Barley", "Berry", "Birch", "Candy", "Cliff", "Clove", "Cobra", "Cocoa", "Druid"}
+    | {"Taboo", "Tabor", "Taint", "Telic", "Twire", "Talon", "Tense", "Tepid", "Ocean"}
+    # Japanese iron and steel scrap grades (JIS G and the Japan Ferrous Raw Materials
+    # Association's codes: ヘビー H1, H2, HS, shredder A …).
+    | {"LCU", "LPSCU", "EMN", "TAINT", "TABOR", "TABOO", "TELIC", "TWIRE", "BIRCH", "CLIFF"}
+    # Country and place codes that the pages show beside their names.
+    | {"JP", "KR", "CN", "DE", "US", "TW", "VN", "TH", "BE"}
+    # Payment, identifiers and formats people type or read as they are.
+    | {"Stripe", "PDF", "CSV", "JSON", "API", "URL", "QR", "ID", "XML", "SVG"}
+    # Chemical element symbols written as words (Cu, Al …) are two letters and pass anyway.
+)
