@@ -1,13 +1,13 @@
 """ASCII words that may stand in Japanese text (the walk, tests/e2e/test_e2e_walk.py).
 
 Only proper nouns, units, currency and trade abbreviations, standards and their code words: a
-Japanese reader meets them in Japanese business documents as they are. The names of the demo's
-organisations and people are read from the demo data by the walk, not listed here. A word that
-is English prose (Open, Draft, road, limit …) must never be added: translate it instead."""
+Japanese reader meets them in Japanese business documents as they are. What the demo's people
+wrote themselves (names, addresses, titles, messages) is read from the demo data by the walk,
+from the tables of USER_CONTENT_TABLES. A word that is English prose (Open, Draft, road, limit …) must never be added: translate it instead."""
 
 ALLOWED = frozenset(
     # The product and its marks.
-    {"Junkan", "English"}
+    {"Junkan"}
     # Currencies, units and number words.
     | {"JPY", "USD", "EUR", "CNY", "KRW", "kWh", "MWh", "GWh", "ppm", "ppb", "kgCO", "CO2e"}
     # Standards bodies, schemes and their documents.
@@ -28,4 +28,15 @@ ALLOWED = frozenset(
     # Payment, identifiers and formats people type or read as they are.
     | {"Stripe", "PDF", "CSV", "JSON", "API", "URL", "QR", "ID", "XML", "SVG"}
     # Chemical element symbols written as words (Cu, Al …) are two letters and pass anyway.
+)
+
+# Tables whose text columns hold what people typed (kept in their author's language). Never
+# add a table whose texts the marketplace writes (invoice lines, custody entries, notifications,
+# audit entries, contract events) or reference data (materials, parameters, categories): those
+# must read in the page's language.
+USER_CONTENT_TABLES = frozenset(
+    {"organization", "member", "supplylisting", "offtakerequest", "contractterms"}
+    | {"contractcomment", "consultationresponse", "assay", "delivery", "deliverydocument"}
+    | {"savedsearch", "movementrecord", "tender", "tenderitem", "enquiry", "bid", "award"}
+    | {"catalogueproduct", "purchaseorder"}
 )
