@@ -26,7 +26,11 @@ ALLOWED = frozenset(
     # Country and place codes that the pages show beside their names.
     | {"JP", "KR", "CN", "DE", "US", "TW", "VN", "TH", "BE"}
     # Payment, identifiers and formats people type or read as they are.
-    | {"Stripe", "PDF", "CSV", "JSON", "API", "URL", "QR", "ID", "XML", "SVG"}
+    | {"Stripe", "PDF", "CSV", "JSON", "API", "URL", "QR", "ID", "XML", "SVG", "PNG", "JPEG"}
+    # Recycling abbreviations used as they are in Japanese trade: plastics (ABS), recycled
+    # content (PCR post-consumer, PIR post-industrial), chain of custody (CoC), the US EPA's
+    # procurement guidelines, test methods (DSC), Japan Standard Time.
+    | {"ABS", "PCR", "PIR", "CoC", "EPA", "DSC", "JST"}
     # Chemical element symbols written as words (Cu, Al …) are two letters and pass anyway.
 )
 
