@@ -66,6 +66,7 @@ KEY_PAGES = {
     "account.signup": "signup",
 }
 
+CODE_VALUE = re.compile(r"[a-z0-9_+.:/-]+")
 HREF = re.compile(r'<a [^>]*href="([^"]+)"')
 SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 DOTTED = re.compile(r"\b[a-z]+\.[a-z_]+\b")
@@ -230,6 +231,12 @@ def _english_words(texts: list[str], content: re.Pattern) -> list[str]:
     return sorted(set(found))
 
 
+def _written(text: str) -> bool:
+    """A text a person wrote, not a code kept in a text column (open, road+sea, copper_scrap)
+    nor JSON."""
+    return len(text) >= 3 and text[0] not in "[{" and not CODE_VALUE.fullmatch(text)
+
+
 def _holds_text(column) -> bool:
     kind = column.type
     return isinstance(kind, String | AutoString) or getattr(kind, "impl", None).__class__ is Text
@@ -247,11 +254,7 @@ def _demo_content(app) -> re.Pattern:
                 continue
             columns = [c for c in table.c if _holds_text(c)]
             for row in conn.execute(select_columns(*columns)) if columns else ():
-                texts |= {
-                    v.strip()
-                    for v in row
-                    if isinstance(v, str) and len(v.strip()) >= 3 and v.strip()[0] not in "[{"
-                }
+                texts |= {v.strip() for v in row if isinstance(v, str) and _written(v.strip())}
     ordered = sorted(texts, key=len, reverse=True)
     return re.compile("|".join(re.escape(t) for t in ordered) or "(?!)")
 
