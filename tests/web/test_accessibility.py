@@ -129,3 +129,15 @@ def test_pages_have_a_heading_a_language_and_labelled_controls(demo_client, emai
             problems.append(f"{path}: lang={audit.lang}")
         problems += [f"{path}: unlabelled {c}" for c in audit.unlabelled()]
     assert problems == []
+
+
+def test_the_header_folds_into_a_menu_without_script_and_links_the_favicon(client):
+    """On a phone the header's links sit behind a "Menu" summary that opens without script
+    (a <details>); the page links its favicon. (The browser walk checks the layout.)"""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ja"
+    html = client.get("/").get_data(as_text=True)
+    header = html[html.index('<header class="top">') : html.index("</header>")]
+    menu = header[header.index('<details class="menu">') : header.index("</details>")]
+    assert "<summary>メニュー</summary>" in menu or "<summary>Menu</summary>" in menu
+    assert '<nav aria-label="' in menu and "<script" not in html
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
