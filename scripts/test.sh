@@ -3,11 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian's Chromium and its driver for the browser tests (never a browser download).
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+# Debian's Chromium and its driver for the browser tests (never a browser download), and a
+# Japanese font so that the Japanese screenshots show text.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver >/dev/null
+  apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
 fi
 
 # The local PostgreSQL server (trust auth, database "test").
