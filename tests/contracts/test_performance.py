@@ -174,7 +174,7 @@ def test_pages_show_rates_and_charts_in_a_fixed_number_of_queries(app, client, d
     assert page.status_code == 200 and again.status_code == 200
     assert len(counted) == few
     html = page.get_data(as_text=True)
-    assert "87.5 %" in html and "75.0 %" in html and "¥12,250,000" in html
+    assert "87.5 %" in html and "75 %" in html and "¥12,250,000" in html
     assert html.count('src="data:image/svg+xml;base64,') == 2
     org_page = client.get("/performance").get_data(as_text=True)
     assert "87.5 %" in org_page and f"/contracts/{contract.id}/performance" in org_page

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from pydantic import ValidationError
+from sqlmodel import select
 from wtforms import StringField, TextAreaField
 
 from contracts.drafting import (
@@ -143,9 +144,15 @@ def _draft_defaults(req, items) -> dict[int, dict[str, str]]:
     """For each candidate, the draft a buyer most likely wants: what the request still needs
     (at most what the listing has), over the overlap of the two periods."""
     db = get_db()
+    ids = [c.listing_id for c in items]
+    listings = (
+        {x.id: x for x in db.exec(select(SupplyListing).where(SupplyListing.id.in_(ids)))}
+        if ids
+        else {}
+    )  # one query for every candidate
     out = {}
     for c in items:
-        listing = db.get(SupplyListing, c.listing_id)  # loaded by the candidates query
+        listing = listings[c.listing_id]
         start = max(first_of_month(listing.available_from), first_of_month(req.start_month))
         end = min(
             add_months(first_of_month(listing.available_from), listing.max_term_months),
