@@ -5,6 +5,7 @@ One check for every country field — an organisation's country, a listing's del
 a movement record's countries of export, transit and import — so that an unknown code such as
 "XX" is refused the same way everywhere (422, field named)."""
 
+import gettext
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -53,12 +54,26 @@ def is_country(code: str) -> bool:
     return code in country_codes()
 
 
+@lru_cache(maxsize=1)
+def _ja_names():
+    """The Debian iso-codes Japanese catalogue that pycountry ships (ISO 3166-1 names)."""
+    try:
+        return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["ja"])
+    except OSError:  # pragma: no cover - a pycountry without its catalogues
+        return gettext.NullTranslations()
+
+
 def country_name(code: str, locale: str = "en") -> str:
-    """The country's short name in the locale (English where no Japanese name is kept)."""
+    """The country's short name in the locale: our own Japanese short names first, then the
+    ISO 3166-1 Japanese names of the iso-codes catalogue."""
     if locale == "ja" and code in _JA:
         return _JA[code]
     country = pycountry.countries.get(alpha_2=code)
-    return getattr(country, "common_name", None) or (country.name if country else code)
+    if country is None:
+        return code
+    if locale == "ja":
+        return _ja_names().gettext(country.name)
+    return getattr(country, "common_name", None) or country.name
 
 
 def check_country(value: str | None, field: str = "country") -> str:

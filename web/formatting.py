@@ -7,6 +7,7 @@ functions. A negative amount carries a real minus sign (U+2212): −¥3,000, nev
 absent value is shown as a dash.
 """
 
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -37,6 +38,9 @@ def _grouped(value: Decimal, places: int) -> str:
 
 def _signed(value: Decimal, body: str) -> str:
     return MINUS + body if value < 0 and body.strip("0.,¥") else body
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 
 
 def yen(value) -> str:
@@ -91,6 +95,12 @@ def datetime_(value, fmt: str = "medium") -> str:
     return format_datetime(value, fmt) if value else ""
 
 
+def text_lang(text) -> str:
+    """The language tag of a text people or sources wrote ("ja" when it holds Japanese script,
+    "en" otherwise), for its element's lang attribute: screen readers read it right."""
+    return "ja" if _JAPANESE.search(str(text or "")) else "en"
+
+
 def month(value: date | None) -> str:
     """A month as 2026-11; None → ""."""
     return value.strftime("%Y-%m") if value else ""
@@ -105,6 +115,7 @@ FILTERS = {
     "date": date_,
     "datetime": datetime_,
     "month": month,
+    "text_lang": text_lang,
 }
 
 

@@ -694,3 +694,9 @@ register(
 # --- labels-forms ---
 
 # --- labels-flows ---
+
+# --- labels-units ---
+# Units of procurement categories and catalogue products (piece, box, pack …).
+from market.categories import UNITS as _UNITS  # noqa: E402
+
+register("unit", {k: _l(v) for k, v in _UNITS.items()} | {"box": _l("box"), "pack": _l("pack")})

@@ -9,7 +9,9 @@ def test_sign_up_log_in_and_switch_language(live_server, page):
     page.get_by_role("link", name="Sign up").click()
     page.get_by_label("Manufacturer").check()
     page.get_by_label("Legal name (Japanese)").fill("浪速電線工業株式会社")
-    page.get_by_label("Legal name (English)").fill("Naniwa Electric Wire")
+    page.get_by_label("Legal name (English; optional for Japanese companies)").fill(
+        "Naniwa Electric Wire"
+    )
     page.get_by_label("Corporate number (法人番号, 13 digits)").fill("1180301018771")
     page.get_by_label("Prefecture").select_option("27")
     page.get_by_label("Your name").fill("Daisuke Sakai")

@@ -225,9 +225,9 @@ def test_offtake_from_draft_to_a_paid_quality_adjusted_invoice(
     )
     expect(document.locator("tr", has_text="Quality adjustment")).to_contain_text("−¥300,000")
     expect(document.locator("tr", has_text="Platform fee")).to_contain_text(yen(lines["fee"]))
-    expect(document.locator("tr", has_text="Consumption tax 10 percent")).to_contain_text(
-        yen(invoice.total_jpy - invoice.subtotal_jpy)
-    )
+    tax_row = document.locator("tr", has_text="Consumption tax")
+    expect(tax_row).to_contain_text(f"10 % on {yen(invoice.subtotal_jpy)}")
+    expect(tax_row).to_contain_text(yen(invoice.total_jpy - invoice.subtotal_jpy))
     expect(document.locator("tr.total")).to_contain_text(yen(invoice.total_jpy))
     expect(page.locator("#payment-status")).to_have_text("Not paid")
     row = month_row(page, base, contract_id, month)

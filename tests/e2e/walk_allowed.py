@@ -30,7 +30,11 @@ ALLOWED = frozenset(
     # Recycling abbreviations used as they are in Japanese trade: plastics (ABS), recycled
     # content (PCR post-consumer, PIR post-industrial), chain of custody (CoC), the US EPA's
     # procurement guidelines, test methods (DSC), Japan Standard Time.
-    | {"ABS", "PCR", "PIR", "CoC", "EPA", "DSC", "JST"}
+    | {"ABS", "PCR", "PIR", "CoC", "EPA", "DSC", "JST", "PVC", "PP", "PS"}
+    # Legal citations: the US Code of Federal Regulations (40 CFR Part 247), EPA CPG/RMAN.
+    | {"Part", "CPG", "RMAN"}
+    # The API description format.
+    | {"OpenAPI"}
     # Chemical element symbols written as words (Cu, Al …) are two letters and pass anyway.
 )
 
@@ -42,5 +46,5 @@ USER_CONTENT_TABLES = frozenset(
     {"organization", "member", "supplylisting", "offtakerequest", "contractterms"}
     | {"contractcomment", "consultationresponse", "assay", "delivery", "deliverydocument"}
     | {"savedsearch", "movementrecord", "tender", "tenderitem", "enquiry", "bid", "award"}
-    | {"catalogueproduct", "purchaseorder"}
+    | {"catalogueproduct", "purchaseorder", "standardversion"}
 )

@@ -58,7 +58,7 @@ from web.validation import validate_form
 
 bp = Blueprint("account", __name__)
 
-LANG_CHOICES = [("ja", "日本語"), ("en", "English")]
+LANG_CHOICES = [("ja", "日本語", {"lang": "ja"}), ("en", "English", {"lang": "en"})]
 
 
 class SignUpForm(FlaskForm):

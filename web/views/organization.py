@@ -43,7 +43,10 @@ class InviteForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
     roles = RolesField(_l("Roles"), validators=[DataRequired()])
-    locale = SelectField(_l("Language"), choices=[("ja", "日本語"), ("en", "English")])
+    locale = SelectField(
+        _l("Language"),
+        choices=[("ja", "日本語", {"lang": "ja"}), ("en", "English", {"lang": "en"})],
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
