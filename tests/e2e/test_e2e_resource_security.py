@@ -37,7 +37,8 @@ def test_statistics_watch_refusal_and_the_import_contract(live_server, page, dem
     anomalies = page.locator("#anomalies + p + table tbody tr")
     expect(anomalies).to_have_count(1)
     expect(anomalies.first).to_contain_text("Material mismatch")
-    expect(anomalies.first).to_contain_text("copper_scrap")
+    expect(anomalies.first).to_contain_text("Declared as Copper scrap")
+    expect(anomalies.first).to_contain_text("Waste printed circuit boards")
     expect(page.locator("main")).to_contain_text("METI-BA-2025-0388")  # lead-acid export
     expect(page.locator("#flows + img")).to_be_visible()  # the flows chart (the import)
 

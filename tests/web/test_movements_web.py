@@ -140,6 +140,7 @@ def test_publishing_black_mass_to_a_foreign_port_without_a_record_shows_the_reas
             "min_t_per_contract": "20",
             "available_from": "2027-02",
             "max_term_months": "12",
+            "origin_prefecture": "11",
             "incoterm": "CIF",
             "incoterm_place": "Busan",
             "price_kind": "fixed",
