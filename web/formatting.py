@@ -40,6 +40,7 @@ def _signed(value: Decimal, body: str) -> str:
     return MINUS + body if value < 0 and body.strip("0.,¥") else body
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 
 
@@ -97,8 +98,11 @@ def datetime_(value, fmt: str = "medium") -> str:
 
 def text_lang(text) -> str:
     """The language tag of a text people or sources wrote ("ja" when it holds Japanese script,
-    "en" otherwise), for its element's lang attribute: screen readers read it right."""
-    return "ja" if _JAPANESE.search(str(text or "")) else "en"
+    "en" when it holds Latin words, "" for figures), for its element's lang attribute: screen readers read it right."""
+    value = str(text or "")
+    if _JAPANESE.search(value):
+        return "ja"
+    return "en" if _LATIN_WORD.search(value) else ""  # "": figures and units only
 
 
 def month(value: date | None) -> str:

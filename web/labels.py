@@ -10,6 +10,7 @@ An unknown code is shown as it is (never an error page), and the Japanese page w
 suite fails on it: add the name here.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from enum import Enum
 
@@ -63,6 +64,7 @@ def labels_of(kind: str) -> dict[str, str]:
 def init_app(app) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.globals["labels_of"] = labels_of
+    app.jinja_env.filters["custody_note"] = custody_note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -700,3 +702,21 @@ register(
 from market.categories import UNITS as _UNITS  # noqa: E402
 
 register("unit", {k: _l(v) for k, v in _UNITS.items()} | {"box": _l("box"), "pack": _l("pack")})
+
+# --- labels-custody ---
+# Chain-of-custody entry notes are written by the marketplace in a fixed English form (the
+# record, also in the API); pages read them back in the reader's language.
+_CUSTODY_NOTES = (
+    (re.compile(r"Contract #(\d+), delivery #(\d+)"), _l("Contract #%(a)s, delivery #%(b)s")),
+    (re.compile(r"tender (\d+), bid (\d+)"), _l("Tender #%(a)s, bid #%(b)s")),
+)
+
+
+def custody_note(note: str | None) -> str:
+    """A custody entry's note in the page's language (a note people typed stays as typed)."""
+    text = note or ""
+    for pattern, message in _CUSTODY_NOTES:
+        found = pattern.fullmatch(text)
+        if found:
+            return str(message) % {"a": found.group(1), "b": found.group(2)}
+    return text

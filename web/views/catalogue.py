@@ -189,7 +189,7 @@ class ProductForm(FlaskForm):
     def __init__(self, choices: ProductChoices, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.category_id.choices = [("", _l("— choose —"))] + [
-            (str(c.id), f"{c.code} — {_name(c)}") for c in choices.categories
+            (str(c.id), _name(c)) for c in choices.categories
         ]
         self.material.choices = [("", _l("— choose —"))] + [
             (m.code, _name(m)) for m in choices.materials

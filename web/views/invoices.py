@@ -74,6 +74,13 @@ _LINE_TEXTS = [
     ),
     (
         re.compile(
+            r"^(?P<number>PO-\d{4}-\d{6}) (?P<desc>.*): (?P<qty>\d+) (?P<unit>\w+) × "
+            r"¥(?P<uprice>[\d,]+)$"
+        ),
+        _l("%(number)s %(desc)s: %(qty)s %(unit)s × %(uprice)s"),
+    ),
+    (
+        re.compile(
             r"^Correction of the (?P<kind>\w+) line after the decision on delivery of "
             rf"(?P<day>\d{{4}}-\d{{2}}-\d{{2}})(?:: \+?(?P<t>{_T}) t)?$"
         ),
@@ -112,6 +119,12 @@ def line_text(description: str) -> str:
                 params[name] = percent(Decimal(value))
             elif name == "outcome":
                 params[name] = str(OUTCOME_NAMES.get(value, value))
+            elif name == "unit":
+                params[name] = label(value, "unit")
+            elif name == "qty":
+                params[name] = f"{int(value):,}"
+            elif name == "uprice":
+                params[name] = yen(_yen_int(value))
             elif name == "kind":
                 params[name] = label(value, "invoice_line")
             else:

@@ -82,7 +82,7 @@ from web.auth import current_actor
 from web.db import get_db
 from web.errors import commit_or_flash
 from web.i18n import translate_error
-from web.labels import LABELS
+from web.labels import LABELS, label
 from web.pagination import paginate
 from web.validation import input_errors
 
@@ -652,10 +652,10 @@ def _bid_values(form: BidForm) -> dict:
 def _bid_form_page(form, t, actor, status, bid=None):
     balances = _ledger_rows(actor)
     known = {code for code, _t in balances}
-    choices = [(code, f"{code} — {t} t") for code, t in balances]
+    choices = [(code, f"{label(code, 'material')} — {t} t") for code, t in balances]
     chosen = form.material_code.data
     if chosen and chosen not in known:
-        choices.append((chosen, chosen))
+        choices.append((chosen, label(chosen, "material")))
     form.material_code.choices = [("", _l("— choose —")), *choices]
     claim = None
     try:
