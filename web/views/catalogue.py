@@ -127,7 +127,7 @@ def flag_texts(product: ProductOut) -> list[str]:
                 "Post-consumer content below the recommended minimum of %(pct)s percent "
                 "(%(source)s)",
                 pct=category.min_post_consumer_pct,
-                source=category.source,
+                source=gettext(category.source) if category.source else "—",
             )
         )
     if BELOW_TOTAL in product.flags:
@@ -136,7 +136,7 @@ def flag_texts(product: ProductOut) -> list[str]:
                 "Total recycled content below the recommended minimum of %(pct)s percent "
                 "(%(source)s)",
                 pct=category.min_total_pct,
-                source=category.source,
+                source=gettext(category.source) if category.source else "—",
             )
         )
     return texts
