@@ -458,11 +458,4 @@ def test_every_page_of_the_role_reads_right_fits_a_phone_and_is_accessible(
         f"\nwalk {role or 'visitor'}: {counts['ja']} + {counts['en']} pages, "
         f"{len(statuses)} addresses, {elapsed:.1f} s"
     )
-    wording = [f for f in failures if ": codes or English in Japanese: " in f]
-    others = [f for f in failures if f not in wording]
-    assert not others, f"{len(others)} problems:\n" + "\n".join(others)
-    if wording:
-        # Issue 11 is open while these remain: the walk names every one (xfail, not pass).
-        pytest.xfail(
-            f"{len(wording)} Japanese pages still show codes or English:\n" + "\n".join(wording)
-        )
+    assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures)
