@@ -110,6 +110,12 @@ def month(value: date | None) -> str:
     return value.strftime("%Y-%m") if value else ""
 
 
+def uncertainty(value) -> str:
+    """An uncertainty (±) for people: "—" when none was given (stored as 0: no measurement is
+    exact, so 0 means "not stated")."""
+    return DASH if value is None or value == 0 else str(value)
+
+
 FILTERS = {
     "yen": yen,
     "yen_per_t": yen_per_t,
@@ -120,6 +126,7 @@ FILTERS = {
     "datetime": datetime_,
     "month": month,
     "text_lang": text_lang,
+    "uncertainty": uncertainty,
 }
 
 

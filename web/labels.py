@@ -276,7 +276,7 @@ def _named(model_name: str, code: str) -> str | None:
     if found is None:
         return None
     ja, en = found
-    return ja if str(get_locale()) == "ja" else en
+    return (ja or en) if str(get_locale()) == "ja" else (en or ja)
 
 
 def material_name(code: str) -> str | None:
@@ -293,47 +293,11 @@ register_provider("material", material_name)
 register_provider("parameter", parameter_name)
 
 # --- labels-quality ---
-# Quality, operator, procurement and public pages. Parameters (and, until labels-market's
-# provider is merged, materials) are named from the database: one query per request, kept in g.
+# Quality, operator, procurement and public pages. Materials, parameters and grade standards
+# are named from the database by the providers above (one query a request, kept in flask.g).
 
 
-def _names_from_db(kind: str, model_path: str) -> Callable[[str], str | None]:
-    """A provider naming codes from a table with code, name_ja and name_en (one query a
-    request, cached in flask.g; outside a request the code stays as it is)."""
-
-    def provide(code: str) -> str | None:
-        from flask import g, has_request_context
-        from flask_babel import get_locale
-
-        if not has_request_context():
-            return None
-        cache = g.setdefault("_label_names", {})
-        if kind not in cache:
-            from importlib import import_module
-
-            from sqlmodel import select
-
-            from web.db import get_db
-
-            module, _, cls = model_path.rpartition(".")
-            model = getattr(import_module(module), cls)
-            rows = get_db().exec(select(model.code, model.name_ja, model.name_en)).all()
-            cache[kind] = {c: (ja, en) for c, ja, en in rows}
-        names = cache[kind].get(code)
-        if names is None:
-            return None
-        ja, en = names
-        return (ja or en) if str(get_locale()) == "ja" else (en or ja)
-
-    return provide
-
-
-register_provider("parameter", _names_from_db("parameter", "quality.models.Parameter"))
-if "material" not in LABELS and "material" not in PROVIDERS:  # labels-market names materials
-    register_provider("material", _names_from_db("material", "quality.models.Material"))
-register_provider(
-    "grade_standard", _names_from_db("grade_standard", "quality.models.GradeStandard")
-)
+register_provider("grade_standard", lambda code: _named("GradeStandard", code))
 
 register(
     "standard_status",
@@ -658,17 +622,6 @@ def _movement_routes() -> dict:
 
 
 register("movement_route", _movement_routes())
-if "contract_status" not in LABELS:  # the contract pages' names (another area may extend)
-    register(
-        "contract_status",
-        {
-            "draft": _l("Draft"),
-            "active": _l("Active"),
-            "completed": _l("Completed"),
-            "terminated": _l("Terminated"),
-            "withdrawn": _l("Withdrawn"),
-        },
-    )
 register("movement_status", {"active": _l("active"), "withdrawn": _l("withdrawn")})
 register(
     "anomaly_kind",

@@ -118,13 +118,6 @@ from web.validation import InputInvalid, input_errors, validate_form
 bp = Blueprint("quality", __name__)
 
 
-@bp.app_template_filter("uncertainty")
-def uncertainty_text(value) -> str:
-    """An uncertainty (±) for people: "—" when none was given (stored as 0: no measurement is
-    exact, so 0 means "not stated")."""
-    return "—" if value is None or value == 0 else str(value)
-
-
 # The names live in web.labels (one kind each).
 STATUS_NAMES = LABELS["standard_status"]
 OUTCOME_NAMES = LABELS["assay_outcome"]
