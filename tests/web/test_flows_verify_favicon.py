@@ -1,25 +1,12 @@
 """Flows without dead ends: the certificate number box, the QR code, the favicon."""
 
-from factories import login, make_member, make_org
+from factories import COPPER_ASSAY_FORM, login, make_member, make_org
 from sqlmodel import select
 
 from quality.catalogue import seed_catalogue
 from quality.models import Assay, Certificate
 
-COPPER_FORM = {
-    "lot_ref": "KWG-2026-10-A",
-    "material": "copper_scrap",
-    "tonnes": "24.5",
-    "lab_name": "Japan Assay Centre",
-    "lab_accredited": "y",
-    "method": "JIS H 1051",
-    "sampled_on": "2026-10-01",
-    "reported_on": "2026-10-03",
-    "composition": "No.2 copper",
-    "results-0-parameter": "cu_pct",
-    "results-0-value": "96.1",
-    "results-0-uncertainty": "0.2",
-}
+COPPER_FORM = COPPER_ASSAY_FORM
 REQUIREMENTS = ("no_brass", "no_excess_oil", "no_insulation", "no_burnt_brittle_wire")
 
 
