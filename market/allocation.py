@@ -946,19 +946,20 @@ def solve_allocation(
     minimum: np.ndarray | Sequence[int],
     max_rounds: int = 20,
     force_up_share: float = 0.25,
-    time_limit_s: float = 20.0,
-    max_block_edges: int = 20_000,
+    time_limit_s: float = 10.0,
+    max_block_edges: int = 0,
     mip_rel_gap: float = MIP_REL_GAP,
     exact: bool = True,
-    max_mip_edges: int = 60_000,
+    max_mip_edges: int = 20_000,
 ) -> Allocation:
     """Surplus-maximising kg per edge with per-contract minimums (``x == 0`` or ``x >= min``).
 
     1. The transportation problem without minimums as a min-cost flow (OR-Tools, integer kg and
        yen/t): its optimum is exact and bounds every allocation (``lp_bound_jpy``). When no
        flow lies strictly between 0 and its minimum, it is the answer (proven optimal).
-    2. Otherwise the graph is split into independent blocks (connected components, small ones
-       packed together, `_blocks`); blocks without a short flow keep the flow (optimal there).
+    2. Otherwise the graph is split into independent blocks (connected components; with
+       ``max_block_edges`` > 0 small ones are packed together, `_blocks`); blocks without a
+       short flow keep the flow (optimal there).
        On each other block the LP + rounding heuristic (`_solve_block`) gives a feasible start,
        then HiGHS solves the exact model (semi-continuous volumes, `_mip_block`) from it within
        a share of ``time_limit_s`` (seconds for the whole call) and the relative gap
