@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
@@ -277,12 +277,170 @@ class Capacities:
     minimum_kg: np.ndarray
 
 
-def capacities(supplies: Sequence[SupplySide], demands: Sequence[DemandSide]) -> Capacities:
+def capacities(
+    supplies: Sequence[SupplySide] | SupplyColumns, demands: Sequence[DemandSide] | DemandColumns
+) -> Capacities:
     """Availability, need and per-contract minimum in whole kg (rounded down)."""
+    sc, dc = supply_columns(supplies), demand_columns(demands)
     return Capacities(
-        avail_kg=np.array([tonnes_to_kg(s.available_t) for s in supplies], dtype=np.int64),
-        need_kg=np.array([tonnes_to_kg(d.need_t) for d in demands], dtype=np.int64),
-        minimum_kg=np.array([tonnes_to_kg(s.minimum_t) for s in supplies], dtype=np.int64),
+        avail_kg=sc.avail_kg.copy(), need_kg=dc.need_kg.copy(), minimum_kg=sc.minimum_kg.copy()
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SupplyColumns:
+    """Open listings as parallel arrays (the engine's input without one object per listing).
+
+    kg are whole kilograms; months are `month_index` values; ``import_from`` holds the origin
+    country of a listing loaded at a foreign port, or None (see `SupplySide`)."""
+
+    id: np.ndarray
+    material: np.ndarray  # object array of material codes
+    grade_id: np.ndarray
+    avail_kg: np.ndarray
+    minimum_kg: np.ndarray
+    available_from: np.ndarray
+    max_term_months: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    ask_jpy_per_t: np.ndarray
+    is_port: np.ndarray
+    import_from: np.ndarray  # object array: str or None
+
+    def __len__(self) -> int:
+        return int(self.id.shape[0])
+
+    @property
+    def period_end(self) -> np.ndarray:
+        return self.available_from + self.max_term_months
+
+    def side(self, i: int) -> SupplySide:
+        """Listing `i` as a `SupplySide` (for one explanation)."""
+        return SupplySide(
+            id=int(self.id[i]),
+            material=str(self.material[i]),
+            grade_id=int(self.grade_id[i]),
+            available_t=kg_to_tonnes(int(self.avail_kg[i])),
+            minimum_t=kg_to_tonnes(int(self.minimum_kg[i])),
+            available_from=int(self.available_from[i]),
+            max_term_months=int(self.max_term_months[i]),
+            lat=float(self.lat[i]),
+            lon=float(self.lon[i]),
+            ask_jpy_per_t=int(self.ask_jpy_per_t[i]),
+            is_port=bool(self.is_port[i]),
+            import_from=self.import_from[i],
+        )
+
+    def with_avail(self, avail_kg: np.ndarray) -> SupplyColumns:
+        """The same listings with other availabilities (kg)."""
+        return replace(self, avail_kg=np.asarray(avail_kg, dtype=np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class DemandColumns:
+    """Open requests as parallel arrays. ``accept_key[j]`` indexes ``accepted``, the distinct
+    sets of acceptable grade ids (requests of one material and grade share one set)."""
+
+    id: np.ndarray
+    material: np.ndarray  # object array of material codes
+    accept_key: np.ndarray
+    accepted: Sequence[Collection[int]]
+    need_kg: np.ndarray
+    start_month: np.ndarray
+    term_months: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    limit_jpy_per_t: np.ndarray
+    is_port: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.id.shape[0])
+
+    @property
+    def period_end(self) -> np.ndarray:
+        return self.start_month + self.term_months
+
+    def side(self, j: int) -> DemandSide:
+        """Request `j` as a `DemandSide` (for one explanation)."""
+        return DemandSide(
+            id=int(self.id[j]),
+            material=str(self.material[j]),
+            acceptable_grade_ids=frozenset(self.accepted[int(self.accept_key[j])]),
+            need_t=kg_to_tonnes(int(self.need_kg[j])),
+            start_month=int(self.start_month[j]),
+            term_months=int(self.term_months[j]),
+            lat=float(self.lat[j]),
+            lon=float(self.lon[j]),
+            limit_jpy_per_t=int(self.limit_jpy_per_t[j]),
+            is_port=bool(self.is_port[j]),
+        )
+
+    def with_need(self, need_kg: np.ndarray) -> DemandColumns:
+        """The same requests with other needs (kg)."""
+        return replace(self, need_kg=np.asarray(need_kg, dtype=np.int64))
+
+
+def _objects(values: Iterable[Any], n: int) -> np.ndarray:
+    out = np.empty(n, dtype=object)
+    out[:] = list(values)
+    return out
+
+
+def supply_columns(supplies: Sequence[SupplySide] | SupplyColumns) -> SupplyColumns:
+    """Listings as columns (columns are returned as they are)."""
+    if isinstance(supplies, SupplyColumns):
+        return supplies
+    n = len(supplies)
+
+    def ints(get: Callable[[SupplySide], int]) -> np.ndarray:
+        return np.fromiter((get(s) for s in supplies), np.int64, n)
+
+    return SupplyColumns(
+        id=ints(lambda s: s.id),
+        material=_objects((s.material for s in supplies), n),
+        grade_id=ints(lambda s: s.grade_id),
+        avail_kg=ints(lambda s: tonnes_to_kg(s.available_t)),
+        minimum_kg=ints(lambda s: tonnes_to_kg(s.minimum_t)),
+        available_from=ints(lambda s: s.available_from),
+        max_term_months=ints(lambda s: s.max_term_months),
+        lat=np.fromiter((s.lat for s in supplies), np.float64, n),
+        lon=np.fromiter((s.lon for s in supplies), np.float64, n),
+        ask_jpy_per_t=ints(lambda s: s.ask_jpy_per_t),
+        is_port=np.fromiter((s.is_port for s in supplies), bool, n),
+        import_from=_objects((s.import_from or None for s in supplies), n),
+    )
+
+
+def demand_columns(
+    demands: Sequence[DemandSide] | DemandColumns,
+    accepted: Sequence[Iterable[int]] | None = None,
+) -> DemandColumns:
+    """Requests as columns; `accepted` (one set of grade ids per request) replaces their
+    ``acceptable_grade_ids``. Columns are returned as they are."""
+    if isinstance(demands, DemandColumns):
+        return demands
+    n = len(demands)
+    grades = accepted if accepted is not None else [d.acceptable_grade_ids for d in demands]
+    keys: dict[frozenset[int], int] = {}
+    accept_key = np.fromiter(
+        (keys.setdefault(frozenset(g), len(keys)) for g in grades), np.int64, n
+    )
+
+    def ints(get: Callable[[DemandSide], int]) -> np.ndarray:
+        return np.fromiter((get(d) for d in demands), np.int64, n)
+
+    return DemandColumns(
+        id=ints(lambda d: d.id),
+        material=_objects((d.material for d in demands), n),
+        accept_key=accept_key,
+        accepted=list(keys),
+        need_kg=ints(lambda d: tonnes_to_kg(d.need_t)),
+        start_month=ints(lambda d: d.start_month),
+        term_months=ints(lambda d: d.term_months),
+        lat=np.fromiter((d.lat for d in demands), np.float64, n),
+        lon=np.fromiter((d.lon for d in demands), np.float64, n),
+        limit_jpy_per_t=ints(lambda d: d.limit_jpy_per_t),
+        is_port=np.fromiter((d.is_port for d in demands), bool, n),
     )
 
 
@@ -345,8 +503,8 @@ def _accepted_grades(
 
 
 def candidate_edges(
-    supplies: Sequence[SupplySide],
-    demands: Sequence[DemandSide],
+    supplies: Sequence[SupplySide] | SupplyColumns,
+    demands: Sequence[DemandSide] | DemandColumns,
     grade_ok: GradeAcceptance = None,
     rates: TransportRates | None = None,
 ) -> Edges:
@@ -356,29 +514,37 @@ def candidate_edges(
     the request (``grade_ok``: None = ``DemandSide.acceptable_grade_ids``; a mapping request id
     -> grade ids; or a callable ``(demand, grade_id) -> bool`` asked once per grade of the
     material), the periods overlap, the listing's availability and the request's need are both
-    at least the listing's minimum, and ``limit - ask - transport > 0``.
+    at least the listing's minimum, and ``limit - ask - transport > 0``. The two sides may be
+    given as sequences of `SupplySide` / `DemandSide` or as `SupplyColumns` / `DemandColumns`
+    (``grade_ok`` applies to sequences only: columns carry their acceptable grades).
     """
     rates = rates or TransportRates()
-    n_s, n_d = len(supplies), len(demands)
+    if not isinstance(demands, DemandColumns) and grade_ok is not None:
+        grades_by_material: dict[str, dict[int, None]] = {}
+        for sup in supplies if not isinstance(supplies, SupplyColumns) else ():
+            grades_by_material.setdefault(sup.material, {})[sup.grade_id] = None
+        if isinstance(supplies, SupplyColumns):
+            for m, g in zip(supplies.material.tolist(), supplies.grade_id.tolist(), strict=True):
+                grades_by_material.setdefault(m, {})[g] = None
+        demands = demand_columns(demands, _accepted_grades(demands, grade_ok, grades_by_material))
+    sc, dc = supply_columns(supplies), demand_columns(demands)
+    n_s, n_d = len(sc), len(dc)
     if n_s == 0 or n_d == 0:
         return _empty_edges()
 
     # Listings grouped by (material, grade), sorted by start month inside each group.
-    group_of_key: dict[tuple[str, int], int] = {}
-    grades_by_material: dict[str, dict[int, None]] = {}
-    s_group = np.empty(n_s, dtype=np.int64)
-    for i, s in enumerate(supplies):
-        key = (s.material, s.grade_id)
-        g = group_of_key.setdefault(key, len(group_of_key))
-        s_group[i] = g
-        grades_by_material.setdefault(s.material, {})[s.grade_id] = None
-    s_start = np.fromiter((s.available_from for s in supplies), np.int64, n_s)
-    s_term = np.fromiter((s.max_term_months for s in supplies), np.int64, n_s)
+    materials, s_mat = np.unique(sc.material, return_inverse=True)
+    stride_g = int(sc.grade_id.max()) - int(sc.grade_id.min()) + 1
+    g_min = int(sc.grade_id.min())
+    combined = s_mat.astype(np.int64) * stride_g + (sc.grade_id - g_min)
+    group_codes, s_group = np.unique(combined, return_inverse=True)
+    s_group = s_group.astype(np.int64)
+    n_groups = group_codes.shape[0]
+    mat_pos = {m: k for k, m in enumerate(materials.tolist())}
+    s_start, s_term = sc.available_from, sc.max_term_months
     s_end = s_start + s_term
-    caps = capacities(supplies, demands)
-    n_groups = len(group_of_key)
-    d_start = np.fromiter((d.start_month for d in demands), np.int64, n_d)
-    d_end = d_start + np.fromiter((d.term_months for d in demands), np.int64, n_d)
+    d_start = dc.start_month
+    d_end = d_start + dc.term_months
     # Sort key group * stride + month (shifted to >= 0); stride exceeds every month value used.
     shift = min(int(s_start.min()), int(d_start.min()))
     span = max(int(s_end.max()), int(d_end.max())) - shift + 1
@@ -389,20 +555,28 @@ def candidate_edges(
     max_term = np.zeros(n_groups, dtype=np.int64)
     np.maximum.at(max_term, s_group, s_term)
 
-    # (request, group) pairs to look at.
-    accepted = _accepted_grades(demands, grade_ok, grades_by_material)
-    pair_d: list[int] = []
-    pair_g: list[int] = []
-    for j, (d, grades) in enumerate(zip(demands, accepted, strict=True)):
-        for grade in set(grades):
-            g = group_of_key.get((d.material, grade))
-            if g is not None:
-                pair_d.append(j)
-                pair_g.append(g)
-    if not pair_d:
+    # (request, group) pairs to look at: per distinct (material, acceptable grades) of the
+    # requests, the groups it reaches; then expanded to the requests with numpy.
+    d_mat = np.fromiter((mat_pos.get(m, -1) for m in dc.material.tolist()), np.int64, n_d)
+    combo, combo_of = np.unique(np.stack([d_mat, dc.accept_key]), axis=1, return_inverse=True)
+    combo_of = combo_of.reshape(-1)
+    combo_groups: list[np.ndarray] = []
+    for mat, key in combo.T.tolist():
+        codes = [] if mat < 0 else [mat * stride_g + g - g_min for g in set(dc.accepted[key])]
+        codes = [c for c in codes if 0 <= c - mat * stride_g < stride_g]
+        pos = np.searchsorted(group_codes, codes) if codes else np.zeros(0, np.int64)
+        ok = pos < n_groups
+        ok[ok] &= group_codes[pos[ok]] == np.asarray(codes, dtype=np.int64)[ok]
+        combo_groups.append(np.sort(pos[ok]).astype(np.int64))
+    sizes = np.array([g.shape[0] for g in combo_groups], dtype=np.int64)
+    flat = np.concatenate(combo_groups) if combo_groups else np.zeros(0, np.int64)
+    offsets = np.cumsum(sizes) - sizes
+    per_d = sizes[combo_of]
+    if int(per_d.sum()) == 0:
         return _empty_edges()
-    pd_ = np.array(pair_d, dtype=np.int64)
-    pg = np.array(pair_g, dtype=np.int64)
+    pd_ = np.repeat(np.arange(n_d, dtype=np.int64), per_d)
+    within = np.arange(pd_.shape[0], dtype=np.int64) - np.repeat(np.cumsum(per_d) - per_d, per_d)
+    pg = flat[offsets[combo_of][pd_] + within]
 
     # A listing can overlap [d_start, d_end) only if d_start - max_term < s_start < d_end:
     # one contiguous run of the group's sorted listings, found by binary search.
@@ -420,27 +594,19 @@ def candidate_edges(
     e_s = order[run_start + np.arange(total, dtype=np.int64)]
 
     # Exact overlap, minimums and price before the (costlier) distance.
-    s_ask = np.fromiter((s.ask_jpy_per_t for s in supplies), np.int64, n_s)
-    d_limit = np.fromiter((d.limit_jpy_per_t for d in demands), np.int64, n_d)
+    s_ask, d_limit = sc.ask_jpy_per_t, dc.limit_jpy_per_t
+    avail, need, minimum = sc.avail_kg, dc.need_kg, sc.minimum_kg
     overlap = np.minimum(s_end[e_s], d_end[e_d]) - np.maximum(s_start[e_s], d_start[e_d])
     keep = (
         (overlap > 0)
-        & (caps.avail_kg[e_s] >= caps.minimum_kg[e_s])
-        & (caps.need_kg[e_d] >= caps.minimum_kg[e_s])
-        & (caps.avail_kg[e_s] > 0)
+        & (avail[e_s] >= minimum[e_s])
+        & (need[e_d] >= minimum[e_s])
+        & (avail[e_s] > 0)
         & (d_limit[e_d] > s_ask[e_s])
     )
     e_s, e_d, overlap = e_s[keep], e_d[keep], overlap[keep]
 
-    s_lat = np.fromiter((s.lat for s in supplies), np.float64, n_s)
-    s_lon = np.fromiter((s.lon for s in supplies), np.float64, n_s)
-    d_lat = np.fromiter((d.lat for d in demands), np.float64, n_d)
-    d_lon = np.fromiter((d.lon for d in demands), np.float64, n_d)
-    s_port = np.fromiter((s.is_port for s in supplies), bool, n_s)
-    d_port = np.fromiter((d.is_port for d in demands), bool, n_d)
-    transport, km, by_sea, sea = _transport(
-        rates, supplies, s_lat, s_lon, s_port, d_lat, d_lon, d_port, e_s, e_d
-    )
+    transport, km, by_sea, sea = _transport(rates, sc, dc, e_s, e_d)
     surplus = d_limit[e_d] - s_ask[e_s] - transport
     keep = surplus > 0
     e_s, e_d, overlap = e_s[keep], e_d[keep], overlap[keep]
@@ -459,13 +625,8 @@ def candidate_edges(
 
 def _transport(
     rates: TransportRates,
-    supplies: Sequence[SupplySide],
-    s_lat: np.ndarray,
-    s_lon: np.ndarray,
-    s_port: np.ndarray,
-    d_lat: np.ndarray,
-    d_lon: np.ndarray,
-    d_port: np.ndarray,
+    sc: SupplyColumns,
+    dc: DemandColumns,
     e_s: np.ndarray,
     e_d: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -475,12 +636,12 @@ def _transport(
     foreign port: the sea freight of the origin (`SeaFreightRates.to_japan`) plus the domestic
     leg from the main Japanese port nearest the buyer (port to buyer, the same rule); km is
     the domestic leg's."""
-    sea_of = np.zeros(len(supplies), dtype=np.int64)
-    imported = np.zeros(len(supplies), dtype=bool)
-    for i, s in enumerate(supplies):
-        if s.import_from:
-            imported[i] = True
-            sea_of[i] = rates.sea_freight.to_japan(s.import_from)
+    origins = sc.import_from.tolist()
+    freight = {c: rates.sea_freight.to_japan(c) for c in set(origins) if c}
+    sea_of = np.fromiter((freight.get(c, 0) if c else 0 for c in origins), np.int64, len(sc))
+    imported = np.fromiter((bool(c) for c in origins), bool, len(sc))
+    s_lat, s_lon, s_port = sc.lat, sc.lon, sc.is_port
+    d_lat, d_lon, d_port = dc.lat, dc.lon, dc.is_port
     from_lat, from_lon = s_lat[e_s], s_lon[e_s]
     both_ports = s_port[e_s] & d_port[e_d]
     imp = imported[e_s]
