@@ -46,14 +46,15 @@ from market.allocation import (
     FULL_SPREAD_SHARE,
     SCORE_WEIGHTS,
     ZERO_TRANSPORT_SHARE,
+    DemandColumns,
     DemandSide,
     EdgeExplanation,
     Edges,
     SeaLeg,
+    SupplyColumns,
     SupplySide,
     TransportRates,
     candidate_edges,
-    capacities,
     explain_edge,
     explain_for_buyer,
     explain_for_seller,
@@ -160,6 +161,10 @@ _REQUEST_COLS = (
     OfftakeRequest.movement_record_id,
     Organization.country.label("org_country"),
 )
+
+
+_LISTING_NAMES = tuple(c.key for c in _LISTING_COLS)
+_REQUEST_NAMES = tuple(c.key for c in _REQUEST_COLS)
 
 
 def first_of_month(month: date) -> date:
@@ -568,18 +573,90 @@ def demand_of(row: Any, limit: int, grades: Iterable[int]) -> DemandSide:
 
 @dataclass
 class Market:
-    supplies: list[SupplySide]
-    demands: list[DemandSide]
-    listings: list[Any]  # rows aligned with supplies
-    requests: list[Any]  # rows aligned with demands
+    """The open market for one month as the engine's columns, with the database rows (plain
+    columns) aligned with them for the few per-pair reads (visibility, border, proposals)."""
+
+    supply: SupplyColumns
+    demand: DemandColumns
+    listings: list[Any]  # rows aligned with `supply`
+    requests: list[Any]  # rows aligned with `demand`
     specs: SpecCache
+
+    @property
+    def supplies(self) -> list[SupplySide]:
+        """The listings as `SupplySide` objects (built on demand)."""
+        return [self.supply.side(i) for i in range(len(self.supply))]
+
+    @property
+    def demands(self) -> list[DemandSide]:
+        """The requests as `DemandSide` objects (built on demand)."""
+        return [self.demand.side(j) for j in range(len(self.demand))]
+
+
+_EPOCH_MONTH = month_index(1970, 1)
+
+
+def _months(dates: Sequence[date]) -> np.ndarray:
+    """`month_number` of many dates at once."""
+    if not len(dates):
+        return np.zeros(0, dtype=np.int64)
+    return np.array(dates, dtype="datetime64[M]").astype(np.int64) + _EPOCH_MONTH
+
+
+def _columns(rows: Sequence[Any], names: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """The rows' values column by column (one tuple per column)."""
+    if not rows:
+        return {name: () for name in names}
+    return dict(zip(names, zip(*rows, strict=True), strict=True))
+
+
+def _ints(values: Sequence[Any]) -> np.ndarray:
+    return np.fromiter(values, np.int64, len(values))
+
+
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    return np.fromiter(values, np.float64, len(values))
+
+
+def _prices(
+    c: dict[str, tuple[Any, ...]], listing: bool, values: dict[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Price per row for the month (fixed ones straight from their column, index-linked ones
+    evaluated) and whether the row has one."""
+    fixed = c["fixed_price_jpy_per_t" if listing else "max_price_jpy_per_t"]
+    n = len(fixed)
+    price = np.zeros(n, dtype=np.int64)
+    has = np.zeros(n, dtype=bool)
+    for k, kind in enumerate(c["price_kind"]):
+        if kind == PriceKind.FIXED:
+            value = fixed[k]
+        else:
+            formula = Formula(
+                kind,
+                fixed[k],
+                c["index_id"][k],
+                c["index_factor"][k],
+                c["premium_jpy_per_t"][k],
+                c["floor_jpy_per_t"][k] if listing else None,
+                c["cap_jpy_per_t"][k] if listing else None,
+            )
+            value = evaluate(formula, values.get(c["index_id"][k]))
+        if value is not None:
+            price[k], has[k] = value, True
+    return price, has
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
 def _read_market(session: Session, month: date, today: date | None = None) -> Market:
     month = first_of_month(month)
     today = today or date.today()
     m = month_number(month)
-    listing_rows = session.exec(
+    listing_rows = session.execute(
         select(*_LISTING_COLS)
         .join(Organization, Organization.id == SupplyListing.organization_id)
         .where(
@@ -590,7 +667,7 @@ def _read_market(session: Session, month: date, today: date | None = None) -> Ma
         )
         .order_by(SupplyListing.id)
     ).all()
-    request_rows = session.exec(
+    request_rows = session.execute(
         select(*_REQUEST_COLS)
         .join(Organization, Organization.id == OfftakeRequest.organization_id)
         .where(
@@ -601,33 +678,70 @@ def _read_market(session: Session, month: date, today: date | None = None) -> Ma
         )
         .order_by(OfftakeRequest.id)
     ).all()
-    index_ids = {r.index_id for r in listing_rows if r.index_id is not None}
-    index_ids |= {r.index_id for r in request_rows if r.index_id is not None}
+    lc = _columns(listing_rows, _LISTING_NAMES)
+    rc = _columns(request_rows, _REQUEST_NAMES)
+    index_ids = {x for x in (*lc["index_id"], *rc["index_id"]) if x is not None}
     values = latest_values(session, index_ids, month)
 
-    supplies: list[SupplySide] = []
-    listings: list[Any] = []
-    for row in listing_rows:
-        if month_number(row.available_from) + row.max_term_months <= m:
-            continue  # the listing's period is over
-        ask = _price(row, True, values)
-        if ask is None:
-            continue
-        supplies.append(supply_of(row, ask))
-        listings.append(row)
+    # Listings: period not over, a price for the month.
+    start = _months(lc["available_from"])
+    term = _ints(lc["max_term_months"])
+    ask, priced = _prices(lc, True, values)
+    keep = np.flatnonzero((start + term > m) & priced)
+    incoterm = _objects(lc["incoterm"])[keep]
+    country = _objects(lc["delivery_country"])[keep]
+    abroad = (country != JAPAN) & (country != "") & np.isin(incoterm, list(LOADING_TERMS))
+    import_from = np.where(abroad, country, None).astype(object)
+    supply = SupplyColumns(
+        id=_ints(lc["id"])[keep],
+        material=_objects(lc["material_code"])[keep],
+        grade_id=_ints(lc["standard_version_id"])[keep],
+        avail_kg=(_ints(lc["monthly_kg"]) - _ints(lc["committed_kg"]))[keep],
+        minimum_kg=_ints(lc["min_kg_per_contract"])[keep],
+        available_from=start[keep],
+        max_term_months=term[keep],
+        lat=_floats(lc["lat"])[keep],
+        lon=_floats(lc["lon"])[keep],
+        ask_jpy_per_t=ask[keep],
+        is_port=np.fromiter((bool(x) for x in lc["origin_port"]), bool, len(listing_rows))[keep],
+        import_from=import_from,
+    )
+    listings = [listing_rows[i] for i in keep.tolist()]
 
-    kept: list[tuple[Any, int]] = []
-    for row in request_rows:
-        if month_number(row.start_month) + row.term_months <= m:
-            continue
-        limit = _price(row, False, values)
-        if limit is None:
-            continue
-        kept.append((row, limit))
-    cache = SpecCache()
-    accepted = _acceptance(session, [r for r, _ in kept], cache)
-    demands = [demand_of(r, limit, accepted[r.id]) for r, limit in kept]
-    return Market(supplies, demands, listings, [r for r, _ in kept], cache)
+    # Requests: the same, and the acceptable grades per distinct (material, version, stricter).
+    start = _months(rc["start_month"])
+    term = _ints(rc["term_months"])
+    limit, priced = _prices(rc, False, values)
+    keep = np.flatnonzero((start + term > m) & priced)
+    kept = keep.tolist()
+    material = _objects(rc["material_code"])[keep]
+    version = _ints(rc["standard_version_id"])[keep]
+    stricter = [bool(rc["accept_stricter"][k]) for k in kept]
+    cache = SpecCache().load(session, set(material.tolist()), set(version.tolist()))
+    keys: dict[tuple[str, int, bool], int] = {}
+    accept_key = np.fromiter(
+        (
+            keys.setdefault(key, len(keys))
+            for key in zip(material.tolist(), version.tolist(), stricter, strict=True)
+        ),
+        np.int64,
+        len(kept),
+    )
+    demand = DemandColumns(
+        id=_ints(rc["id"])[keep],
+        material=material,
+        accept_key=accept_key,
+        accepted=[cache.acceptable(*key) for key in keys],
+        need_kg=(_ints(rc["monthly_kg"]) - _ints(rc["filled_kg"]))[keep],
+        start_month=start[keep],
+        term_months=term[keep],
+        lat=_floats(rc["lat"])[keep],
+        lon=_floats(rc["lon"])[keep],
+        limit_jpy_per_t=limit[keep],
+        is_port=np.zeros(len(kept), dtype=bool),
+    )
+    requests = [request_rows[k] for k in kept]
+    return Market(supply, demand, listings, requests, cache)
 
 
 def load_sides(
@@ -736,27 +850,26 @@ def _border_edges(session: Session, edges: Edges, market: Market) -> Edges:
     """Drop critical cross-border pairs that no valid movement record covers."""
     if not len(edges):
         return edges
-    supply, demand = edges.supply.tolist(), edges.demand.tolist()
-    idx = [
-        k
-        for k, (i, j) in enumerate(zip(supply, demand, strict=True))
-        if market.listings[i].org_country != market.requests[j].org_country
-        or market.listings[i].delivery_country != market.listings[i].org_country
-    ]
+    seller = _objects([r.org_country for r in market.listings])
+    delivery = _objects([r.delivery_country for r in market.listings])
+    buyer = _objects([r.org_country for r in market.requests])
+    e_s, e_d = edges.supply, edges.demand
+    idx = np.flatnonzero((seller[e_s] != buyer[e_d]) | (delivery[e_s] != seller[e_s])).tolist()
     if not idx:
         return edges
+    sc, dc = market.supply, market.demand
+    s_end, d_end = sc.period_end, dc.period_end
     pairs = []
     for k in idx:
-        i, j = supply[k], demand[k]
-        s, d = market.supplies[i], market.demands[j]
+        i, j = int(e_s[k]), int(e_d[k])
         pairs.append(
             BorderPair(
                 market.listings[i],
                 market.requests[j],
-                market.listings[i].org_country,
-                market.requests[j].org_country,
-                max(s.available_from, d.start_month),
-                min(s.period_end, d.period_end),
+                seller[i],
+                buyer[j],
+                int(max(sc.available_from[i], dc.start_month[j])),
+                int(min(s_end[i], d_end[j])),
             )
         )
     cleared = border_cleared(session, pairs)
@@ -1020,15 +1133,11 @@ def _visible_edges(edges: Edges, listings: Sequence[Any], requests: Sequence[Any
     }
     if not private or not len(edges):
         return edges
-    supply = edges.supply.tolist()
-    demand = edges.demand.tolist()
-    keep = np.array(
-        [
-            s not in private or requests[d].organization_id in private[s]
-            for s, d in zip(supply, demand, strict=True)
-        ],
-        dtype=bool,
-    )
+    ks = np.flatnonzero(np.isin(edges.supply, list(private))).tolist()
+    keep = np.ones(len(edges), dtype=bool)
+    for k in ks:
+        i, j = int(edges.supply[k]), int(edges.demand[k])
+        keep[k] = requests[j].organization_id in private[i]
     return edges if keep.all() else _without_pairs(edges, keep)
 
 
@@ -1060,14 +1169,13 @@ def run_market_allocation(
     now = utcnow()
     market = _read_market(session, month, today)
     t_read = time.perf_counter()
-    supplies, demands = market.supplies, market.demands
-    caps = capacities(supplies, demands)
-    avail, need = caps.avail_kg.copy(), caps.need_kg.copy()
+    supply, demand = market.supply, market.demand
+    avail, need = supply.avail_kg.copy(), demand.need_kg.copy()
 
     pending = _pending(session)
     if pending:
-        s_pos = {s.id: i for i, s in enumerate(supplies)}
-        d_pos = {d.id: j for j, d in enumerate(demands)}
+        s_pos = dict(zip(supply.id.tolist(), range(len(supply)), strict=True))
+        d_pos = dict(zip(demand.id.tolist(), range(len(demand)), strict=True))
         for listing_id, request_id, kg in pending:
             if listing_id in s_pos:
                 avail[s_pos[listing_id]] -= kg
@@ -1075,38 +1183,22 @@ def run_market_allocation(
                 need[d_pos[request_id]] -= kg
         np.clip(avail, 0, None, out=avail)
         np.clip(need, 0, None, out=need)
-        supplies = [
-            s if avail[i] == caps.avail_kg[i] else _with_available(s, int(avail[i]))
-            for i, s in enumerate(supplies)
-        ]
-        demands = [
-            d if need[j] == caps.need_kg[j] else _with_need(d, int(need[j]))
-            for j, d in enumerate(demands)
-        ]
+        supply, demand = supply.with_avail(avail), demand.with_need(need)
 
     t_cand0 = time.perf_counter()
-    say(f"finding candidate pairs among {len(supplies)} listings × {len(demands)} requests …")
-    edges = candidate_edges(supplies, demands, rates=rates)
+    say(f"finding candidate pairs among {len(supply)} listings × {len(demand)} requests …")
+    edges = candidate_edges(supply, demand, rates=rates)
     if pending and len(edges):
-        pairs = {(lid, rid) for lid, rid, _ in pending}
-        s_ids = np.array([s.id for s in supplies], dtype=np.int64)
-        d_ids = np.array([d.id for d in demands], dtype=np.int64)
-        keep = np.array(
-            [
-                (a, b) not in pairs
-                for a, b in zip(
-                    s_ids[edges.supply].tolist(), d_ids[edges.demand].tolist(), strict=True
-                )
-            ],
-            dtype=bool,
-        )
+        span = int(max(demand.id.max(), max(rid for _, rid, _ in pending))) + 1
+        held = np.array([lid * span + rid for lid, rid, _ in pending], dtype=np.int64)
+        keep = ~np.isin(supply.id[edges.supply] * span + demand.id[edges.demand], held)
         if not keep.all():
             edges = _without_pairs(edges, keep)
     edges = _visible_edges(edges, market.listings, market.requests)
     edges = _border_edges(session, edges, market)
     t_solve0 = time.perf_counter()
     say(f"solving the allocation over {len(edges)} pairs …")
-    allocation = solve_allocation(edges, avail, need, caps.minimum_kg)
+    allocation = solve_allocation(edges, avail, need, supply.minimum_kg)
     t_write0 = time.perf_counter()
     say("writing proposals …")
 
@@ -1132,8 +1224,8 @@ def run_market_allocation(
         orgs |= {market.requests[int(edges.demand[k])].organization_id for k in chosen}
         _notify_new_proposals(session, run.id, orgs)
 
-    run.n_listings = len(supplies)
-    run.n_requests = len(demands)
+    run.n_listings = len(supply)
+    run.n_requests = len(demand)
     run.n_edges = len(edges)
     run.n_proposals = len(rows)
     run.surplus_jpy = int(allocation.surplus_jpy)
@@ -1162,18 +1254,6 @@ def run_market_allocation(
     return run
 
 
-def _with_available(s: SupplySide, kg: int) -> SupplySide:
-    from dataclasses import replace
-
-    return replace(s, available_t=_tonnes(kg))
-
-
-def _with_need(d: DemandSide, kg: int) -> DemandSide:
-    from dataclasses import replace
-
-    return replace(d, need_t=_tonnes(kg))
-
-
 def _proposal_rows(
     session: Session,
     run_id: int,
@@ -1187,13 +1267,15 @@ def _proposal_rows(
         return []
     si = edges.supply[chosen]
     di = edges.demand[chosen]
-    ask = np.fromiter((s.ask_jpy_per_t for s in market.supplies), np.int64)[si]
-    limit = np.fromiter((d.limit_jpy_per_t for d in market.demands), np.int64)[di]
-    term = np.fromiter((d.term_months for d in market.demands), np.int64)[di]
-    dq = np.fromiter(
-        (max(1, min(4, r.data_quality_level or 1)) for r in market.listings), np.int64
-    )[si]
+    ask = market.supply.ask_jpy_per_t[si]
+    limit = market.demand.limit_jpy_per_t[di]
+    term = market.demand.term_months[di]
     listings, requests = market.listings, market.requests
+    dq = np.fromiter(
+        (max(1, min(4, listings[i].data_quality_level or 1)) for i in si.tolist()),
+        np.int64,
+        si.shape[0],
+    )
     margins = grade_margins(
         session,
         [
@@ -1205,8 +1287,8 @@ def _proposal_rows(
     transport = edges.transport_jpy[chosen]
     overlap = edges.overlap_months[chosen]
     _, score = score_parts(ask, limit, transport, overlap, term, np.array(margins), dq)
-    s_ids = np.fromiter((s.id for s in market.supplies), np.int64)[si]
-    d_ids = np.fromiter((d.id for d in market.demands), np.int64)[di]
+    s_ids = market.supply.id[si]
+    d_ids = market.demand.id[di]
     columns = zip(
         s_ids.tolist(),
         d_ids.tolist(),
