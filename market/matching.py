@@ -593,14 +593,9 @@ class Market:
         return [self.demand.side(j) for j in range(len(self.demand))]
 
 
-_EPOCH_MONTH = month_index(1970, 1)
-
-
 def _months(dates: Sequence[date]) -> np.ndarray:
     """`month_number` of many dates at once."""
-    if not len(dates):
-        return np.zeros(0, dtype=np.int64)
-    return np.array(dates, dtype="datetime64[M]").astype(np.int64) + _EPOCH_MONTH
+    return np.fromiter((d.year * 12 + d.month - 1 for d in dates), np.int64, len(dates))
 
 
 def _columns(rows: Sequence[Any], names: Sequence[str]) -> dict[str, tuple[Any, ...]]:
@@ -742,6 +737,12 @@ def _read_market(session: Session, month: date, today: date | None = None) -> Ma
     )
     requests = [request_rows[k] for k in kept]
     return Market(supply, demand, listings, requests, cache)
+
+
+def load_market(session: Session, month: date, today: date | None = None) -> Market:
+    """Open, unexpired listings and requests of verified organisations as the engine's columns
+    (`Market`), prices evaluated for ``month``; see `load_sides`."""
+    return _read_market(session, month, today)
 
 
 def load_sides(
@@ -1121,7 +1122,7 @@ def _notify_new_proposals(session: Session, run_id: int, org_ids: set[int]) -> N
         if {"admin", "trader", "signatory"} & set(roles.split())
     ]
     if rows:
-        session.execute(insert(Notification), rows)
+        session.execute(insert(Notification.__table__), rows)
 
 
 def _visible_edges(edges: Edges, listings: Sequence[Any], requests: Sequence[Any]) -> Edges:
@@ -1149,13 +1150,18 @@ def run_market_allocation(
     rates: TransportRates | None = None,
     timings: dict[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
+    outcome: dict[str, Any] | None = None,
+    time_limit_s: float | None = None,
 ) -> MatchRun:
     """Read the open market, allocate volume for ``month`` and write proposals (flushes).
 
     The operator's (`RUN_MATCHING`; the CLI and jobs act as `SYSTEM`); the run and its actor
     go into the audit log. Without a month: this month in Asia/Tokyo.
     ``timings`` (optional dict) receives seconds per stage: read, candidates, solve, write;
-    ``progress`` (optional) is told what each stage is about to do (long CLI runs).
+    ``progress`` (optional) is told what each stage is about to do (long CLI runs);
+    ``outcome`` (optional dict) receives the solver's method, proven gap (``mip_gap``) and
+    whether the allocation is proven optimal within 0.01 % (``optimal``); ``time_limit_s``
+    replaces the solver's default budget for the exact model (`solve_allocation`).
 
     Earlier proposals still open with no decision are superseded. Proposals one side has
     already accepted stay open: their volume is reserved and their pair is not proposed again.
@@ -1198,7 +1204,8 @@ def run_market_allocation(
     edges = _border_edges(session, edges, market)
     t_solve0 = time.perf_counter()
     say(f"solving the allocation over {len(edges)} pairs …")
-    allocation = solve_allocation(edges, avail, need, supply.minimum_kg)
+    limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
+    allocation = solve_allocation(edges, avail, need, supply.minimum_kg, **limit)
     t_write0 = time.perf_counter()
     say("writing proposals …")
 
@@ -1219,7 +1226,8 @@ def run_market_allocation(
     chosen = np.flatnonzero(allocation.kg > 0)
     rows = _proposal_rows(session, run.id, market, edges, allocation.kg, chosen, now)
     if rows:
-        session.execute(insert(Proposal), rows)
+        # Core executemany: the ORM's bulk path inspects every dict (a second per 1,000 rows).
+        session.execute(insert(Proposal.__table__), rows)
         orgs = {market.listings[int(edges.supply[k])].organization_id for k in chosen}
         orgs |= {market.requests[int(edges.demand[k])].organization_id for k in chosen}
         _notify_new_proposals(session, run.id, orgs)
@@ -1242,6 +1250,13 @@ def run_market_allocation(
         run.id,
         {"month": month.isoformat(), "proposals": run.n_proposals},
     )
+    if outcome is not None:
+        outcome.update(
+            method=allocation.method,
+            mip_gap=allocation.mip_gap,
+            optimal=allocation.optimal,
+            notes=allocation.notes,
+        )
     if timings is not None:
         end = time.perf_counter()
         timings.update(

@@ -110,12 +110,14 @@ def match(month: str | None) -> None:
     except ValidationError as err:
         raise click.BadParameter(err.errors()[0]["msg"], param_hint="--month") from None
     db = get_db()
+    outcome: dict = {}
     run = run_market_allocation(
         db,
         SYSTEM,
         data.month,
         rates=transport_rates(current_app.config),
         progress=lambda message: click.echo(message, err=True),
+        outcome=outcome,
     )
     db.commit()
     gap = (run.lp_bound_jpy - run.surplus_jpy) / run.lp_bound_jpy if run.lp_bound_jpy else 0.0
@@ -125,6 +127,10 @@ def match(month: str | None) -> None:
     click.echo(
         f"surplus {run.surplus_jpy:,} JPY/month (LP bound {run.lp_bound_jpy:,}, gap {gap:.4%})"
     )
+    proven = outcome.get("mip_gap")
+    if proven is not None:
+        verdict = "optimal within 0.01 %" if outcome.get("optimal") else "not proven optimal"
+        click.echo(f"proven gap {proven:.4%} ({verdict}; {outcome.get('method')})")
     click.echo(f"solver {run.solver_ms} ms")
 
 
