@@ -743,6 +743,8 @@ def _as_kg(values: np.ndarray | Sequence[int]) -> np.ndarray:
 
 #: Target of the proven relative gap with per-contract minimums (0.01 %).
 MIP_REL_GAP = 1e-4
+#: Time limit of one HiGHS LP solve (the heuristic's), seconds.
+LP_TIME_LIMIT_S = 60.0
 #: HiGHS refuses semi-continuous columns with an upper bound above this (in model units).
 _HIGHS_MAX_SEMI_UPPER = 1e5
 
@@ -1123,8 +1125,8 @@ def solve_allocation(
        short flow keep the flow (optimal there).
        On each other block the LP + rounding heuristic (`_solve_block`) gives a feasible start,
        then HiGHS solves the exact model (semi-continuous volumes, `_mip_block`) from it within
-       a share of ``time_limit_s`` (seconds for the whole call) and the relative gap
-       ``mip_rel_gap`` overall (0.01 %). A block keeps the heuristic's volumes when HiGHS finds
+       a share of ``time_limit_s`` (seconds for the exact model, shared by the blocks by their
+       size) and the relative gap ``mip_rel_gap`` overall (0.01 %). A block keeps the heuristic's volumes when HiGHS finds
        nothing better in time (or the block has more than ``max_mip_edges`` edges, or
        ``exact`` is false); its bound is then HiGHS's dual bound, or the flow bound.
 
@@ -1132,7 +1134,6 @@ def solve_allocation(
     whether it is within ``mip_rel_gap``. Availability, need and minimums always hold.
     """
     t0 = time.perf_counter()
-    deadline = t0 + float(time_limit_s)
     avail, need, minimum = _as_kg(avail), _as_kg(need), _as_kg(minimum)
     n = len(edges)
     if n == 0:
@@ -1147,7 +1148,7 @@ def solve_allocation(
     method = "mcf"
     flow = _min_cost_flow(s, d, u, avail, need)
     if flow is None:
-        flow, method = _lp_flow(s, d, u, avail, need, time_limit_s), "lp"
+        flow, method = _lp_flow(s, d, u, avail, need, LP_TIME_LIMIT_S), "lp"
     kg, bound_value = flow
     lp_bound = bound_value / KG_PER_TONNE
     short = (kg > 0) & (kg < mins_e)
@@ -1171,17 +1172,15 @@ def solve_allocation(
     # The gap is asked of the whole allocation: blocks without a short flow have none.
     block_gap = mip_rel_gap * (bound_value / affected) if affected > 0 else mip_rel_gap
     proven = (bound_value - affected) / KG_PER_TONNE  # bound of the untouched blocks (exact)
-    left = sum(len(b) for b in blocks)
     rounds = dropped = forced = zeroed = kept_heuristic = 0
-    for block, value in zip(blocks, block_value, strict=True):
+    starts: list[tuple[tuple[np.ndarray, ...], np.ndarray]] = []
+    for block in blocks:  # the heuristic first, on every block (LP time limit as before)
         rows_s, s_loc = np.unique(s[block], return_inverse=True)
         rows_d, d_loc = np.unique(d[block], return_inverse=True)
         args = (u[block], s_loc, d_loc, avail[rows_s], need[rows_d], mins_e[block])
         start = _repair(kg[block], *args)  # the flow with its short volumes removed
         try:
-            r = _solve_block(
-                *args, max_rounds, force_up_share, max(1.0, deadline - time.perf_counter())
-            )
+            r = _solve_block(*args, max_rounds, force_up_share, LP_TIME_LIMIT_S)
         except RuntimeError:
             r = None
         if r is not None:
@@ -1192,17 +1191,23 @@ def solve_allocation(
             rounded = _repair(r.kg, *args)
             if np.dot(rounded, u[block]) >= np.dot(start, u[block]):
                 start = rounded
+        starts.append((args, start))
+
+    # Then the exact model, each block with a share of the budget by its size.
+    deadline = time.perf_counter() + float(time_limit_s)
+    left = sum(len(b) for b in blocks if len(b) <= max_mip_edges)
+    for block, value, (args, start) in zip(blocks, block_value, starts, strict=True):
         best, bound = start, value / KG_PER_TONNE
-        share = (deadline - time.perf_counter()) * len(block) / left
-        left -= len(block)
         proved = improved = False
-        if exact and share > 0 and len(block) <= max_mip_edges:
-            mip = _mip_block(*args, start, share, block_gap)
-            if mip.kg is not None:
+        if exact and len(block) <= max_mip_edges:
+            share = (deadline - time.perf_counter()) * len(block) / left
+            left -= len(block)
+            mip = _mip_block(*args, start, share, block_gap) if share > 0 else None
+            if mip is not None and mip.kg is not None:
                 candidate = _repair(mip.kg, *args)
                 if np.dot(candidate, u[block]) > np.dot(best, u[block]):
                     best, improved = candidate, True
-            if mip.dual_bound is not None:
+            if mip is not None and mip.dual_bound is not None:
                 bound = min(bound, mip.dual_bound)
             achieved_b = float(np.dot(best, u[block])) / KG_PER_TONNE
             proved = bound - achieved_b <= block_gap * max(bound, 1.0) * (1 + 1e-9)
