@@ -83,7 +83,7 @@ from participants.columns import tokyo_today, utcnow
 from participants.errors import N_, Conflict, NotFound
 from participants.fields import Month, Paging
 from participants.models import Member, Organization, OrgStatus, Role
-from quality.catalogue import spec_of
+from quality.catalogue import build_spec
 from quality.export_regimes import REGIMES
 from quality.grading import GradeSpec, LimitKind, Measurement, assess, is_at_least_as_strict
 from quality.models import (
@@ -374,17 +374,29 @@ class SpecCache:
             )
         if extra:
             cond.append(col(StandardVersion.id).in_(extra))
-        rows = session.exec(
-            select(StandardVersion, GradeStandard)
+        # Plain columns (no ORM objects): the catalogue is read on every run.
+        rows = session.execute(
+            select(
+                StandardVersion.id,
+                StandardVersion.status,
+                StandardVersion.spec_json,
+                StandardVersion.number,
+                StandardVersion.decision_rule,
+                GradeStandard.code,
+                GradeStandard.material_code,
+                GradeStandard.rank,
+            )
             .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
             .where(or_(*cond))
         ).all()
-        for version, standard in rows:
-            if version.id not in self.specs:
-                self.specs[version.id] = spec_of(version, standard)
-                self.material[version.id] = standard.material_code
-            if version.status == VersionStatus.PUBLISHED and standard.material_code in materials:
-                self.published.setdefault(standard.material_code, []).append(version.id)
+        for vid, status, spec_json, number, rule, code, material, rank in rows:
+            if vid not in self.specs:
+                self.specs[vid] = build_spec(
+                    json.loads(spec_json), code, number, material, rank, rule
+                )
+                self.material[vid] = material
+            if status == VersionStatus.PUBLISHED and material in materials:
+                self.published.setdefault(material, []).append(vid)
         self._loaded_materials |= materials
         return self
 
