@@ -304,6 +304,7 @@ def run(
         "write_s": round(timings["write"] + e2e_s - timings["total"], 3),
         "solver_s": round(lp.solver_seconds, 3),
         "mcf_s": round(mcf.solver_seconds, 3),
+        "stages_s": {k: round(v, 3) for k, v in lp.stage_seconds.items()},
         "solve_over_mcf": round(lp.solver_seconds / mcf.solver_seconds, 2),
         "e2e_over_mcf": round(e2e_s / mcf.solver_seconds, 2),
         "method": lp.method,
@@ -339,6 +340,10 @@ def print_table(r: dict[str, Any]) -> None:
         (
             "OR-Tools min-cost flow",
             f"{r['mcf_s']:.3f} s (solver = {r['solve_over_mcf']} x, e2e = {r['e2e_over_mcf']} x)",
+        ),
+        (
+            "  solver stages",
+            ", ".join(f"{k} {v:.3f} s" for k, v in r["stages_s"].items()),
         ),
         ("greedy", f"{r['greedy_s']:.3f} s"),
         ("networkx", "skipped" if r["networkx_s"] is None else f"{r['networkx_s']:.3f} s"),

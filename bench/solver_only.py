@@ -83,6 +83,7 @@ def run_benchmark(
         "candidates_s": round(candidates_s, 4),
         "solver_s": round(lp.solver_seconds, 4),
         "mcf_s": round(mcf.solver_seconds, 4),
+        "stages_s": {k: round(v, 4) for k, v in lp.stage_seconds.items()},
         "solve_over_mcf": round(lp.solver_seconds / mcf.solver_seconds, 2),
         "method": lp.method,
         "mcf_surplus": mcf.surplus_jpy,
