@@ -1127,8 +1127,8 @@ def solve_allocation(
        short flow keep the flow (optimal there).
        On each other block the LP + rounding heuristic (`_solve_block`) gives a feasible start,
        then HiGHS solves the exact model (semi-continuous volumes, `_mip_block`) from it within
-       a share of ``time_limit_s`` (seconds for the exact model, shared by the blocks by their
-       size) and the relative gap ``mip_rel_gap`` overall (0.01 %). A block keeps the heuristic's volumes when HiGHS finds
+       a share of ``time_limit_s`` (seconds for the exact model; blocks smallest first, each
+       an equal share of what is left) and the relative gap ``mip_rel_gap`` overall (0.01 %). A block keeps the heuristic's volumes when HiGHS finds
        nothing better in time (or the block has more than ``max_mip_edges`` edges, or
        ``exact`` is false); its bound is then HiGHS's dual bound, or the flow bound.
 
@@ -1199,16 +1199,19 @@ def solve_allocation(
                 start = rounded
         starts.append((args, start))
 
-    # Then the exact model, each block with a share of the budget by its size.
+    # Then the exact model, smallest blocks first, each with an equal share of what is left of
+    # the budget (time a small block does not use goes to the larger ones after it).
     t_heuristic = time.perf_counter()
     deadline = t_heuristic + float(time_limit_s)
-    left = sum(len(b) for b in blocks if len(b) <= max_mip_edges)
-    for block, value, (args, start) in zip(blocks, block_value, starts, strict=True):
+    order = sorted(range(len(blocks)), key=lambda k: (len(blocks[k]), k))
+    left = sum(1 for b in blocks if len(b) <= max_mip_edges)
+    for k in order:
+        block, value, (args, start) = blocks[k], block_value[k], starts[k]
         best, bound = start, value / KG_PER_TONNE
         proved = improved = False
         if exact and len(block) <= max_mip_edges:
-            share = (deadline - time.perf_counter()) * len(block) / left
-            left -= len(block)
+            share = (deadline - time.perf_counter()) / left
+            left -= 1
             mip = _mip_block(*args, start, share, block_gap) if share > 0 else None
             if mip is not None and mip.kg is not None:
                 candidate = _repair(mip.kg, *args)
