@@ -305,7 +305,7 @@ LEGEND_COLUMNS, LEGEND_ROW = 3, 21.0  # the legend below the map: its rows' heig
 # The text of an inline SVG: the font matplotlib measured with, then the page's Japanese fonts.
 SVG_FONTS = "'Noto Sans CJK JP', 'Hiragino Sans', 'Noto Sans JP', system-ui, sans-serif"
 HATCH, HATCH_EDGE = "//", "#6b7b76"
-MAP_STROKE = "#ffffff"
+MAP_STROKE = "#b3c0bb"  # prefecture borders: visible around "no data" on the page background
 
 
 def japan_map(
@@ -442,7 +442,7 @@ def _inline_svg(
     for defs in root.findall(q + "defs"):
         if len(defs) == 0:
             root.remove(defs)
-    for el in root.iter():
+    for el in list(root.iter()):
         style = el.attrib.pop("style", None)
         if style:
             for declaration in style.split(";"):
@@ -481,7 +481,9 @@ def _inline_svg(
     root.set("stroke-linejoin", "round")
     root.set("stroke-linecap", "butt")
     root.set("font-family", SVG_FONTS)
-    root.set("aria-labelledby", f"{ident}-title" + (f" {ident}-desc" if desc else ""))
+    root.set("aria-labelledby", f"{ident}-title")
+    if desc:
+        root.set("aria-describedby", f"{ident}-desc")
     named = ET.Element(q + "title", id=f"{ident}-title")
     named.text = title
     root.insert(0, named)

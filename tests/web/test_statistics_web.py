@@ -90,13 +90,14 @@ def test_the_maps_are_drawn_by_matplotlib_with_a_japanese_title_for_each_prefect
         # A picture with an accessible name and a text alternative; no fixed size, no style
         # attribute or element (the CSP refuses them), no script.
         assert svg.get("role") == "img"
-        assert svg.get("aria-labelledby") == f"{ident}-title {ident}-desc"
+        assert svg.get("aria-labelledby") == f"{ident}-title"
+        assert svg.get("aria-describedby") == f"{ident}-desc"
         assert "viewBox" in svg.attrib and "width" not in svg.attrib
         assert svg.find(SVG + "title").get("id") == f"{ident}-title"
         title = svg.find(SVG + "title").text
         assert title.startswith("都道府県別の") and title.endswith("銅スクラップ")
         desc = svg.find(SVG + "desc").text
-        assert f"数値のある都道府県は{len(shown)}件" in desc
+        assert f"数値のある都道府県({len(shown)}件、多い順)" in desc
         assert all(BY_CODE[c].name_ja in desc for c in shown | hidden)
         assert not any(el.get("style") for el in svg.iter())
         assert not [el for el in svg.iter() if el.tag in (SVG + "style", SVG + "script")]

@@ -167,7 +167,7 @@ def _map_desc(data: dict[str, tuple[bool, float | None]], names: dict[str, str])
     hidden = sorted(code for code, (s, _v) in data.items() if s)
     parts = [
         gettext(
-            "%(n)s prefectures with figures, from the highest: %(figures)s.",
+            "Prefectures with figures (%(n)s), from the highest: %(figures)s.",
             n=len(shown),
             figures=gettext(", ").join(f"{names[c]} {t(v, 't')}" for v, c in shown),
         )
