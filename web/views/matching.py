@@ -38,6 +38,7 @@ from market.allocation import SCORE_WEIGHTS
 from market.listings import add_months, kg_to_tonnes
 from market.matching import (
     DECIDE_PROPOSALS,
+    SEE_MATCHES,
     CandidatesQuery,
     MatchRunIn,
     candidates_for_request,
@@ -56,9 +57,9 @@ from web.alerting import send_notice_mails
 from web.auth import current_actor
 from web.config import transport_rates
 from web.db import get_db
-from web.errors import commit_or_flash
+from web.errors import awaits_verification, commit_or_flash
 from web.labels import LABELS
-from web.pagination import paginate
+from web.pagination import Page, paginate
 from web.sparklines import index_sparklines, listing_sparklines
 from web.validation import input_errors, validate_form
 from web.views.contracts import send_contract_notices
@@ -195,6 +196,11 @@ def message_seller_view(listing_id: int):
 @login_required
 def proposals():
     actor = current_actor()
+    if awaits_verification(SEE_MATCHES, actor):
+        # Proposals come after verification: the page says what it needs, not a bare 403.
+        return render_template(
+            "matching/proposals.html", views=[], page=Page([], 1, 20, 0), can_decide=False
+        )
     page = paginate(get_db(), proposals_query(actor))
     views = [(row, proposal_out(row)) for row in proposal_rows(actor, page.items)]
     return render_template(
