@@ -49,8 +49,7 @@ from market.matching import (
     proposals_query,
     run_market_allocation,
 )
-from participants.errors import N_
-from web.alerting import send_notice_mails
+from web.alerting import send_seller_message_mails
 from web.auth import current_actor
 from web.config import transport_rates
 from web.db import get_db
@@ -153,12 +152,7 @@ def message_seller_view(listing_id: int):
     db = get_db()
     notes = commit_or_flash(lambda: message_seller(db, current_actor(), listing_id, data))
     if notes is not None:
-        send_notice_mails(
-            db,
-            notes,
-            N_("Junkan: a message about your listing"),
-            N_("You receive this e-mail because a buyer wrote about your listing on Junkan."),
-        )
+        send_seller_message_mails(db, notes)
         flash(gettext("Your message is sent to the seller."), "success")
     return redirect(target)
 
