@@ -274,6 +274,13 @@ class SellerMessageIn(BaseModel):
     message: Paragraphs(2000)
 
 
+class SellerMessageOut(BaseModel):
+    """A message sent to the seller of a listing: how many of its members were notified."""
+
+    listing_id: int
+    notified_members: int
+
+
 def message_seller(
     session: Session, actor: Actor, listing_id: int, data: SellerMessageIn
 ) -> list[Notification]:

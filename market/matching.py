@@ -64,6 +64,7 @@ from market.allocation import (
     solve_allocation,
 )
 from market.indices import Formula, evaluate, latest_values
+from market.listings import add_months
 from market.models import (
     ListingStatus,
     MatchRun,
@@ -1090,6 +1091,39 @@ def candidates_for_request(
         )
     items.sort(key=lambda c: (-c.score, c.listing_id))
     return Candidates(request, month, items)
+
+
+def draft_defaults(
+    session: Session, request: OfftakeRequest, candidates: Sequence[CandidateOut]
+) -> dict[int, dict[str, str]]:
+    """For each candidate listing, the contract draft its buyer most likely wants.
+
+    Keyed by listing id, with the fields of `contracts.drafting.DraftFromListingIn` as text:
+    ``monthly_t`` what the request still needs, at most what the listing has left (tonnes);
+    ``start_month`` (YYYY-MM) and ``term_months`` the overlap of the listing's period (from
+    its first month for its maximum term) and the request's (from its start month for its
+    term), at least one month. One query for every candidate.
+    """
+    ids = [c.listing_id for c in candidates]
+    listings = (
+        {x.id: x for x in session.exec(select(SupplyListing).where(col(SupplyListing.id).in_(ids)))}
+        if ids
+        else {}
+    )
+    out: dict[int, dict[str, str]] = {}
+    for c in candidates:
+        listing = listings[c.listing_id]
+        start = max(first_of_month(listing.available_from), first_of_month(request.start_month))
+        end = min(
+            add_months(first_of_month(listing.available_from), listing.max_term_months),
+            add_months(first_of_month(request.start_month), request.term_months),
+        )
+        out[c.listing_id] = {
+            "monthly_t": f"{kg_to_tonnes(min(request.open_kg, listing.available_kg)).normalize():f}",
+            "start_month": start.strftime("%Y-%m"),
+            "term_months": str(max(1, month_number(end) - month_number(start))),
+        }
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from market.models import (
     ProductEvidence,
     ProductStatus,
 )
-from participants.actors import Actor, permission
+from participants.actors import Actor, drafting, permission
 from participants.columns import utcnow
 from participants.errors import N_, Conflict, NotFound, ValidationFailed
 from participants.fields import (
@@ -650,8 +650,9 @@ class ProductChoices:
 def product_form_choices(session: Session, actor: Actor) -> ProductChoices:
     """Categories, materials and the certificates the organisation may cite (those it issued,
     of its own assays, of lots credited to its ledger — the rule of `citable_certificates`,
-    which checks what is sent)."""
-    MANAGE_PRODUCTS.check(actor)
+    which checks what is sent). Also for manufacturers waiting for verification: the form
+    shows, listing the product waits."""
+    drafting(MANAGE_PRODUCTS).check(actor)
     org = actor.organization_id
     received = select(CustodyEntry.assay_id).where(
         CustodyEntry.organization_id == org,

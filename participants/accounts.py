@@ -265,7 +265,7 @@ def _organization(
     The English legal name is optional for a Japanese company (its Japanese name stands in on
     English pages); organisations elsewhere give it."""
     if data.kind not in {k.value for k in SIGN_UP_KINDS}:
-        problems.add("Choose a valid organisation kind.", "kind")
+        problems.add(N_("Choose a valid organisation kind."), "kind")
     name_ja = problems.check(_text, data.name_ja, "name_ja", 200)
     country = problems.check(check_country, data.country or "JP")
     japanese = country == "JP" or (country is None and not (data.country or "").strip())
@@ -279,22 +279,22 @@ def _organization(
         exists = select(Organization.id).where(Organization.corporate_number == corporate_number)
         if corporate_number and session.exec(exists).first() is not None:
             problems.add(
-                "An organisation with this corporate number is already registered.",
+                N_("An organisation with this corporate number is already registered."),
                 "corporate_number",
             )
         if prefecture not in BY_CODE:
-            problems.add("Choose a prefecture.", "prefecture")
+            problems.add(N_("Choose a prefecture."), "prefecture")
     elif country is not None:
         registry_id = problems.check(check_registry_id, country, data.registry_id)
         if prefecture is not None and prefecture not in BY_CODE:
-            problems.add("Choose a prefecture.", "prefecture")
+            problems.add(N_("Choose a prefecture."), "prefecture")
     lat, lon = data.lat, data.lon
     if (lat is None) != (lon is None):
-        problems.add("Give both latitude and longitude, or neither.", "lat")
+        problems.add(N_("Give both latitude and longitude, or neither."), "lat")
     elif lat is not None and not (-90 <= lat <= 90):
-        problems.add("Latitude lies between -90 and 90.", "lat")
+        problems.add(N_("Latitude lies between -90 and 90."), "lat")
     elif lon is not None and not (-180 <= lon <= 180):
-        problems.add("Longitude lies between -180 and 180.", "lon")
+        problems.add(N_("Longitude lies between -180 and 180."), "lon")
     if lat is None and prefecture in BY_CODE:
         lat, lon = BY_CODE[prefecture].lat, BY_CODE[prefecture].lon
     address = problems.check(_text, data.address, "address", 300, required=False)

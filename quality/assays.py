@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
-from participants.actors import Actor, permission
+from participants.actors import Actor, drafting, permission
 from participants.errors import N_, NotFound
 from participants.fields import Day, Id, Line, Measurement, Paragraphs, Tonnes
 from participants.models import Role
@@ -394,8 +394,9 @@ def _evidence(evidence: EvidenceIn, family: str) -> dict[str, Any]:
 
 
 def assay_materials(session: Session, actor: Actor) -> list[Material]:
-    """The materials an assay may be of (the form's choices), for those who record assays."""
-    RECORD_ASSAYS.check(actor)
+    """The materials an assay may be of (the form's choices), for those who record assays and
+    for organisations waiting for verification (the form shows; recording waits)."""
+    drafting(RECORD_ASSAYS).check(actor)
     return list(session.exec(select(Material).order_by(col(Material.code))).all())
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, func, select
 
-from participants.actors import Actor, permission
+from participants.actors import Actor, drafting, permission
 from participants.audit import record_audit
 from participants.columns import utcnow
 from participants.errors import N_
@@ -257,8 +257,9 @@ def _checked_spec(
 
 
 def proposal_materials(session: Session, actor: Actor) -> list[Material]:
-    """The materials a new standard may be for (the form's choices), for those who may propose."""
-    PROPOSE_STANDARDS.check(actor)
+    """The materials a new standard may be for (the form's choices), for those who may propose
+    and for organisations waiting for verification (the form shows; proposing waits)."""
+    drafting(PROPOSE_STANDARDS).check(actor)
     return list(session.exec(select(Material).order_by(col(Material.code))).all())
 
 
@@ -312,8 +313,9 @@ def _new_version(
 def revision_base(
     session: Session, actor: Actor, code: str
 ) -> tuple[GradeStandard, StandardVersion]:
-    """The version a revision starts from (latest published, else the newest), for proposers."""
-    PROPOSE_STANDARDS.check(actor)
+    """The version a revision starts from (latest published, else the newest), for proposers
+    and for organisations waiting for verification (the form shows; proposing waits)."""
+    drafting(PROPOSE_STANDARDS).check(actor)
     standard = get_standard(session, code)
     base = latest_published_version(session, standard) or versions_of(session, standard)[-1]
     return standard, base

@@ -140,6 +140,18 @@ def demo_app(database_url, tmp_path_factory, local_stripe):  # noqa: F811
     engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def demo_story_app(database_url, tmp_path_factory):
+    """An app over the demo story as the `demo` fixture loads it (no localstripe: the same rows,
+    copied after the first load in this worker), once for the test module; emptied after it."""
+    application = create_app(_test_config(database_url, tmp_path_factory.mktemp("outbox")))
+    engine = application.extensions["junkan.engine"]
+    load_demo_rows(engine)
+    yield application
+    _empty_tables(engine)
+    engine.dispose()
+
+
 @pytest.fixture()
 def db(app):
     """A session of the test's own (no app context is kept pushed: requests get their own)."""

@@ -27,6 +27,16 @@ def send_alert_mails(session: Session, notes: list[Notification]) -> int:
     )
 
 
+def send_seller_message_mails(session: Session, notes: list[Notification]) -> int:
+    """E-mail the seller's members a buyer's message about their listing (page and API)."""
+    return send_notice_mails(
+        session,
+        notes,
+        N_("Junkan: a message about your listing"),
+        N_("You receive this e-mail because a buyer wrote about your listing on Junkan."),
+    )
+
+
 def send_notice_mails(
     session: Session, notes: list[Notification], subject: str, reason: str
 ) -> int:

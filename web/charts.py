@@ -10,8 +10,10 @@ import io
 import json
 import logging
 import math
+import re
 import unicodedata
 import warnings
+import xml.etree.ElementTree as ET  # noqa: N817
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
@@ -26,9 +28,13 @@ matplotlib.rcParams["font.family"] = ["Noto Sans CJK JP", "DejaVu Sans", "sans-s
 # text); its "font not found" line on every chart says nothing new.
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
-from markupsafe import Markup, escape  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch, PathPatch, Rectangle  # noqa: E402
+from matplotlib.path import Path as MplPath  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from web.formatting import tonnes  # noqa: E402
 
 ROUND_STEPS = [1, 2, 2.5, 5, 10]
 INK, BAND, ACCENT, MUTED = "#1d3b34", "#cfe5dd", "#2f7d66", "#8a9a95"
@@ -218,11 +224,12 @@ def _ring(arcs: list[list[tuple[float, float]]], indices: list[int]) -> list[tup
 
 
 @lru_cache(maxsize=1)
-def prefecture_shapes() -> tuple[tuple[tuple[str, str], ...], tuple[float, float], tuple]:
-    """Each prefecture's SVG path data (JIS code, path) projected once, the map's size and
-    the Okinawa inset's frame (x, y, width, height).
+def prefecture_shapes() -> tuple[tuple[tuple[str, MplPath], ...], tuple[float, float], tuple]:
+    """Each prefecture's outline as a matplotlib path (JIS code, path) projected once, the
+    map's size and the Okinawa inset's frame (x, y, width, height).
 
-    Equirectangular with longitudes scaled by cos(36°) (fine at Japan's latitudes); north up."""
+    Equirectangular with longitudes scaled by cos(36°) (fine at Japan's latitudes); x grows
+    east and y south (north up once the map's y axis is inverted), in points of the drawing."""
     from participants.geography import PREFECTURES
 
     topo = json.loads(GEO_FILE.read_text(encoding="utf-8"))
@@ -259,7 +266,8 @@ def prefecture_shapes() -> tuple[tuple[tuple[str, str], ...], tuple[float, float
         (max(la for _, la in okinawa) - min(la for _, la in okinawa)) * scale + 12,
     )
     for code, rings in sorted(features):
-        parts = []
+        vertices: list[tuple[float, float]] = []
+        kinds: list[int] = []
         for ring in rings:
             points, last = [], None
             for lon, lat in ring:
@@ -268,8 +276,10 @@ def prefecture_shapes() -> tuple[tuple[tuple[str, str], ...], tuple[float, float
                     points.append(point)
                     last = point
             if len(points) >= 3:
-                parts.append("M" + "L".join(f"{x:g},{y:g}" for x, y in points) + "Z")
-        shapes.append((code, "".join(parts)))
+                vertices += [*points, points[0]]
+                kinds += [MplPath.MOVETO] + [MplPath.LINETO] * (len(points) - 1)
+                kinds.append(MplPath.CLOSEPOLY)
+        shapes.append((code, MplPath(vertices, kinds)))
     return tuple(shapes), (MAP_WIDTH, round(height, 1)), tuple(round(v, 1) for v in inset)
 
 
@@ -278,8 +288,24 @@ def map_classes(values: Sequence[float]) -> list[float]:
     positive = [v for v in values if v > 0]
     if not positive:
         return []
-    ticks = [t for t in round_ticks(0, max(positive), len(MAP_CLASSES)) if t > 0]
+    ticks = [float(t) for t in round_ticks(0, max(positive), len(MAP_CLASSES)) if t > 0]
     return ticks[: len(MAP_CLASSES)] or [max(positive)]
+
+
+def _class_labels(bounds: Sequence[float], unit: str) -> list[str]:
+    """'0–50 t', '50–100 t' …: the bounds are round numbers, written without trailing zeros."""
+    lows = [0.0, *bounds[:-1]] if bounds else []
+    return [
+        f"{tonnes(low, 't')}–{tonnes(high, 't')} {unit}"
+        for low, high in zip(lows, bounds, strict=True)
+    ]
+
+
+LEGEND_COLUMNS, LEGEND_ROW = 3, 21.0  # the legend below the map: its rows' height in points
+# The text of an inline SVG: the font matplotlib measured with, then the page's Japanese fonts.
+SVG_FONTS = "'Noto Sans CJK JP', 'Hiragino Sans', 'Noto Sans JP', system-ui, sans-serif"
+HATCH, HATCH_EDGE = "//", "#6b7b76"
+MAP_STROKE = "#b3c0bb"  # prefecture borders: visible around "no data" on the page background
 
 
 def japan_map(
@@ -289,60 +315,183 @@ def japan_map(
     ident: str,
     unit: str = "t",
 ) -> Markup:
-    """A choropleth map of the prefectures as inline SVG (no script).
+    """A choropleth map of the prefectures, drawn by matplotlib, as inline SVG (no script, no
+    style attribute: the CSP holds).
 
     `figures`: JIS code → (suppressed, value); absent codes have no data. Suppressed
-    prefectures are hatched, and the legend says so. `ident` keeps ids unique on a page."""
+    prefectures are hatched, and the legend says so. `labels`: "title" (the map's accessible
+    name), "suppressed", "none" (no data) and optionally "desc" (its text alternative), in the
+    reader's language; `names`: JIS code → prefecture name. Each prefecture is a group with
+    the prefecture's name and figure as its <title> (shown on hover). `ident` prefixes every
+    id, so that two maps can share a page. Cached on its inputs: a page drawn again with the
+    same figures costs no drawing."""
+    return Markup(
+        _japan_map_svg(
+            tuple(sorted(figures.items())),
+            tuple(sorted(names.items())),
+            tuple(sorted(labels.items())),
+            ident,
+            unit,
+        )
+    )
+
+
+@lru_cache(maxsize=128)  # about 180 kB each: materials × supply/demand × languages
+def _japan_map_svg(
+    figures: tuple[tuple[str, tuple[bool, float | None]], ...],
+    names: tuple[tuple[str, str], ...],
+    labels: tuple[tuple[str, str], ...],
+    ident: str,
+    unit: str,
+) -> str:
+    data, name_of, label = dict(figures), dict(names), dict(labels)
     shapes, (width, height), (ix, iy, iw, ih) = prefecture_shapes()
-    bounds = map_classes([v for s, v in figures.values() if not s and v is not None])
-    hatch = f"{ident}-hatch"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height + 70:g}" '
-        f'role="img" aria-labelledby="{ident}-title" class="japan-map">',
-        f'<title id="{ident}-title">{escape(labels["title"])}</title>',
-        f'<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
-        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
-        '<line x1="0" y1="0" x2="0" y2="6" stroke="#6b7b76" stroke-width="2"/></pattern></defs>',
-    ]
+    bounds = map_classes([v for s, v in data.values() if not s and v is not None])
+    rows = math.ceil((len(bounds) + 2) / LEGEND_COLUMNS)
+    legend_height = LEGEND_ROW * rows + 8
+    full = height + legend_height
+    fig = Figure(figsize=(width / 72, full / 72), dpi=72)  # one point of the SVG a unit
+    fig.patch.set_visible(False)
+    ax = fig.add_axes((0, legend_height / full, 1, height / full))
+    ax.axis("off")
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)  # y grows south, as the shapes' coordinates
+    tooltips = {}
     for code, path in shapes:
-        suppressed, value = figures.get(code, (False, None))
+        suppressed, value = data.get(code, (False, None))
+        style = {"edgecolor": MAP_STROKE, "linewidth": 0.6, "clip_on": False}
         if suppressed:
-            fill, text = f"url(#{hatch})", labels["suppressed"]
+            patch = PathPatch(path, facecolor=NO_DATA, hatch=HATCH, **style)
+            patch.set_hatchcolor(HATCH_EDGE)
+            patch.set_hatch_linewidth(1.4)
+            text = label["suppressed"]
         elif value is None or value <= 0:
-            fill, text = NO_DATA, labels["none"]
+            patch, text = PathPatch(path, facecolor=NO_DATA, **style), label["none"]
         else:
             k = next((i for i, b in enumerate(bounds) if value <= b), len(bounds) - 1)
-            fill, text = MAP_CLASSES[k], f"{value:,.3f} {unit}".replace(".000 ", " ")
-        out.append(
-            f'<path d="{path}" fill="{fill}" stroke="#ffffff" stroke-width="0.6" '
-            f'data-prefecture="{code}"><title>{escape(names.get(code, code))}: '
-            f"{escape(text)}</title></path>"
+            patch = PathPatch(path, facecolor=MAP_CLASSES[k], **style)
+            text = f"{tonnes(value, 't')} {unit}"
+        patch.set_gid(f"{ident}-p{code}")
+        tooltips[f"{ident}-p{code}"] = (code, f"{name_of.get(code, code)}: {text}")
+        ax.add_artist(patch)  # not add_patch: the limits are set, no need to measure paths
+    ax.add_artist(  # the Okinawa inset's frame
+        Rectangle(
+            (ix, iy), iw, ih, fill=False, edgecolor=MUTED, linewidth=0.8, linestyle=(0, (3, 3)),
+            clip_on=False,
         )
-    # The Okinawa inset's frame.
-    out.append(
-        f'<rect x="{ix:g}" y="{iy:g}" width="{iw:g}" height="{ih:g}" fill="none" '
-        f'stroke="{MUTED}" stroke-width="0.8" '
-        'stroke-dasharray="3 3"/>'
-    )
-    # Legend: the classes, no data, suppressed.
-    y = height + 14
-    items = []
-    low = 0.0
-    for bound, colour in zip(bounds, MAP_CLASSES, strict=False):
-        items.append((colour, f"{low:,.0f}–{bound:,.0f} {unit}"))
-        low = bound
-    items.append((NO_DATA, labels["none"]))
-    items.append((f"url(#{hatch})", labels["suppressed"]))
-    for i, (colour, text) in enumerate(items):
-        x = 4 + (i % 4) * (width / 4)
-        row = y + (i // 4) * 22
-        out.append(
-            f'<rect x="{x:.0f}" y="{row:.0f}" width="14" height="14" fill="{colour}" '
-            f'stroke="{MUTED}" stroke-width="0.6"/><text x="{x + 19:.0f}" y="{row + 11:.0f}" '
-            f'font-size="11" fill="{INK}">{escape(text)}</text>'
-        )
-    out.append("</svg>")
-    return Markup("".join(out))
+    )  # fmt: skip
+    frame = {"edgecolor": MUTED, "linewidth": 0.6}
+    handles = [
+        Patch(facecolor=colour, label=text, **frame)
+        for colour, text in zip(MAP_CLASSES, _class_labels(bounds, unit), strict=False)
+    ]
+    handles.append(Patch(facecolor=NO_DATA, label=label["none"], **frame))
+    hatched = Patch(facecolor=NO_DATA, hatch=HATCH, label=label["suppressed"], **frame)
+    hatched.set_hatchcolor(HATCH_EDGE)
+    handles.append(hatched)
+    # matplotlib fills a legend's columns one after the other: this order reads by rows.
+    n, cols = len(handles), LEGEND_COLUMNS
+    handles = [handles[i] for j in range(cols) for i in range(j, n, cols)]
+    legend = fig.legend(
+        handles=handles, loc="lower left", bbox_to_anchor=(0, 0), ncols=cols, frameon=False,
+        fontsize=14, handlelength=1.1, handleheight=1.1, labelcolor=INK, borderaxespad=0.3,
+        columnspacing=1.2,
+    )  # fmt: skip
+    legend.set_gid(f"{ident}-legend")
+    return _inline_svg(fig, ident, label["title"], label.get("desc"), tooltips, "japan-map")
+
+
+# matplotlib's style properties that SVG also has as attributes (the CSP refuses styles)
+SVG_PRESENTATION = {
+    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity",
+    "stroke-linejoin", "stroke-linecap", "stroke-dasharray", "stroke-dashoffset",
+    "stroke-miterlimit", "opacity", "clip-path", "font-size", "font-family", "font-weight",
+    "font-style", "text-anchor",
+}  # fmt: skip
+SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
+_REFERENCE = re.compile(r"url\(#([^)]+)\)")
+
+
+def _inline_svg(
+    fig: Figure,
+    ident: str,
+    title: str,
+    desc: str | None,
+    tooltips: dict[str, tuple[str, str]],
+    css_class: str,
+) -> str:
+    """A figure as an <svg> element to put in a page: no style attribute nor <style> (the
+    CSP's style-src refuses them: their properties become presentation attributes), no
+    metadata, ids only where something refers to them and each prefixed with `ident`,
+    role="img" named by its <title> and described by its <desc>, scaling to its box's width
+    (a viewBox, no fixed size). `tooltips`: group id → (data-prefecture, <title> text)."""
+    buffer = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    root = ET.fromstring(buffer.getvalue())
+    q = f"{{{SVG_NS}}}"
+    referenced = set(_REFERENCE.findall(buffer.getvalue()))
+    referenced |= set(re.findall(r'href="#([^"]+)"', buffer.getvalue()))
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if child.tag in (q + "metadata", q + "style"):
+                parent.remove(child)
+    for defs in root.findall(q + "defs"):
+        if len(defs) == 0:
+            root.remove(defs)
+    for el in list(root.iter()):
+        style = el.attrib.pop("style", None)
+        if style:
+            for declaration in style.split(";"):
+                prop, _, value = declaration.partition(":")
+                if prop.strip() in SVG_PRESENTATION - {"font-family"}:  # one family: the root's
+                    el.set(prop.strip(), value.strip())
+        for attr, value in list(el.attrib.items()):
+            if "url(#" in value:
+                el.set(attr, _REFERENCE.sub(lambda m: f"url(#{ident}-{m[1]})", value))
+            elif attr == f"{{{XLINK_NS}}}href" and value.startswith("#"):
+                el.set(attr, f"#{ident}-{value[1:]}")
+        if el.tag == q + "path" and "d" in el.attrib:  # "M 1 2 \nL 3 4 \nz" → "M1 2L3 4z"
+            d = " ".join(el.get("d").split())
+            for gap, code in ((" L ", "L"), (" M ", "M"), ("M ", "M"), (" z", "z")):
+                d = d.replace(gap, code)
+            el.set("d", d)
+        if el.get("transform", "").startswith("rotate(-0 "):
+            del el.attrib["transform"]
+        key = el.get("id")
+        if key is None:
+            continue
+        if key in tooltips:
+            code, text = tooltips[key]
+            el.set("data-prefecture", code)
+            tip = ET.Element(q + "title")
+            tip.text = text
+            el.insert(0, tip)
+        elif key in referenced:
+            el.set("id", f"{ident}-{key}")
+        elif not key.startswith(f"{ident}-"):
+            del el.attrib["id"]  # matplotlib's figure_1, patch_3 …: unique on no page
+    for attr in ("width", "height", "version"):
+        root.attrib.pop(attr, None)
+    root.set("class", css_class)
+    root.set("role", "img")
+    root.set("stroke-linejoin", "round")
+    root.set("stroke-linecap", "butt")
+    root.set("font-family", SVG_FONTS)
+    root.set("aria-labelledby", f"{ident}-title")
+    if desc:
+        root.set("aria-describedby", f"{ident}-desc")
+    named = ET.Element(q + "title", id=f"{ident}-title")
+    named.text = title
+    root.insert(0, named)
+    if desc:
+        described = ET.Element(q + "desc", id=f"{ident}-desc")
+        described.text = desc
+        root.insert(1, described)
+    return ET.tostring(root, encoding="unicode")
 
 
 # ---------------------------------------------------------------------------------------------

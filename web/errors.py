@@ -2,9 +2,11 @@
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
+from flask_login import current_user
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from participants.actors import UNVERIFIED_MESSAGE, Actor, Permission, drafting
 from participants.errors import (
     Conflict,
     DomainError,
@@ -64,7 +66,14 @@ def save_form(form, action) -> tuple[object | None, int]:
         db.rollback()
         apply_to_form(form, err)
         return None, err.status
+    except PermissionDenied as err:  # waiting for verification: said above the form
+        return None, refuse_on_form(form, err, _acting())
     return result, 200
+
+
+def _acting() -> Actor | None:
+    """The page's member (forms are pages; `web.auth` imports this module)."""
+    return current_user.actor if current_user.is_authenticated else None
 
 
 def init_app(app: Flask) -> None:
@@ -169,3 +178,33 @@ def commit_or_flash(action, success: str | None = None):
     if success:
         flash(success, "success")
     return result
+
+
+def awaits_verification(permission: Permission, actor: Actor | None) -> bool:
+    """True when only its organisation's verification stops the actor from `permission`
+    (signed up, not verified, not suspended, and of the right kind and role)."""
+    return (
+        actor is not None
+        and not actor.verified
+        and not actor.suspended
+        and drafting(permission).allows(actor)
+    )
+
+
+def check_form_page(permission: Permission, actor: Actor | None) -> None:
+    """Who may open a form page whose last step needs `permission`: those who may take that
+    step, and members of organisations only waiting for verification, who see the page with
+    the verification banner before typing (the domain still refuses the step itself)."""
+    if not awaits_verification(permission, actor):
+        permission.check(actor)
+
+
+def refuse_on_form(form, error: PermissionDenied, actor: Actor | None) -> int:
+    """Show the domain's refusal above the form, everything typed kept, nothing written (403,
+    as the API answers) when the actor's organisation only waits for verification; any other
+    refusal (role, kind, suspension) stays the 403 page."""
+    if actor is None or actor.verified or actor.suspended or error.message != UNVERIFIED_MESSAGE:
+        raise error
+    get_db().rollback()
+    form.form_errors.append(translate_error(error))
+    return 403

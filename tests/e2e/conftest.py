@@ -123,3 +123,11 @@ def _log_in(page, base: str, email: str) -> None:
 def log_in():
     """`log_in(page, base_url, email)`: as that demo member, in English."""
     return _log_in
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_story_app):
+    """The demo story, loaded once for the test module (`demo_story_app`), served through the
+    real forms (CSRF on); its base URL. For tests that each leave the story fit for the next."""
+    with _served(demo_story_app) as url:
+        yield url

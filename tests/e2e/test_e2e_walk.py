@@ -226,9 +226,10 @@ def _english_words(texts: list[str], content: re.Pattern) -> list[str]:
     words outside what the demo's users wrote (`content`)."""
     found: list[str] = []
     for text in texts:
+        text = content.sub(" ", text)
         addressless = ADDRESSES.sub(" ", text)  # demo.junkan.jp of an e-mail is not a code
         found += SNAKE.findall(addressless) + DOTTED.findall(addressless)
-        plain = NOT_WORDS.sub(" ", content.sub(" ", text))
+        plain = NOT_WORDS.sub(" ", text)
         found += [w for w in WORD.findall(plain) if w not in ALLOWED]
     return sorted(set(found))
 
@@ -257,6 +258,10 @@ def _demo_content(app) -> re.Pattern:
             columns = [c for c in table.c if _holds_text(c)]
             for row in conn.execute(select_columns(*columns)) if columns else ():
                 texts |= {v.strip() for v in row if isinstance(v, str) and _written(v.strip())}
+        # Certificate numbers are random tokens (secrets.token_urlsafe): pieces such as
+        # "ocYildA" or "ab_cd" between their - and _ are neither code nor English.
+        certificates = SQLModel.metadata.tables["certificate"]
+        texts |= {v for (v,) in conn.execute(select_columns(certificates.c.id))}
     ordered = sorted(texts, key=len, reverse=True)
     return re.compile("|".join(re.escape(t) for t in ordered) or "(?!)")
 

@@ -1998,6 +1998,30 @@ OPERATIONS += [
 ]
 
 
+def message_the_seller(w: World, actor: str) -> Doors:
+    listing = _listing(w, w.orgs["recycler"])
+    body = {"message": "Can you deliver 20 t in March?"}
+    before = w.count(Notification)
+    return Doors(
+        ("POST", f"/listings/{listing.id}/message", body),
+        ("POST", f"/api/v1/listings/{listing.id}/messages", body),
+        lambda: w.count(Notification) > before,
+    )
+
+
+OPERATIONS += [
+    # administrators, traders and signatories of verified organisations write to the seller of
+    # a listing they may read; the seller's own listing is not one to write about (not found)
+    _operation(
+        "message the seller",
+        "POST /listings/<int:listing_id>/message",
+        "POST /api/v1/listings/<int:listing_id>/messages",
+        message_the_seller,
+        _verified_with({"admin", "trader", "signatory"}) - SELLERS,
+        SELLERS - {"seller inspector"},
+    ),
+]
+
 # State-changing endpoints with no page of the same operation, and why.
 API_ONLY = {
     "POST /api/v1/tokens": "exchanges e-mail and password for a token: no acting member yet",

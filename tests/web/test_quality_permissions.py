@@ -53,12 +53,15 @@ def test_recording_an_assay_page_and_api_agree(client, seeded, api_token, status
     org, member = _member(seeded, roles=roles)
     headers = api_token(member.email)
     _set_status(seeded, org, status)
-    allowed = status == "verified" and roles in ("admin", "trader", "inspector")
+    assayer = roles in ("admin", "trader", "inspector")
+    allowed = status == "verified" and assayer
+    # Waiting for verification, an assayer sees the form and its banner; recording is refused.
+    waiting = status == "unverified" and assayer
     api = client.post("/api/v1/assays", headers=headers, json=COPPER_ASSAY_JSON)
     page_form = _page_as(client, member).get("/assays/new")
     page = client.post("/assays/new", data=COPPER_ASSAY_FORM)
     assert (api.status_code, page_form.status_code, page.status_code) == (
-        (201, 200, 302) if allowed else (403, 403, 403)
+        (201, 200, 302) if allowed else (403, 200, 403) if waiting else (403, 403, 403)
     )
     assert _count(seeded, Assay) == (2 if allowed else 0)
 
@@ -195,9 +198,13 @@ def test_proposal_forms_are_for_verified_organisations_even_when_only_shown(
 ):
     org = make_org(seeded, kind=kind, status=status)
     login(client, make_member(seeded, org, roles="trader").email)
-    expected = 200 if allowed else 403
-    assert client.get("/standards/new").status_code == expected
-    assert client.get("/standards/RPET-FLAKE-A/revise").status_code == expected
+    # Waiting for verification, the forms show with the banner saying why proposing waits.
+    expected = 200 if allowed or status == "unverified" else 403
+    for url in ("/standards/new", "/standards/RPET-FLAKE-A/revise"):
+        r = client.get(url)
+        assert r.status_code == expected
+        banner = "Your organisation is not verified yet" in r.get_data(as_text=True)
+        assert banner == (status == "unverified")
     page = client.get("/standards").get_data(as_text=True)
     assert ("Propose a new standard" in page) == allowed
 

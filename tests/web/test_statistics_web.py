@@ -3,6 +3,9 @@ public API and the own view; an outsider's attack on everything published."""
 
 import csv
 import io
+import re
+import time
+import xml.etree.ElementTree as ET  # noqa: N817
 from collections import defaultdict
 from decimal import Decimal
 
@@ -12,11 +15,15 @@ from statistics_attack import attack, sums
 from statistics_factories import make_market
 from test_query_counts import counted
 
+from contracts.statistics import StatisticsQuery, statistics_with_map
 from market.listings import add_months
 from participants.columns import tokyo_today
-from participants.geography import REGION_OF
+from participants.geography import BY_CODE, REGION_OF
 from quality.catalogue import seed_catalogue
 from quality.models import Material
+from web.charts import MAP_CLASSES, NO_DATA, japan_map
+from web.config import disclosure_rules
+from web.formatting import t as tonnes_t
 
 PROTECTION = 0.10
 
@@ -37,8 +44,118 @@ def test_a_logged_out_visitor_sees_charts_the_map_and_suppressed_cells(client, m
     assert page.count('data-prefecture="') == 94  # 47 prefectures, two maps
     assert page.count("data:image/svg+xml;base64,") == 2  # the two time series
     assert "suppressed" in page and 'class="suppressed"' in page
-    assert "map-supply-hatch" in page  # the legend's hatch for suppressed prefectures
+    assert 'id="map-supply-h' in page and 'id="map-demand-h' in page  # each map's own hatch
     assert 'href="/statistics"' in page  # the public navigation links here
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+MAP_SVG = re.compile(r'<svg [^>]*class="japan-map".*?</svg>', re.S)
+
+
+def _maps(page: str) -> list[ET.Element]:
+    """The page's maps, parsed (each an inline <svg> element)."""
+    return [ET.fromstring(m) for m in MAP_SVG.findall(page)]
+
+
+def _legend(svg: ET.Element) -> list[str]:
+    """The legend's words as they read, by rows."""
+    texts = svg.iter(SVG + "text")
+    return [w.text for w in sorted(texts, key=lambda w: (float(w.get("y")), float(w.get("x"))))]
+
+
+def _tip(group: ET.Element) -> str:
+    title = group.find(SVG + "title")
+    assert title is not None and group[0] is title  # the group's first child names it
+    return title.text
+
+
+def test_the_maps_are_drawn_by_matplotlib_with_a_japanese_title_for_each_prefecture(
+    app, client, db, market
+):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ja"
+    page = client.get("/statistics?material=copper_scrap").get_data(as_text=True)
+    _out, figures = statistics_with_map(
+        db, disclosure_rules(app.config), StatisticsQuery(material="copper_scrap")
+    )
+    maps = _maps(page)
+    assert len(maps) == 2
+    assert "<script" not in page.lower()
+    for svg, ident, kind in zip(
+        maps, ("map-supply", "map-demand"), ("supply", "demand"), strict=True
+    ):
+        expected = figures[kind]
+        shown = {c for c, f in expected.items() if not f.suppressed and f.value > 0}
+        hidden = {c for c, f in expected.items() if f.suppressed}
+        assert shown and hidden  # the market has both kinds on each map
+        # A picture with an accessible name and a text alternative; no fixed size, no style
+        # attribute or element (the CSP refuses them), no script.
+        assert svg.get("role") == "img"
+        assert svg.get("aria-labelledby") == f"{ident}-title"
+        assert svg.get("aria-describedby") == f"{ident}-desc"
+        assert "viewBox" in svg.attrib and "width" not in svg.attrib
+        assert svg.find(SVG + "title").get("id") == f"{ident}-title"
+        title = svg.find(SVG + "title").text
+        assert title.startswith("都道府県別の") and title.endswith("銅スクラップ")
+        desc = svg.find(SVG + "desc").text
+        assert f"数値のある都道府県({len(shown)}件、多い順)" in desc
+        assert all(BY_CODE[c].name_ja in desc for c in shown | hidden)
+        assert not any(el.get("style") for el in svg.iter())
+        assert not [el for el in svg.iter() if el.tag in (SVG + "style", SVG + "script")]
+        # Every id is the map's own.
+        ids = [el.get("id") for el in svg.iter() if el.get("id")]
+        assert ids and all(i.startswith(ident + "-") for i in ids)
+        # One group a prefecture: its name and figure as <title>, one path drawn from its shape.
+        groups = {
+            g.get("data-prefecture"): g for g in svg.iter(SVG + "g") if g.get("data-prefecture")
+        }
+        assert set(groups) == set(BY_CODE)
+        patterns = {p.get("id") for p in svg.iter(SVG + "pattern")}
+        for code, group in groups.items():
+            assert group.get("id") == f"{ident}-p{code}"
+            paths = group.findall(SVG + "path")
+            assert len(paths) == 1
+            fill, tip = paths[0].get("fill"), _tip(group)
+            assert tip.startswith(BY_CODE[code].name_ja + ": ")
+            if code in hidden:
+                assert tip.endswith("秘匿")
+                assert fill.startswith(f"url(#{ident}-h") and fill[5:-1] in patterns  # hatched
+            elif code in shown:
+                assert tip == f"{BY_CODE[code].name_ja}: {tonnes_t(expected[code].value, 't')}"
+                assert fill in MAP_CLASSES
+            else:
+                assert tip.endswith("データなし") and fill == NO_DATA
+        # The legend: round class bounds with the unit, then no data and suppressed.
+        words = _legend(svg)
+        assert words[0].startswith("0–") and all(w.endswith(" t") for w in words[:-2])
+        assert words[-2:] == ["データなし", "秘匿"]
+        for word in words[:-2]:
+            for bound in word[:-2].split("–"):
+                assert float(bound.replace(",", "")) % 0.5 == 0  # 0, 2.5, 5, 10 …
+
+
+def test_the_map_draws_once_for_the_same_figures_and_escapes_names():
+    figures = {"13": (False, 12.5), "27": (True, None), "01": (False, 0.4)}
+    names = {"13": "東京都", "27": '<script>alert("x")</script>', "01": "北海道"}
+    labels = {"title": "T & <b>", "desc": "D", "suppressed": "秘匿", "none": "データなし"}
+    started = time.perf_counter()
+    first = japan_map(figures, names, labels, "m1")
+    drawn = time.perf_counter() - started
+    started = time.perf_counter()
+    again = japan_map(dict(figures), dict(names), dict(labels), "m1")
+    cached = time.perf_counter() - started
+    assert again == first and cached < drawn / 10
+    assert "<script" not in first and "&lt;script&gt;" in first
+    assert '<title id="m1-title">T &amp; &lt;b&gt;</title>' in first
+    words = _legend(ET.fromstring(str(first)))
+    assert words == ["0–2.5 t", "2.5–5 t", "5–7.5 t", "7.5–10 t", "10–12.5 t", "データなし", "秘匿"]
+    other = japan_map(figures, names, labels, "m2")  # a second map on the page: its own ids
+    assert 'id="m2-p13"' in other and 'id="m1-' not in other
+    empty = ET.fromstring(str(japan_map({}, names, labels, "m3")))  # no figures at all
+    assert _legend(empty) == ["データなし", "秘匿"]
+    fills = [
+        g.find(SVG + "path").get("fill") for g in empty.iter(SVG + "g") if g.get("data-prefecture")
+    ]
+    assert fills == [NO_DATA] * 47
 
 
 def test_the_page_falls_back_to_the_default_selection_on_bad_filters(client, market):

@@ -19,6 +19,7 @@ from contracts.drafting import (
     draft_from_request,
 )
 from contracts.negotiation import ContractOut, contract_outs
+from market.alerts import SellerMessageIn, SellerMessageOut, message_seller
 from market.matching import (
     CandidateOut,
     CandidatesQuery,
@@ -33,6 +34,7 @@ from market.matching import (
     run_market_allocation,
 )
 from participants.fields import Paging
+from web.alerting import send_seller_message_mails
 from web.api import api_bp
 from web.api.openapi import Page, operation
 from web.config import transport_rates
@@ -179,3 +181,26 @@ def draft_from_request_api(request_id: int, body: DraftFromRequestIn):
     listings (reserves nothing). 404: no such open request or own listing; 409: the listing is
     not open, lacks the volume, or the request needs less."""
     return _created(draft_from_request(get_db(), g.caller.actor, request_id, body))
+
+
+@api_bp.post("/listings/<int:listing_id>/messages")
+@operation(
+    "Message the seller of a listing",
+    body=SellerMessageIn,
+    responses={201: SellerMessageOut},
+    errors=(403,),
+    tag="listings",
+)
+def message_seller_api(listing_id: int, body: SellerMessageIn):
+    """Send the seller organisation of an open listing the caller may read a message: an
+    in-app notification and an e-mail to its administrators, traders and signatories, naming
+    the sender and the address to reply to (as the listing page's "Message the seller").
+
+    An administrator, trader or signatory of a verified organisation; a listing that is not
+    open, not visible to the caller or the caller's own is not found.
+    """
+    db = get_db()
+    notes = message_seller(db, g.caller.actor, listing_id, body)
+    db.commit()
+    send_seller_message_mails(db, notes)
+    return SellerMessageOut(listing_id=listing_id, notified_members=len(notes)), 201

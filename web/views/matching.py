@@ -21,7 +21,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from pydantic import ValidationError
-from sqlmodel import select
 from wtforms import StringField, TextAreaField
 
 from contracts.drafting import (
@@ -35,30 +34,28 @@ from contracts.drafting import (
 )
 from market.alerts import MESSAGE_SELLERS, SellerMessageIn, message_seller
 from market.allocation import SCORE_WEIGHTS
-from market.listings import add_months, kg_to_tonnes
+from market.listings import kg_to_tonnes
 from market.matching import (
     DECIDE_PROPOSALS,
+    SEE_MATCHES,
     CandidatesQuery,
     MatchRunIn,
     candidates_for_request,
     current_month,
-    first_of_month,
+    draft_defaults,
     latest_runs,
-    month_number,
     proposal_out,
     proposal_rows,
     proposals_query,
     run_market_allocation,
 )
-from market.models import SupplyListing
-from participants.errors import N_
-from web.alerting import send_notice_mails
+from web.alerting import send_seller_message_mails
 from web.auth import current_actor
 from web.config import transport_rates
 from web.db import get_db
-from web.errors import commit_or_flash
+from web.errors import awaits_verification, commit_or_flash
 from web.labels import LABELS
-from web.pagination import paginate
+from web.pagination import Page, paginate
 from web.sparklines import index_sparklines, listing_sparklines
 from web.validation import input_errors, validate_form
 from web.views.contracts import send_contract_notices
@@ -132,38 +129,12 @@ def candidates(request_id: int):
         req=found.request,
         items=found.items,
         month=found.month,
-        drafts=_draft_defaults(found.request, found.items),
+        drafts=draft_defaults(get_db(), found.request, found.items),
         can_draft=DRAFT_FROM_LISTING.allows(actor),
         can_message=MESSAGE_SELLERS.allows(actor),
         sparks=listing_sparklines(get_db(), [c.listing_id for c in found.items], found.month),
         **_labels(),
     )
-
-
-def _draft_defaults(req, items) -> dict[int, dict[str, str]]:
-    """For each candidate, the draft a buyer most likely wants: what the request still needs
-    (at most what the listing has), over the overlap of the two periods."""
-    db = get_db()
-    ids = [c.listing_id for c in items]
-    listings = (
-        {x.id: x for x in db.exec(select(SupplyListing).where(SupplyListing.id.in_(ids)))}
-        if ids
-        else {}
-    )  # one query for every candidate
-    out = {}
-    for c in items:
-        listing = listings[c.listing_id]
-        start = max(first_of_month(listing.available_from), first_of_month(req.start_month))
-        end = min(
-            add_months(first_of_month(listing.available_from), listing.max_term_months),
-            add_months(first_of_month(req.start_month), req.term_months),
-        )
-        out[c.listing_id] = {
-            "monthly_t": f"{kg_to_tonnes(min(req.open_kg, listing.available_kg)).normalize():f}",
-            "start_month": start.strftime("%Y-%m"),
-            "term_months": str(max(1, month_number(end) - month_number(start))),
-        }
-    return out
 
 
 @bp.post("/listings/<int:listing_id>/message")
@@ -181,12 +152,7 @@ def message_seller_view(listing_id: int):
     db = get_db()
     notes = commit_or_flash(lambda: message_seller(db, current_actor(), listing_id, data))
     if notes is not None:
-        send_notice_mails(
-            db,
-            notes,
-            N_("Junkan: a message about your listing"),
-            N_("You receive this e-mail because a buyer wrote about your listing on Junkan."),
-        )
+        send_seller_message_mails(db, notes)
         flash(gettext("Your message is sent to the seller."), "success")
     return redirect(target)
 
@@ -195,6 +161,11 @@ def message_seller_view(listing_id: int):
 @login_required
 def proposals():
     actor = current_actor()
+    if awaits_verification(SEE_MATCHES, actor):
+        # Proposals come after verification: the page says what it needs, not a bare 403.
+        return render_template(
+            "matching/proposals.html", views=[], page=Page([], 1, 20, 0), can_decide=False
+        )
     page = paginate(get_db(), proposals_query(actor))
     views = [(row, proposal_out(row)) for row in proposal_rows(actor, page.items)]
     return render_template(

@@ -32,7 +32,7 @@ from quality.export_regimes import REGIMES, ROUTE_LABELS, Route
 from quality.models import Material
 from web.auth import current_actor
 from web.db import get_db
-from web.errors import commit_or_flash, save_form
+from web.errors import check_form_page, commit_or_flash, save_form
 from web.pagination import paginate
 from web.validation import validate_form
 
@@ -140,7 +140,7 @@ def records():
 @login_required
 def new_record():
     db, actor = get_db(), current_actor()
-    MANAGE_MOVEMENTS.check(actor)
+    check_form_page(MANAGE_MOVEMENTS, actor)
     form = RecordForm(_critical_materials())
     status = 200
     if form.validate_on_submit():

@@ -1,7 +1,7 @@
 """An organisation's own page: its details and members (admins invite, change, remove)."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -83,6 +83,11 @@ class RegistryForm(FlaskForm):
     )
 
 
+def _page_locale() -> str:
+    """The language of the page the admin reads (ja or en)."""
+    return "en" if str(get_locale()).startswith("en") else "ja"
+
+
 def _members_page(
     invite: InviteForm | None = None,
     status: int = 200,
@@ -96,7 +101,9 @@ def _members_page(
         render_template(
             "organization/members.html",
             members=members,
-            invite=invite or InviteForm(prefix="invite"),
+            # An invitation is written in the admin's page language unless the admin picks
+            # the other one.
+            invite=invite or InviteForm(prefix="invite", locale=_page_locale()),
             role_forms=forms,
             confirm=ConfirmForm(),
             can_administer=ADMINISTER_ORGANIZATION.allows(actor),

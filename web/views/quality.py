@@ -29,7 +29,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from participants.errors import DomainError, ValidationFailed
+from participants.errors import DomainError, PermissionDenied, ValidationFailed
 from participants.models import Organization
 from quality.assays import (
     READ_ASSAYS,
@@ -109,7 +109,7 @@ from quality.standards import (
 )
 from web.auth import current_actor
 from web.db import get_db
-from web.errors import apply_to_form
+from web.errors import apply_to_form, refuse_on_form
 from web.i18n import translate_error
 from web.labels import LABELS
 from web.qr import qr_svg
@@ -346,11 +346,19 @@ def _rule_choices():
     return [(k, str(v)) for k, v in RULE_NAMES.items()]
 
 
-def _saved(form, action):
+def _post_status(form) -> int:
+    """A form sent back: 403 when the domain refused the step (waiting for verification),
+    else 422."""
+    return getattr(form, "refused", None) or 422
+
+
+def _saved(form, action, form_page: bool = False):
     """Run a domain action and commit; a validation error goes under its form field (None).
 
     Permission, not-found and conflict errors are not form errors: they answer 403 / 404 /
-    409 through the one error handler, as in the API."""
+    409 through the one error handler, as in the API — except, on a `form_page` (proposing a
+    standard), the refusal of an organisation waiting for verification, said above the form
+    (403)."""
     db = get_db()
     try:
         result = action()
@@ -360,6 +368,12 @@ def _saved(form, action):
             raise
         db.rollback()
         apply_to_form(form, err)
+        return None
+    except PermissionDenied as err:
+        if not form_page:
+            raise
+        # A form page's last step, waiting for verification: said above the form.
+        form.refused = refuse_on_form(form, err, current_actor())
         return None
     return result
 
@@ -391,12 +405,12 @@ def propose():
         form.spec.data = SPEC_EXAMPLE
     if form.validate_on_submit():
         data = validate_form(form, StandardProposal)
-        ver = data and _saved(form, lambda: propose_standard(db, actor, data))
+        ver = data and _saved(form, lambda: propose_standard(db, actor, data), form_page=True)
         if ver is not None:
             flash(gettext("Your proposal is saved as a draft."), "success")
             std = db.get(GradeStandard, ver.standard_id)
             return redirect(url_for("quality.version", code=std.code, number=ver.number))
-    status = 422 if request.method == "POST" else 200
+    status = _post_status(form) if request.method == "POST" else 200
     return render_template("quality/propose.html", form=form, revise=None), status
 
 
@@ -414,11 +428,13 @@ def revise(code: str):
         form.source.data = base.source
     if form.validate_on_submit():
         data = validate_form(form, StandardRevision)
-        ver = data and _saved(form, lambda: propose_revision(db, actor, std.code, data))
+        ver = data and _saved(
+            form, lambda: propose_revision(db, actor, std.code, data), form_page=True
+        )
         if ver is not None:
             flash(gettext("Your proposal is saved as a draft."), "success")
             return redirect(url_for("quality.version", code=std.code, number=ver.number))
-    status = 422 if request.method == "POST" else 200
+    status = _post_status(form) if request.method == "POST" else 200
     return render_template("quality/propose.html", form=form, revise=std, base=base), status
 
 
@@ -644,6 +660,8 @@ def new_assay():
             assay = data and record_assay(db, actor, data)
             if assay is not None:
                 db.commit()
+        except PermissionDenied as err:  # waiting for verification: said above the form
+            form.refused = refuse_on_form(form, err, actor)
         except UnicodeDecodeError:
             db.rollback()
             form.csv.errors = [gettext("The CSV file must be UTF-8 text.")]
@@ -658,7 +676,7 @@ def new_assay():
             if assay is not None:
                 flash(gettext("The assay is saved."), "success")
                 return redirect(url_for("quality.assay", assay_id=assay.id))
-    status = 422 if request.method == "POST" else 200
+    status = _post_status(form) if request.method == "POST" else 200
     return render_template("quality/assay_new.html", form=form, row_errors=row_errors), status
 
 

@@ -31,6 +31,7 @@ from web.auth import current_actor
 from web.charts import japan_map, series_chart
 from web.config import disclosure_rules
 from web.db import get_db
+from web.formatting import t
 from web.i18n import translate_error
 from web.labels import LABELS
 from web.validation import InputInvalid, input_errors
@@ -157,13 +158,46 @@ def _series(months: list[date], cells: dict) -> tuple[list, list]:
     return values, hidden
 
 
+def _map_desc(data: dict[str, tuple[bool, float | None]], names: dict[str, str]) -> str:
+    """The map's text alternative: every prefecture with a figure, highest first, the
+    suppressed ones, and that the others have no data."""
+    shown = sorted(
+        ((v, code) for code, (s, v) in data.items() if not s and v), key=lambda x: (-x[0], x[1])
+    )
+    hidden = sorted(code for code, (s, _v) in data.items() if s)
+    parts = [
+        gettext(
+            "Prefectures with figures (%(n)s), from the highest: %(figures)s.",
+            n=len(shown),
+            figures=gettext(", ").join(f"{names[c]} {t(v, 't')}" for v, c in shown),
+        )
+        if shown
+        else gettext("No prefecture has a figure.")
+    ]
+    if hidden:
+        parts.append(
+            gettext(
+                "Suppressed (hatched): %(names)s.",
+                names=gettext(", ").join(names[c] for c in hidden),
+            )
+        )
+    parts.append(gettext("The other prefectures have no data."))
+    # Sentences ending in 。 (Japanese) follow each other without a space.
+    return "".join(p if p.endswith("。") else p + " " for p in parts).strip()
+
+
 def _map_svg(figures: dict[str, StatisticsTonnes], title: str, ident: str):
     names = {code: place_name(None, code) for code in BY_CODE}
     data = {
         code: (f.suppressed, None if f.suppressed else float(f.value))
         for code, f in figures.items()
     }
-    labels = {"title": title, "suppressed": gettext("suppressed"), "none": gettext("none")}
+    labels = {
+        "title": title,
+        "desc": _map_desc(data, names),
+        "suppressed": gettext("suppressed"),
+        "none": gettext("no data"),
+    }
     return japan_map(data, names, labels, ident)
 
 

@@ -75,12 +75,12 @@ from market.tenders import (
     update_tender,
 )
 from participants.columns import utcnow
-from participants.errors import N_, Conflict, NotFound, ValidationFailed
+from participants.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from quality.custody import certificates_to_cite, read_ledger, tonnes
 from web.alerting import send_notice_mails
 from web.auth import current_actor
 from web.db import get_db
-from web.errors import commit_or_flash
+from web.errors import check_form_page, commit_or_flash, refuse_on_form
 from web.i18n import translate_error
 from web.labels import LABELS, label
 from web.pagination import paginate
@@ -254,6 +254,8 @@ def _save(form, action):
         db.rollback()
         _place_error(form, err.field, translate_error(err))
         return None, err.status
+    except PermissionDenied as err:  # waiting for verification: said above the form
+        return None, refuse_on_form(form, err, current_actor())
     return result, 200
 
 
@@ -631,7 +633,7 @@ def ask(tender_id: int):
     elif form.is_submitted():
         status = 422
     else:
-        ASK_QUESTIONS.check(actor)
+        check_form_page(ASK_QUESTIONS, actor)
     return render_template("tenders/ask.html", form=form, t=detail.tender), status
 
 
@@ -679,7 +681,7 @@ def _bid_form_page(form, t, actor, status, bid=None):
 
 def _bidding_tender(tender_id: int):
     actor = current_actor()
-    SUBMIT_BIDS.check(actor)
+    check_form_page(SUBMIT_BIDS, actor)
     return tender_detail(get_db(), actor, tender_id).tender
 
 
