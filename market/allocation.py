@@ -1132,12 +1132,15 @@ def solve_allocation(
     2. Otherwise the graph is split into independent blocks (connected components; with
        ``max_block_edges`` > 0 small ones are packed together, `_blocks`); blocks without a
        short flow keep the flow (optimal there).
-       On each other block the LP + rounding heuristic (`_solve_block`) gives a feasible start,
-       then HiGHS solves the exact model (semi-continuous volumes, `_mip_block`) from it within
-       a share of ``time_limit_s`` (seconds for the exact model; blocks smallest first, each
-       an equal share of what is left) and the relative gap ``mip_rel_gap`` overall (0.01 %). A block keeps the heuristic's volumes when HiGHS finds
-       nothing better in time (or the block has more than ``max_mip_edges`` edges, or
-       ``exact`` is false); its bound is then HiGHS's dual bound, or the flow bound.
+       On each other block the LP + rounding heuristic (`_solve_block`, warm-started from the
+       flow) gives a feasible start, then HiGHS solves the exact model (semi-continuous
+       volumes, `_mip_block`) from it within a share of ``time_limit_s`` (seconds for the
+       exact model; blocks smallest first, each an equal share of what is left) and the
+       relative gap ``mip_rel_gap`` overall (0.01 %). A block keeps the heuristic's volumes
+       when HiGHS finds nothing better in time (or the block has more than ``max_mip_edges``
+       edges, or ``exact`` is false); its bound is then HiGHS's dual bound, or the flow bound.
+       Under a time limit that hits, the result depends on how far HiGHS got (machine load);
+       otherwise it is deterministic.
 
     ``mip_gap`` reports the proven gap against the sum of the blocks' bounds and ``optimal``
     whether it is within ``mip_rel_gap``. Availability, need and minimums always hold.
