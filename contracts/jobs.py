@@ -56,7 +56,7 @@ from market.alerts import notify_organization
 from market.allocation import TransportRates
 from market.evaluation import open_due_tenders
 from market.listings import add_months, expire_due, kg_to_tonnes
-from market.matching import run_market_allocation
+from market.matching import BATCH_MATCHING_TIME_LIMIT_S, run_market_allocation
 from market.models import Notification
 from participants.actors import OPERATE_MARKETPLACE, Actor
 from participants.columns import utcnow
@@ -330,7 +330,13 @@ def run_nightly_matching(session: Session, actor: Actor, ctx: JobContext) -> Job
         return JobReport("nightly_matching", {"skipped": "already run today"})
     month = first_of_month(ctx.month or ctx.today)
     run = run_market_allocation(
-        session, actor, month, today=ctx.today, rates=ctx.rates, progress=ctx.progress
+        session,
+        actor,
+        month,
+        today=ctx.today,
+        rates=ctx.rates,
+        progress=ctx.progress,
+        time_limit_s=BATCH_MATCHING_TIME_LIMIT_S,
     )
     return JobReport(
         "nightly_matching",

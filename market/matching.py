@@ -111,6 +111,10 @@ DECIDE_PROPOSALS = permission(
 # The market-wide allocation run is the operator's (the CLI and jobs act as SYSTEM).
 RUN_MATCHING = OPERATE_MARKETPLACE
 
+#: Budget of the exact model (seconds) for batch runs (the nightly job, `junkan match`); a
+#: run from a page or the API keeps `solve_allocation`'s shorter default (a request's time).
+BATCH_MATCHING_TIME_LIMIT_S = 60.0
+
 # Plain columns read for the engine (no ORM objects on the hot path).
 _LISTING_COLS = (
     SupplyListing.id,

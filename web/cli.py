@@ -95,12 +95,18 @@ def _mute_solver_banner() -> None:
 
 @main.command("match")
 @click.option("--month", default=None, help="YYYY-MM (default: this month in Asia/Tokyo).")
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds for the exact model with minimums (default 60).",
+)
 @with_appcontext
-def match(month: str | None) -> None:
+def match(month: str | None, time_limit: float | None) -> None:
     """Run the market-wide matching for a month and print the run's figures."""
     from pydantic import ValidationError
 
-    from market.matching import MatchRunIn, run_market_allocation
+    from market.matching import BATCH_MATCHING_TIME_LIMIT_S, MatchRunIn, run_market_allocation
     from participants.actors import SYSTEM
     from web.config import transport_rates
     from web.db import get_db
@@ -118,6 +124,7 @@ def match(month: str | None) -> None:
         rates=transport_rates(current_app.config),
         progress=lambda message: click.echo(message, err=True),
         outcome=outcome,
+        time_limit_s=BATCH_MATCHING_TIME_LIMIT_S if time_limit is None else time_limit,
     )
     db.commit()
     gap = (run.lp_bound_jpy - run.surplus_jpy) / run.lp_bound_jpy if run.lp_bound_jpy else 0.0

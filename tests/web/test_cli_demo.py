@@ -67,3 +67,8 @@ def test_match_command_reports_progress_and_figures_and_refuses_a_bad_month(tmp_
     assert {(e.actor_member_id, e.actor_organization_id) for e in entries} == {(None, None)}
     bad = runner.invoke(main, ["match", "--month", "2026-13"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+    # the proven gap with the minimums, and the exact model's budget as an option
+    quick = runner.invoke(main, ["match", "--time-limit", "0"])
+    assert quick.exit_code == 0, quick.output
+    assert "proven gap" in quick.output
+    assert runner.invoke(main, ["match", "--time-limit", "-1"]).exit_code == 2
