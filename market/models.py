@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from participants.columns import ExactDecimal, UTCDateTime, utcnow
@@ -110,7 +110,18 @@ class MovementRecord(SQLModel, table=True):
         return tuple(c for c in self.countries_transit.split() if c)
 
 
+def _search_indexes(table: str) -> tuple[Index, ...]:
+    """What the search's query plans use (migration 0012): open items by material and creation
+    time, by creation time (newest first), by expiry."""
+    return (
+        Index(f"ix_{table}_status_material_created", "status", "material_code", "created_at"),
+        Index(f"ix_{table}_status_created", "status", "created_at"),
+        Index(f"ix_{table}_status_expires", "status", "expires_on"),
+    )
+
+
 class SupplyListing(SQLModel, table=True):
+    __table_args__ = _search_indexes("supplylisting")
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organization.id", index=True)
     status: str = Field(default=ListingStatus.DRAFT, max_length=10, index=True)
@@ -165,6 +176,7 @@ class SupplyListing(SQLModel, table=True):
 
 
 class OfftakeRequest(SQLModel, table=True):
+    __table_args__ = _search_indexes("offtakerequest")
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organization.id", index=True)
     status: str = Field(default=ListingStatus.DRAFT, max_length=10, index=True)
