@@ -110,13 +110,31 @@ class MovementRecord(SQLModel, table=True):
         return tuple(c for c in self.countries_transit.split() if c)
 
 
+# What the search reads of every candidate row (migration 0012): with these columns in one index
+# the count and the sorts by price, volume and distance read the index only, not the wide rows.
+SEARCH_COLUMNS = {
+    "supplylisting": (
+        "status", "material_code", "expires_on", "visibility", "organization_id",
+        "invited_org_ids", "monthly_kg", "committed_kg", "created_at", "data_quality_level",
+        "price_kind", "fixed_price_jpy_per_t", "index_id", "index_factor", "premium_jpy_per_t",
+        "floor_jpy_per_t", "cap_jpy_per_t", "origin_prefecture", "available_from",
+        "standard_version_id", "lat", "lon",
+    ),
+    "offtakerequest": (
+        "status", "material_code", "expires_on", "organization_id", "monthly_kg", "filled_kg",
+        "created_at", "delivery_prefecture", "start_month", "standard_version_id", "lat", "lon",
+    ),
+}  # fmt: skip
+
+
 def _search_indexes(table: str) -> tuple[Index, ...]:
-    """What the search's query plans use (migration 0012): open items by material and creation
-    time, by creation time (newest first), by expiry."""
+    """The search's indexes (migration 0012): open items by material and creation time and by
+    creation time (a newest-first page stops after its rows), and the covering index of what
+    the filters and sorts read."""
     return (
         Index(f"ix_{table}_status_material_created", "status", "material_code", "created_at"),
         Index(f"ix_{table}_status_created", "status", "created_at"),
-        Index(f"ix_{table}_status_expires", "status", "expires_on"),
+        Index(f"ix_{table}_search", *SEARCH_COLUMNS[table]),
     )
 
 

@@ -229,17 +229,30 @@ def _factor_micro(dialect: str):
 def _price_sql(dialect: str, values: dict[int, int]):
     """`indices.evaluate` in SQL for the month whose index values are `values`: the fixed price,
     or round-half-up(value × factor) + premium clamped to floor and cap, in integers (value
-    and factor are positive, so the integer division is a floor); NULL without a value."""
+    and factor are positive, so the integer division is a floor); NULL without a value.
+
+    One expression whatever the number of indices: the value is looked up by index id (bound
+    literals), the arithmetic written once."""
     listing = SupplyListing
-    factor = _factor_micro(dialect)
-    branches = [(listing.price_kind == PriceKind.FIXED, listing.fixed_price_jpy_per_t)]
-    for index_id, value in sorted(values.items()):
-        raw = (cast(literal(value), BigInteger) * factor + _MICRO // 2) // _MICRO
-        price = raw + listing.premium_jpy_per_t
-        price = _greatest(dialect, price, func.coalesce(listing.floor_jpy_per_t, _BELOW_ANY))
-        price = _least(dialect, price, func.coalesce(listing.cap_jpy_per_t, _ABOVE_ANY))
-        branches.append((listing.index_id == index_id, price))
-    return case(*branches, else_=null())
+    fixed = listing.price_kind == PriceKind.FIXED
+    if not values:
+        return case((fixed, listing.fixed_price_jpy_per_t), else_=null())
+    value = case(
+        {index_id: cast(literal(v), BigInteger) for index_id, v in values.items()},
+        value=listing.index_id,
+    )
+    raw = (value * _factor_micro(dialect) + _MICRO // 2) // _MICRO
+    price = _greatest(
+        dialect,
+        raw + listing.premium_jpy_per_t,
+        func.coalesce(listing.floor_jpy_per_t, _BELOW_ANY),
+    )
+    price = _least(dialect, price, func.coalesce(listing.cap_jpy_per_t, _ABOVE_ANY))
+    return case(
+        (fixed, listing.fixed_price_jpy_per_t),
+        (col(listing.index_id).in_(sorted(values)), price),
+        else_=null(),
+    )
 
 
 def _distance_sql(dialect: str, model, near: str):
