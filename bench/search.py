@@ -8,6 +8,9 @@ inserts: spread over all 47 prefectures (and a few foreign ports), every materia
 index-linked prices (floors and caps), public and invited-only, every data-quality level, some
 fully committed, creation times over two years.
 
+``--reference`` answers the same requests with the Python search of before
+(tests/market/search_reference.py), for a comparison in the same run.
+
 Timed: a fixed mix of filtered and sorted searches, each ``GET /api/v1/listings?…`` through the
 Flask test client as a member of a verified organisation (the whole request: authentication,
 the search, the JSON of 25 items). Prints p50/p95 per query, then one JSON object as the last
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -240,7 +244,17 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def run(n: int, url: str, seed: int, repeat: int) -> dict[str, Any]:
+def _use_reference() -> None:
+    """Answer the API with the Python search of before (tests/market/search_reference.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "market"))
+    import search_reference
+
+    import web.api.market
+
+    web.api.market.search_listings = search_reference.search_listings
+
+
+def run(n: int, url: str, seed: int, repeat: int, reference: bool = False) -> dict[str, Any]:
     upgrade(url)
     engine = make_engine(url)
     today = date.today()
@@ -250,13 +264,11 @@ def run(n: int, url: str, seed: int, repeat: int) -> dict[str, Any]:
         t = time.perf_counter()
         params = load(session, n, seed, today)
         load_s = time.perf_counter() - t
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
-    else:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")  # fresh statistics, as after a day of use
     engine.dispose()
+    if reference:
+        _use_reference()
     app = create_app(
         {
             "DATABASE_URL": url,
@@ -299,6 +311,9 @@ def run(n: int, url: str, seed: int, repeat: int) -> dict[str, Any]:
         "load_s": round(load_s, 1),
         "queries": len(QUERIES),
         "repeat": repeat,
+        "search": "python reference" if reference else "sql",
+        # Other work on the machine stretches every figure: the load during the timed part.
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
