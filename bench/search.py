@@ -334,15 +334,19 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="time the Python search of before (tests/market/search_reference.py) instead",
+    )
     args = parser.parse_args()
     if args.database_url:
-        result = run(
-            args.listings, normalise_database_url(args.database_url), args.seed, args.repeat
-        )
+        url = normalise_database_url(args.database_url)
+        result = run(args.listings, url, args.seed, args.repeat, args.reference)
     else:
         with tempfile.TemporaryDirectory(prefix="junkan-bench-") as folder:
             url = f"sqlite:///{Path(folder) / 'bench.db'}"
-            result = run(args.listings, url, args.seed, args.repeat)
+            result = run(args.listings, url, args.seed, args.repeat, args.reference)
     print(json.dumps(result))
 
 
