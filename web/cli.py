@@ -220,7 +220,9 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             count = workers or serving.default_workers()
             serving.run_gunicorn(app, sock, serving.ServerOptions(workers=count, threads=threads))
         else:
-            serving.run_waitress(app, sock, threads=threads * (workers or serving.default_workers()))
+            serving.run_waitress(
+                app, sock, threads=threads * (workers or serving.default_workers())
+            )
     finally:
         if local_stripe:
             local_stripe.stop()

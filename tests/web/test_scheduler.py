@@ -192,9 +192,7 @@ def test_the_scheduler_command_refuses_to_start_beside_another(cli, app):
     assert cli("scheduler", "--list").exit_code == 0
 
 
-def test_serve_runs_the_one_scheduler_as_its_own_process_only_when_asked(
-    cli, app, db, monkeypatch
-):
+def test_serve_runs_the_one_scheduler_as_its_own_process_only_when_asked(cli, app, db, monkeypatch):
     """Under gunicorn the scheduler is one child process of the master (never one per
     worker); it holds the database's scheduler lock and stops with the server."""
     import web.serving
