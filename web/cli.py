@@ -200,7 +200,12 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     scheduler_process = started = None
     if app.config.get("SCHEDULER_IN_PROCESS"):
         if multiprocess:
-            scheduler_process = serving.SchedulerProcess.start()
+            try:
+                scheduler_process = serving.SchedulerProcess.start()
+            except serving.SchedulerFailed as err:
+                if local_stripe:
+                    local_stripe.stop()
+                raise click.ClickException(str(err)) from None
             ok = scheduler_process is not None
             where = f"its own process (pid {scheduler_process.pid})" if ok else ""
         else:
@@ -268,6 +273,8 @@ def scheduler(list_only: bool, quiet: bool, parent_pid: int | None, ready_fd: in
     app = current_app._get_current_object()
     lock = SchedulerLock(app.extensions["junkan.engine"])
     if not lock.acquire():
+        if ready_fd is not None:
+            os.write(ready_fd, b"locked\n")
         raise click.ClickException("Another scheduler is running on this database.")
     runner = build_scheduler(app)
     runner.add_listener(lambda _event: forget_retired_jobs(runner), EVENT_SCHEDULER_STARTED)

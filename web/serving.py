@@ -139,6 +139,10 @@ def run_waitress(app: Flask, sock: socket.socket, threads: int) -> None:
     server.run()
 
 
+class SchedulerFailed(Exception):
+    """The scheduler child process did not start (its messages are on stderr)."""
+
+
 @dataclass
 class SchedulerProcess:
     """`junkan scheduler` as a child of the server (SCHEDULER_IN_PROCESS=1 under gunicorn)."""
@@ -148,7 +152,8 @@ class SchedulerProcess:
     @classmethod
     def start(cls, timeout: float = 60.0) -> "SchedulerProcess | None":
         """Start it and wait until it holds the scheduler lock; None when another scheduler
-        holds the database (the child then exits by itself)."""
+        holds the database (the child then exits by itself). SchedulerFailed when it did not
+        start for another reason."""
         read_end, write_end = os.pipe()
         root = Path(__file__).resolve().parent.parent
         path = os.environ.get("PYTHONPATH", "")
@@ -171,7 +176,11 @@ class SchedulerProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            return None
+            if line.strip() == b"locked":
+                return None
+            raise SchedulerFailed(
+                f"the scheduler did not start (exit {process.returncode}; see above)"
+            )
         return cls(process)
 
     @property

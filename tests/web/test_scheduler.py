@@ -225,6 +225,15 @@ def test_serve_runs_the_one_scheduler_as_its_own_process_only_when_asked(cli, ap
     assert again.acquire()  # and it was released when the server stopped
     again.release()
     assert [(o.workers, o.threads) for o in served] == [(3, 4), (web.serving.default_workers(), 4)]
+
+    held = SchedulerLock(app.extensions["junkan.engine"])
+    assert held.acquire()  # a scheduler of its own elsewhere: the server starts none
+    try:
+        beside = cli("serve", "--port", "0")
+    finally:
+        held.release()
+    assert beside.exit_code == 0, beside.output
+    assert "scheduler: another scheduler holds this database; not started here" in beside.output
     db.execute(text(f"DELETE FROM {JOBSTORE_TABLE}"))
     db.commit()
 
