@@ -120,3 +120,24 @@ def test_serve_runs_two_workers_one_scheduler_and_stops_cleanly_on_ctrl_c(tmp_pa
         time.sleep(0.2)
     assert not [p for p in children if _alive(p)], "a child outlived the server"
     log.close()
+
+
+def test_workers_default_to_web_concurrency_else_the_cpus(monkeypatch):
+    from web.serving import default_workers
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert default_workers() == 3
+    monkeypatch.delenv("WEB_CONCURRENCY")
+    assert default_workers() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("WEB_CONCURRENCY", "zero")
+    assert default_workers() == len(os.sched_getaffinity(0))
+
+
+def test_serve_help_names_the_workers_threads_and_web_concurrency():
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    help_text = CliRunner().invoke(main, ["serve", "--help"]).output
+    assert "--workers" in help_text and "--threads" in help_text
+    assert "WEB_CONCURRENCY" in help_text
