@@ -7,7 +7,9 @@ Starts (a) a bare Flask "hello" app and (b) Junkan with the demo data (a tempora
 file unless --database-url: `junkan db upgrade` + `junkan demo load`), each under gunicorn
 with the same workers and threads as `junkan serve`, and drives them with keep-alive
 connections for a fixed time: `wrk` when installed (`--latency`), else a Python load generator
-(one thread and one http.client connection per connection). Measured, the median of --runs:
+(one thread and one http.client connection per connection). Both servers run at once and
+the targets take turns, round after round, so that a change in the machine's load touches each
+alike; reported, the median of --runs:
 
 - ``hello``: bare Flask ``GET /``;
 - ``api``: ``GET /api/v1/listings?material=copper_scrap&near=27&sort=distance`` with the bearer
@@ -242,11 +244,16 @@ def run_python(url: str, headers: dict[str, str], connections: int, duration: in
     return Figures(len(everything) / elapsed, pct(0.50), pct(0.99), sum(errors))
 
 
-def measure(loader, url, headers, args) -> Figures:
-    loader(url, headers, args.connections, 2)  # warm-up (connections, caches, JIT-free paths)
-    runs = [loader(url, headers, args.connections, args.duration) for _ in range(args.runs)]
-    runs.sort(key=lambda f: f.rps)
-    return runs[len(runs) // 2]
+def measure_interleaved(loader, targets: dict[str, tuple[str, dict]], args) -> dict[str, Figures]:
+    """Each target once per round, round after round (so that a change in the machine's load
+    touches every target alike); the run with the median req/s of each target."""
+    for url, headers in targets.values():
+        loader(url, headers, args.connections, 2)  # warm-up (connections, caches)
+    runs: dict[str, list[Figures]] = {name: [] for name in targets}
+    for _ in range(args.runs):
+        for name, (url, headers) in targets.items():
+            runs[name].append(loader(url, headers, args.connections, args.duration))
+    return {name: sorted(r, key=lambda f: f.rps)[len(r) // 2] for name, r in runs.items()}
 
 
 def main() -> None:
@@ -269,6 +276,8 @@ def main() -> None:
     env = env_for(database_url, folder)
     (folder / "hello.py").write_text(HELLO_APP)
     results: dict[str, Figures] = {}
+    targets: dict[str, tuple[str, dict]] = {}
+    servers: list[subprocess.Popen] = []
     try:
         if "hello" in only:
             port = free_port()
@@ -281,11 +290,9 @@ def main() -> None:
                 cwd=folder,
                 env=env,
             )
-            try:
-                wait_until_up(f"http://127.0.0.1:{port}/", hello)
-                results["hello"] = measure(loader, f"http://127.0.0.1:{port}/", {}, args)
-            finally:
-                stop(hello)
+            servers.append(hello)
+            wait_until_up(f"http://127.0.0.1:{port}/", hello)
+            targets["hello"] = (f"http://127.0.0.1:{port}/", {})
         if only & {"api", "page"}:
             print("loading the demo data…", file=sys.stderr)
             prepare_database(env)
@@ -298,24 +305,24 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=open(folder / "serve.log", "wb"),  # noqa: SIM115
             )
+            servers.append(server)
             base = f"http://127.0.0.1:{port}"
-            try:
-                wait_until_up(base + "/", server)
-                if "api" in only:
-                    headers = {"Authorization": f"Bearer {api_token(base)}"}
-                    results["api"] = measure(loader, base + API_PATH, headers, args)
-                if "page" in only:
-                    headers = {"Cookie": session_cookie(base)}
-                    results["page"] = measure(loader, base + PAGE_PATH, headers, args)
-            finally:
-                stop(server)
+            wait_until_up(base + "/", server)
+            if "api" in only:
+                targets["api"] = (base + API_PATH, {"Authorization": f"Bearer {api_token(base)}"})
+            if "page" in only:
+                targets["page"] = (base + PAGE_PATH, {"Cookie": session_cookie(base)})
+        # Both servers run, idle but for the one measured: round after round, each target once.
+        results = measure_interleaved(loader, targets, args)
     finally:
+        for process in servers:
+            stop(process)
         shutil.rmtree(folder, ignore_errors=True)
 
     bare = results.get("hello")
     print(
         f"gunicorn {args.workers} workers × {args.threads} threads, {args.connections} connections,"
-        f" {args.duration} s × {args.runs} runs (median), load generator {loader_name} on the same"
+        f" {args.duration} s × {args.runs} runs (median, interleaved), load generator {loader_name} on the same"
         f" {os.cpu_count()} CPUs"
     )
     print(f"{'what':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
