@@ -82,6 +82,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _has_control_socket() -> bool:
+    """gunicorn 25+ opens a control socket at one path per user unless told not to."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
+
+
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -286,7 +293,8 @@ def main() -> None:
                 [sys.executable, "-m", "gunicorn", "--workers", str(args.workers)]
                 + ["--threads", str(args.threads), "--worker-class", worker_class]
                 + ["--keep-alive", "5", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-                + ["--no-control-socket", "--chdir", str(folder), "hello:app"],
+                + (["--no-control-socket"] if _has_control_socket() else [])
+                + ["--chdir", str(folder), "hello:app"],
                 cwd=folder,
                 env=env,
             )
