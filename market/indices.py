@@ -14,6 +14,7 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from market.models import IndexValue, OfftakeRequest, PriceIndex, PriceKind, SupplyListing
@@ -328,6 +329,24 @@ def latest_values(session: Session, index_ids: set[int], month: date) -> dict[in
     for index_id, _month, value in rows:
         values[index_id] = value  # ordered by month: the last one wins
     return values
+
+
+def month_values(session: Session, month: date) -> dict[int, int]:
+    """Every index's value for a month (that month's, else the latest before it), one query:
+    what a search's SQL price of index-linked listings is worked out against."""
+    latest = (
+        select(IndexValue.index_id, func.max(IndexValue.month).label("month"))
+        .where(col(IndexValue.month) <= month)
+        .group_by(IndexValue.index_id)
+        .subquery()
+    )
+    rows = session.exec(
+        select(IndexValue.index_id, IndexValue.value_jpy_per_t).join(
+            latest,
+            and_(IndexValue.index_id == latest.c.index_id, IndexValue.month == latest.c.month),
+        )
+    ).all()
+    return dict(rows)
 
 
 def price_for_month(

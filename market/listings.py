@@ -1113,6 +1113,39 @@ def _grades(session: Session, version_ids: set[int]) -> dict[int, tuple[str, int
     return {vid: (code, number) for vid, code, number in rows}
 
 
+@dataclass(frozen=True)
+class KnownRefs:
+    """What a search has loaded with its rows: organisations by id, and (standard code,
+    version number) by grade version id."""
+
+    orgs: dict[int, Organization]
+    grades: dict[int, tuple[str, int]]
+
+    @classmethod
+    def of_rows(cls, rows) -> "KnownRefs":
+        """From search rows (each with `org`, `standard` and `version`)."""
+        return cls(
+            orgs={r.org.id: r.org for r in rows},
+            grades={r.version.id: (r.standard.code, r.version.number) for r in rows},
+        )
+
+
+def _references(
+    session: Session, items: list, known: KnownRefs | None
+) -> tuple[dict[int, Organization], dict[int, tuple[str, int]]]:
+    """The organisations and grades of `items` (listings or requests): those `known`, the rest
+    read in one query each."""
+    orgs = dict(known.orgs) if known else {}
+    grades = dict(known.grades) if known else {}
+    missing_orgs = {x.organization_id for x in items} - orgs.keys()
+    if missing_orgs:
+        orgs.update(organizations_by_id(session, missing_orgs))
+    missing_grades = {x.standard_version_id for x in items} - grades.keys()
+    if missing_grades:
+        grades.update(_grades(session, missing_grades))
+    return orgs, grades
+
+
 def _factor(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
@@ -1124,13 +1157,14 @@ def describe_listings(
     prices: dict[int, int | None] | None = None,
     distances: dict[int, float | None] | None = None,
     month: date | None = None,
+    known: KnownRefs | None = None,
 ) -> list[ListingOut]:
     """Listings as `ListingOut`, in a fixed number of queries whatever their number.
 
     Prices are those given (a search's), else each listing's price for `month` (this month).
+    Organisations and grades a search has loaded already (`known`) are not read again.
     """
-    orgs = organizations_by_id(session, {x.organization_id for x in listings})
-    grades = _grades(session, {x.standard_version_id for x in listings})
+    orgs, grades = _references(session, listings, known)
     codes = index_codes(session, {x.index_id for x in listings})
     if prices is None:
         month = (month or date.today()).replace(day=1)
@@ -1195,10 +1229,11 @@ def describe_requests(
     viewer: Actor,
     requests: list[OfftakeRequest],
     distances: dict[int, float | None] | None = None,
+    known: KnownRefs | None = None,
 ) -> list[RequestOut]:
-    """Requests as `RequestOut` (ceilings for their own organisation only), fixed queries."""
-    orgs = organizations_by_id(session, {x.organization_id for x in requests})
-    grades = _grades(session, {x.standard_version_id for x in requests})
+    """Requests as `RequestOut` (ceilings for their own organisation only), fixed queries;
+    organisations and grades a search has loaded already (`known`) are not read again."""
+    orgs, grades = _references(session, requests, known)
     codes = index_codes(session, {x.index_id for x in requests if viewer.owns(x.organization_id)})
     distances = distances or {}
     out = []

@@ -1,14 +1,17 @@
 """Search of listings and requests: one typed query, filters, sort, pagination with a constant
 query count.
 
-SQL does the cheap filters (who may read, material, grade, prefecture, volume, start); the
-price for a month (index-linked prices), invitations and the distance are worked out in
-Python on the filtered rows, so a page costs the same few queries whatever its size.
+The database does it all: who may read (invitations included), material, grade, prefecture,
+volume, start, data quality, the price for a month (index-linked prices against the month's
+index values, in exact integers), the great-circle distance (a latitude/longitude box first),
+the sort, the count and the page. Only the page's rows are loaded as entities, so a page costs
+the same few queries whatever the number of matches, and about the same time.
 
 Others' open listings and requests are for members of verified organisations; an unverified
 or suspended organisation finds only its own.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -23,13 +26,25 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
-from sqlalchemy import false
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Numeric,
+    String,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+)
 from sqlmodel import Session, col, select
 
-from market.allocation import great_circle_km
-from market.indices import evaluate, formula_of, latest_values
-from market.models import ListingStatus, OfftakeRequest, SupplyListing
-from market.visibility import READ_MARKET, can_see_listing
+from market.allocation import EARTH_RADIUS_KM, great_circle_km
+from market.indices import evaluate, formula_of, month_values
+from market.models import ListingStatus, OfftakeRequest, PriceKind, SupplyListing
+from market.visibility import READ_MARKET
 from participants.actors import Actor
 from participants.errors import ValidationFailed
 from participants.fields import YEN_MAX, Line, Month, Paging, Tonnes
@@ -162,66 +177,207 @@ def _distance(f: SearchFilters, lat: float, lon: float) -> float | None:
     return great_circle_km(p.lat, p.lon, lat, lon)
 
 
-def _open_rows(
-    session: Session,
-    actor: Actor,
-    model,
-    f: SearchFilters,
-    today: date,
-    place,
-    open_kg,
-    start,
-    only_id: int | None,
-):
-    """Open, unexpired items the actor may read, with organisation and grade, after the filters
-    SQL can apply.
+# ----------------------------------------------------------------------------------------------
+# SQL expressions that give exactly what the Python rules give (same operations, same order).
 
-    `place`, `open_kg` and `start` are the model's prefecture column, open-volume expression
-    and first-month column (listings and requests name them differently).
-    """
-    query = (
+_RADIANS = math.pi / 180  # what math.radians multiplies by
+_MICRO = 1_000_000
+_BELOW_ANY, _ABOVE_ANY = -(2**62), 2**62  # "no floor" and "no cap" in a clamp
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A model's columns under the names the search uses (listings and requests differ)."""
+
+    model: Any
+    place: Any
+    open_kg: Any
+    start: Any
+
+
+_LISTING = _Columns(
+    SupplyListing,
+    SupplyListing.origin_prefecture,
+    SupplyListing.monthly_kg - SupplyListing.committed_kg,
+    SupplyListing.available_from,
+)
+_REQUEST = _Columns(
+    OfftakeRequest,
+    OfftakeRequest.delivery_prefecture,
+    OfftakeRequest.monthly_kg - OfftakeRequest.filled_kg,
+    OfftakeRequest.start_month,
+)
+
+
+def _least(dialect: str, *args):
+    return func.least(*args) if dialect == "postgresql" else func.min(*args)
+
+
+def _greatest(dialect: str, *args):
+    return func.greatest(*args) if dialect == "postgresql" else func.max(*args)
+
+
+def _factor_micro(dialect: str):
+    """The index factor (a canonical decimal string, at most 6 places) × 10⁶ as an exact
+    integer. SQLite has no decimal type: through a double, exact after rounding (≤ 5 × 10⁶)."""
+    factor = SupplyListing.index_factor
+    if dialect == "postgresql":
+        return cast(cast(factor, Numeric) * _MICRO, BigInteger)
+    return cast(func.round(cast(factor, Float) * _MICRO), BigInteger)
+
+
+def _price_sql(dialect: str, values: dict[int, int]):
+    """`indices.evaluate` in SQL for the month whose index values are `values`: the fixed price,
+    or round-half-up(value × factor) + premium clamped to floor and cap, in integers (value
+    and factor are positive, so the integer division is a floor); NULL without a value.
+
+    One expression whatever the number of indices: the value is looked up by index id (bound
+    literals), the arithmetic written once."""
+    listing = SupplyListing
+    fixed = listing.price_kind == PriceKind.FIXED
+    if not values:
+        return case((fixed, listing.fixed_price_jpy_per_t), else_=null())
+    value = case(
+        {index_id: cast(literal(v), BigInteger) for index_id, v in values.items()},
+        value=listing.index_id,
+    )
+    raw = (value * _factor_micro(dialect) + _MICRO // 2) // _MICRO
+    price = _greatest(
+        dialect,
+        raw + listing.premium_jpy_per_t,
+        func.coalesce(listing.floor_jpy_per_t, _BELOW_ANY),
+    )
+    price = _least(dialect, price, func.coalesce(listing.cap_jpy_per_t, _ABOVE_ANY))
+    return case(
+        (fixed, listing.fixed_price_jpy_per_t),
+        (col(listing.index_id).in_(sorted(values)), price),
+        else_=null(),
+    )
+
+
+def _distance_sql(dialect: str, model, near: str):
+    """`allocation.great_circle_km` from the prefecture `near` to each row, in SQL: the same
+    haversine with the same operations in the same order (the constants worked out here)."""
+    p = BY_CODE[near]
+    p1 = math.radians(p.lat)
+    lat2 = model.lat * _RADIANS
+    half_dp = (lat2 - p1) * 0.5
+    half_dl = ((model.lon - p.lon) * _RADIANS) * 0.5
+    a = func.sin(half_dp) * func.sin(half_dp) + math.cos(p1) * func.cos(lat2) * (
+        func.sin(half_dl) * func.sin(half_dl)
+    )
+    # min(1, sqrt(a)) == sqrt(min(a, 1)): a square root is 1 exactly when its square rounds to 1.
+    return (2 * EARTH_RADIUS_KM) * func.asin(func.sqrt(_least(dialect, a, 1.0)))
+
+
+def _bounding_box(model, near: str, radius_km: float) -> list:
+    """Latitude (and where it is safe, longitude) bands that hold every point within
+    `radius_km` of `near`, a little wider than needed: a cheap prefilter, the exact check
+    follows."""
+    p = BY_CODE[near]
+    angle = radius_km / EARTH_RADIUS_KM
+    if angle >= math.pi:
+        return []
+    slack = 1e-6
+    dlat = math.degrees(angle) * (1 + 1e-9) + slack
+    bands = [model.lat >= p.lat - dlat, model.lat <= p.lat + dlat]
+    if p.lat + dlat >= 90 or p.lat - dlat <= -90:
+        return bands  # a pole within reach: every longitude
+    ratio = math.sin(angle) / math.cos(math.radians(p.lat))
+    if angle >= math.pi / 2 or ratio >= 1:
+        return bands
+    dlon = math.degrees(math.asin(ratio)) * (1 + 1e-9) + slack
+    if p.lon - dlon <= -180 or p.lon + dlon >= 180:
+        return bands  # the band would cross the antimeridian
+    return bands + [model.lon >= p.lon - dlon, model.lon <= p.lon + dlon]
+
+
+def _conditions(actor: Actor, c: _Columns, f: SearchFilters, today: date, only_id: int | None):
+    """Open, unexpired items the actor may read, after the filters every item has."""
+    model = c.model
+    where = [model.status == ListingStatus.OPEN, model.expires_on >= today]
+    viewer = actor.organization_id if actor is not None else None
+    if not READ_MARKET.allows(actor):
+        # Unverified or suspended: its own records only.
+        where.append(model.organization_id == viewer if viewer is not None else false())
+    elif model is SupplyListing:
+        # `visibility.can_see_listing`: the owner, public listings, the invited.
+        seen = [model.visibility == "public"]
+        if viewer is not None:
+            invited = (literal(" ", String) + model.invited_org_ids + " ").like(f"% {viewer} %")
+            seen += [model.organization_id == viewer, invited]
+        where.append(or_(*seen))
+    if only_id is not None:
+        where.append(model.id == only_id)
+    if f.material:
+        where.append(model.material_code == f.material)
+    if f.grade:
+        versions = (
+            select(StandardVersion.id)
+            .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
+            .where(GradeStandard.code == f.grade)
+        )
+        where.append(col(model.standard_version_id).in_(versions))
+    if f.prefecture:
+        where.append(c.place == f.prefecture)
+    if f.min_monthly_t is not None:
+        where.append(c.open_kg >= int(f.min_monthly_t * 1000))
+    if not f.include_committed:
+        # Nothing left to contract: still open (the seller may add volume), not a result.
+        where.append(c.open_kg > 0)
+    if f.start_by is not None:
+        where.append(c.start <= f.start_by)
+    return where
+
+
+def _search(
+    session: Session,
+    c: _Columns,
+    f: SearchFilters,
+    where: list,
+    page: int,
+    per_page: int,
+    price=None,
+) -> tuple[list[tuple], int]:
+    """The page's rows (item, organisation, version, standard) and the total, in three
+    queries: the count, the page's ids (filtered, sorted and cut by the database) and the
+    page's entities."""
+    model = c.model
+    dialect = session.get_bind().dialect.name
+    distance = None
+    if f.near is not None and (f.radius_km is not None or f.sort == "distance"):
+        distance = _distance_sql(dialect, model, f.near)
+    if f.radius_km is not None and distance is not None:
+        where = where + _bounding_box(model, f.near, f.radius_km) + [distance <= f.radius_km]
+    total = session.exec(select(func.count()).select_from(model).where(*where)).one()
+    # Today's order: newest first (ties by id), then a stable sort by the chosen key.
+    newest = (col(model.created_at).desc(), col(model.id).asc())
+    if f.sort == "price" and price is not None:
+        order = (price.asc().nulls_last(), *newest)
+    elif f.sort == "volume":
+        order = (c.open_kg.desc(), *newest)
+    elif f.sort == "distance" and distance is not None:
+        order = (distance.asc(), *newest)
+    else:
+        order = newest
+    if page < 1 or total <= (page - 1) * per_page:
+        return [], total
+    ids = session.exec(
+        select(model.id)
+        .where(*where)
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    rows = session.exec(
         select(model, Organization, StandardVersion, GradeStandard)
         .join(Organization, Organization.id == model.organization_id)
         .join(StandardVersion, StandardVersion.id == model.standard_version_id)
         .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-        .where(model.status == ListingStatus.OPEN, model.expires_on >= today)
-    )
-    if not READ_MARKET.allows(actor):
-        # Unverified or suspended: its own records only.
-        own = actor.organization_id if actor is not None else None
-        query = query.where(model.organization_id == own if own is not None else false())
-    if only_id is not None:
-        query = query.where(model.id == only_id)
-    if f.material:
-        query = query.where(model.material_code == f.material)
-    if f.grade:
-        query = query.where(GradeStandard.code == f.grade)
-    if f.prefecture:
-        query = query.where(place == f.prefecture)
-    if f.min_monthly_t is not None:
-        query = query.where(open_kg >= int(f.min_monthly_t * 1000))
-    if not f.include_committed:
-        # Nothing left to contract: still open (the seller may add volume), not a result.
-        query = query.where(open_kg > 0)
-    if f.start_by is not None:
-        query = query.where(start <= f.start_by)
-    return session.exec(query.order_by(col(model.created_at).desc(), model.id)).all()
-
-
-def _within_radius(f: SearchFilters, distance: float | None) -> bool:
-    return f.radius_km is None or distance is None or distance <= f.radius_km
-
-
-def _page(items: list, sort: str, page: int, per_page: int, open_kg) -> SearchPage:
-    """Sort (newest first already) and cut one page."""
-    if sort == "price":
-        items.sort(key=lambda r: (r.price_jpy_per_t is None, r.price_jpy_per_t or 0))
-    elif sort == "volume":
-        items.sort(key=lambda r: -open_kg(r))
-    elif sort == "distance":
-        items.sort(key=lambda r: r.distance_km or 0.0)
-    start = (page - 1) * per_page
-    return SearchPage(items[start : start + per_page], len(items), page, per_page)
+        .where(col(model.id).in_(ids))
+    ).all()
+    by_id = {row[0].id: row for row in rows}
+    return [by_id[i] for i in ids if i in by_id], total
 
 
 def search_listings(
@@ -233,36 +389,28 @@ def search_listings(
     today: date | None = None,
     only_id: int | None = None,
 ) -> SearchPage:
-    """Open listings the actor may read, filtered and sorted; a few queries per page."""
+    """Open listings the actor may read, filtered, sorted and paged by the database; four
+    queries a page (the month's index values, the count, the page's ids, its entities)."""
     today = today or date.today()
     f.check()
-    rows = _open_rows(
-        session,
-        actor,
-        SupplyListing,
-        f,
-        today,
-        SupplyListing.origin_prefecture,
-        SupplyListing.monthly_kg - SupplyListing.committed_kg,
-        SupplyListing.available_from,
-        only_id,
-    )
-    if f.min_dq is not None:
-        rows = [r for r in rows if r[0].data_quality_level >= f.min_dq]
-    viewer = actor.organization_id if actor is not None else None
-    rows = [r for r in rows if can_see_listing(r[0], viewer)]
     month = f.price_month or today.replace(day=1)
-    values = latest_values(session, {r[0].index_id for r in rows if r[0].index_id}, month)
-    items: list[ListingRow] = []
+    values = month_values(session, month)
+    where = _conditions(actor, _LISTING, f, today, only_id)
+    if f.min_dq is not None:
+        where.append(SupplyListing.data_quality_level >= f.min_dq)
+    price = _price_sql(session.get_bind().dialect.name, values)
+    if f.max_price is not None:
+        where.append(price <= f.max_price)
+    rows, total = _search(session, _LISTING, f, where, page, per_page, price)
+    items = []
     for listing, org, version, standard in rows:
         formula = formula_of(listing)
-        price = evaluate(formula, values.get(formula.index_id) if formula.index_id else None)
-        if f.max_price is not None and (price is None or price > f.max_price):
-            continue
+        value = values.get(formula.index_id) if formula.index_id else None
         distance = _distance(f, listing.lat, listing.lon)
-        if _within_radius(f, distance):
-            items.append(ListingRow(listing, org, standard, version, price, distance))
-    return _page(items, f.sort, page, per_page, lambda r: r.listing.available_kg)
+        items.append(
+            ListingRow(listing, org, standard, version, evaluate(formula, value), distance)
+        )
+    return SearchPage(items, total, page, per_page)
 
 
 def search_requests(
@@ -274,28 +422,17 @@ def search_requests(
     today: date | None = None,
     only_id: int | None = None,
 ) -> SearchPage:
-    """Open requests the actor may read, filtered and sorted (their ceilings stay private: no
-    price filter or sort)."""
+    """Open requests the actor may read, filtered, sorted and paged by the database (their
+    ceilings stay private: no price filter or sort); three queries a page."""
     today = today or date.today()
     f.check()
-    rows = _open_rows(
-        session,
-        actor,
-        OfftakeRequest,
-        f,
-        today,
-        OfftakeRequest.delivery_prefecture,
-        OfftakeRequest.monthly_kg - OfftakeRequest.filled_kg,
-        OfftakeRequest.start_month,
-        only_id,
-    )
-    items: list[RequestRow] = []
-    for request, org, version, standard in rows:
-        distance = _distance(f, request.lat, request.lon)
-        if _within_radius(f, distance):
-            items.append(RequestRow(request, org, standard, version, distance))
-    sort = "newest" if f.sort == "price" else f.sort
-    return _page(items, sort, page, per_page, lambda r: r.request.open_kg)
+    where = _conditions(actor, _REQUEST, f, today, only_id)
+    rows, total = _search(session, _REQUEST, f, where, page, per_page)
+    items = [
+        RequestRow(request, org, standard, version, _distance(f, request.lat, request.lon))
+        for request, org, version, standard in rows
+    ]
+    return SearchPage(items, total, page, per_page)
 
 
 def filter_choices(session: Session) -> tuple[list, list[str]]:

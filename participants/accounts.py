@@ -667,20 +667,24 @@ def start_session(
 
 def member_for_session(
     session: Session, raw: str, idle: timedelta = DEFAULT_SESSION_IDLE
-) -> tuple[Member, MemberSession] | None:
-    """The active member of a live session (not ended, seen within `idle`), or None."""
-    record = session.exec(
-        select(MemberSession).where(
+) -> tuple[Member, MemberSession, Organization] | None:
+    """The active member of a live session (not ended, seen within `idle`), with the session
+    and the member's organisation (one query: it runs on every page request), or None."""
+    found = session.exec(
+        select(MemberSession, Member, Organization)
+        .join(Member, col(Member.id) == MemberSession.member_id)
+        .join(Organization, col(Organization.id) == Member.organization_id)
+        .where(
             MemberSession.token_sha256 == _sha256(raw),
             MemberSession.revoked_at == None,  # noqa: E711
         )
     ).first()
-    if record is None or record.last_seen_at <= utcnow() - idle:
+    if found is None:
         return None
-    member = session.get(Member, record.member_id)
-    if member is None or not member.active:
+    record, member, org = found
+    if record.last_seen_at <= utcnow() - idle or not member.active:
         return None
-    return member, record
+    return member, record, org
 
 
 def session_seen_long_ago(record: MemberSession) -> bool:
@@ -816,30 +820,38 @@ def create_api_token(
 
 @dataclass(frozen=True)
 class TokenUse:
-    """What a bearer token is worth now: its state, and for an active one its member."""
+    """What a bearer token is worth now: its state, and for an active one its member and the
+    member's organisation."""
 
     state: TokenState
     member: Member | None = None
     token: ApiToken | None = None
+    organization: Organization | None = None
 
 
 def use_api_token(session: Session, raw: str) -> TokenUse:
     """Check a bearer token: ACTIVE (with its member; "last used" noted, no commit), EXPIRED,
-    or REVOKED (also for an unknown token or a removed member)."""
-    token = session.exec(select(ApiToken).where(ApiToken.token_sha256 == _sha256(raw))).first()
-    if token is None:
+    or REVOKED (also for an unknown token or a removed member). One query (it runs on every
+    API request)."""
+    found = session.exec(
+        select(ApiToken, Member, Organization)
+        .outerjoin(Member, col(Member.id) == ApiToken.member_id)
+        .outerjoin(Organization, col(Organization.id) == Member.organization_id)
+        .where(ApiToken.token_sha256 == _sha256(raw))
+    ).first()
+    if found is None:
         return TokenUse(TokenState.REVOKED)
+    token, member, org = found
     state = token.state()
     if state != TokenState.ACTIVE:
         return TokenUse(state, token=token)
-    member = session.get(Member, token.member_id)
-    if member is None or not member.active:
+    if member is None or not member.active or org is None:
         return TokenUse(TokenState.REVOKED, token=token)
     now = utcnow()
     if token.last_used_at is None or token.last_used_at <= now - SEEN_RESOLUTION:
         token.last_used_at = now
         session.add(token)
-    return TokenUse(TokenState.ACTIVE, member, token)
+    return TokenUse(TokenState.ACTIVE, member, token, org)
 
 
 def api_tokens_of(session: Session, actor: Actor) -> list[ApiToken]:

@@ -48,7 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.json = GuardedJSON(app)
 
-    from web import auth, db, errors, formatting, i18n, labels, logconfig, security
+    from web import assets, auth, db, errors, formatting, i18n, labels, logconfig, security
 
     logconfig.init_app(app)
     db.init_app(app)
@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     labels.init_app(app)
     formatting.init_app(app)
     security.init_app(app)
+    assets.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
 

@@ -89,8 +89,8 @@ def load_session(session_id: str) -> SignedIn | None:
     found = member_for_session(db, session_id, session_idle_limit())
     if found is None:
         return None
-    member, record = found
-    return SignedIn(member, db.get(Organization, member.organization_id), session_id, record)
+    member, record, org = found
+    return SignedIn(member, org, session_id, record)
 
 
 def log_in(member: Member) -> None:
@@ -142,11 +142,7 @@ def api_member() -> SignedIn | None:
         use = use_api_token(get_db(), raw) if raw else None
         g.api_token_state = use.state if use is not None else None
         g.api_member = (
-            SignedIn(
-                use.member,
-                get_db().get(Organization, use.member.organization_id),
-                api_token=use.token,
-            )
+            SignedIn(use.member, use.organization, api_token=use.token)
             if use is not None and use.state == TokenState.ACTIVE
             else None
         )

@@ -1,6 +1,5 @@
 """The `junkan` command: database, demo data, server, scheduler and jobs."""
 
-import errno
 import os
 import sys
 
@@ -176,33 +175,31 @@ def contracts_verify(contract_id: int | None) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: WEB_CONCURRENCY, else the CPU count).",
+)
+@click.option(
+    "--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Per worker."
+)
 @with_appcontext
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve with waitress (a production WSGI server); with SCHEDULER_IN_PROCESS=1 the
-    scheduler runs in the same process (the single-machine demo)."""
-    import waitress.server
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Serve with gunicorn: a master and several worker processes (waitress in one process
+    where gunicorn cannot run, as on Windows). With SCHEDULER_IN_PROCESS=1 the server also
+    runs the one scheduler, as a child process (the single-machine demo)."""
+    from web import serving
 
     app = current_app._get_current_object()
     try:  # the port first: a taken one stops here, before anything else starts
-        server = waitress.server.create_server(app, host=host, port=port, threads=threads)
-    except OSError as err:
-        if err.errno != errno.EADDRINUSE:
-            raise
+        sock = serving.bind_socket(host, port)
+    except serving.PortTaken:
         raise click.ClickException(
             f"port {port} is taken by another program: stop it, or choose another port"
             f" (junkan serve --port {port + 1}; scripts/demo.sh reads PORT={port + 1})"
         ) from None
-    started = None
-    if app.config.get("SCHEDULER_IN_PROCESS"):
-        from web.scheduler import start_in_process
-
-        started = start_in_process(app)
-        click.echo(
-            "scheduler: running in this process"
-            if started
-            else "scheduler: another scheduler holds this database; not started here"
-        )
+    multiprocess = serving.gunicorn_available()
     local_stripe = None
     if not app.config.get("STRIPE_SECRET_KEY"):
         # The demo: no Stripe account, so a local Stripe takes the payments (test cards) and
@@ -213,13 +210,42 @@ def serve(host: str, port: int, threads: int) -> None:
         click.echo(
             f"stripe: no STRIPE_SECRET_KEY, local Stripe (localstripe) on {local_stripe.url}"
         )
+    scheduler_process = started = None
+    if app.config.get("SCHEDULER_IN_PROCESS"):
+        if multiprocess:
+            try:
+                scheduler_process = serving.SchedulerProcess.start()
+            except serving.SchedulerFailed as err:
+                if local_stripe:
+                    local_stripe.stop()
+                raise click.ClickException(str(err)) from None
+            ok = scheduler_process is not None
+            where = f"its own process (pid {scheduler_process.pid})" if ok else ""
+        else:
+            from web.scheduler import start_in_process
+
+            started = start_in_process(app)
+            ok, where = started is not None, "this process"
+        click.echo(
+            f"scheduler: running in {where}"
+            if ok
+            else "scheduler: another scheduler holds this database; not started here"
+        )
     address = f"http://{_reachable(host)}:{port}/"
     click.echo(f"\nJunkan is running. Open {address} in your browser (Ctrl-C stops it).\n")
     try:
-        server.run()
+        if multiprocess:
+            count = workers or serving.default_workers()
+            serving.run_gunicorn(app, sock, serving.ServerOptions(workers=count, threads=threads))
+        else:
+            serving.run_waitress(
+                app, sock, threads=threads * (workers or serving.default_workers())
+            )
     finally:
         if local_stripe:
             local_stripe.stop()
+        if scheduler_process:
+            scheduler_process.stop()
         if started:
             scheduler, lock = started
             scheduler.shutdown(wait=False)
@@ -233,9 +259,14 @@ def _reachable(host: str) -> str:
 
 @main.command("scheduler")
 @click.option("--list", "list_only", is_flag=True, help="Print the timetable and exit.")
+@click.option("--quiet", is_flag=True, hidden=True, help="No timetable (`junkan serve`'s child).")
+@click.option("--parent-pid", type=int, default=None, hidden=True, help="Stop when it is gone.")
+@click.option("--ready-fd", type=int, default=None, hidden=True, help="Write 'ready' there.")
 @with_appcontext
-def scheduler(list_only: bool) -> None:
+def scheduler(list_only: bool, quiet: bool, parent_pid: int | None, ready_fd: int | None) -> None:
     """Run the scheduler: the one process that runs the jobs on their timetable."""
+    import _thread
+
     from apscheduler.events import EVENT_SCHEDULER_STARTED
 
     from contracts.jobs import JOBS
@@ -247,17 +278,28 @@ def scheduler(list_only: bool) -> None:
         schedule_text,
     )
 
-    for name in SCHEDULE:
-        click.echo(f"{name:<26} {schedule_text(name):<26} {JOBS[name].summary}")
+    if not quiet:
+        for name in SCHEDULE:
+            click.echo(f"{name:<26} {schedule_text(name):<26} {JOBS[name].summary}")
     if list_only:
         return
     app = current_app._get_current_object()
     lock = SchedulerLock(app.extensions["junkan.engine"])
     if not lock.acquire():
+        if ready_fd is not None:
+            os.write(ready_fd, b"locked\n")
         raise click.ClickException("Another scheduler is running on this database.")
     runner = build_scheduler(app)
     runner.add_listener(lambda _event: forget_retired_jobs(runner), EVENT_SCHEDULER_STARTED)
-    click.echo("scheduler running (Ctrl-C stops it)")
+    if parent_pid is not None:
+        from web.serving import watch_parent
+
+        watch_parent(parent_pid, _thread.interrupt_main)
+    if not quiet:
+        click.echo("scheduler running (Ctrl-C stops it)")
+    if ready_fd is not None:
+        os.write(ready_fd, b"ready\n")
+        os.close(ready_fd)
     try:
         runner.start()
     except (KeyboardInterrupt, SystemExit):
@@ -322,3 +364,7 @@ def jobs_run(name: str, month: str | None, today: str | None) -> None:
         raise click.ClickException(str(err)) from None
     for key, value in report.counts.items():
         click.echo(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()

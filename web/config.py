@@ -91,8 +91,9 @@ def load_config() -> dict:
         "TRANSPORT_SEA_JPY_PER_T_KM": env.get("TRANSPORT_SEA_JPY_PER_T_KM", "6"),
         "TRANSPORT_SEA_THRESHOLD_KM": env.get("TRANSPORT_SEA_THRESHOLD_KM", "500"),
         "LOG_JSON": env.get("LOG_JSON", "1") == "1",
-        # Run the scheduler in a thread of `junkan serve` (the single-machine demo). Otherwise
-        # (production) `junkan scheduler` runs it as its own, single process.
+        # `junkan serve` also runs the one scheduler, as a child process of the server (a
+        # thread under waitress): the single-machine demo. Otherwise (production)
+        # `junkan scheduler` runs it as its own, single process.
         "SCHEDULER_IN_PROCESS": env.get("SCHEDULER_IN_PROCESS") == "1",
         # Disclosure control of the public market statistics (market.disclosure cites the
         # sources): at least this many organisations a cell (on each side), no organisation

@@ -1,11 +1,29 @@
 """Engine per app, one SQLModel session per request (rolled back on error)."""
 
+import math
+import sqlite3
+
 from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 ENGINE_KEY = "junkan.engine"
+
+
+def _ensure_math_functions(dbapi_conn) -> None:
+    """The search measures distances in SQL (sin, cos, asin, sqrt, min): a SQLite built without
+    its math functions gets Python's, which give the same results."""
+    try:
+        dbapi_conn.execute("SELECT sin(0), cos(0), asin(0), sqrt(0)").fetchone()
+    except sqlite3.OperationalError:
+        for name, fn in (
+            ("sin", math.sin),
+            ("cos", math.cos),
+            ("asin", math.asin),
+            ("sqrt", math.sqrt),
+        ):
+            dbapi_conn.create_function(name, 1, fn, deterministic=True)
 
 
 def make_engine(url: str) -> Engine:
@@ -18,6 +36,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
+            _ensure_math_functions(dbapi_conn)
 
         return engine
     return create_engine(url, pool_pre_ping=True)

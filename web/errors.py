@@ -56,8 +56,12 @@ def apply_to_form(form, error: Exception) -> None:
         form.form_errors.append(message)
 
 
-def save_form(form, action) -> tuple[object | None, int]:
-    """Run a domain action and commit, or show its error under the form's field (422 / 409)."""
+def save_form(form, action, refusal_on_form: bool = True) -> tuple[object | None, int]:
+    """Run a domain action and commit, or show its error under the form's field (422 / 409).
+
+    A refusal that only waits for verification is shown above the form (403) when the page can
+    show that form to the member; `refusal_on_form=False` for forms on pages an unverified
+    organisation may not open (the tender evaluation): the refusal stays the 403 page."""
     db = get_db()
     try:
         result = action()
@@ -67,6 +71,8 @@ def save_form(form, action) -> tuple[object | None, int]:
         apply_to_form(form, err)
         return None, err.status
     except PermissionDenied as err:  # waiting for verification: said above the form
+        if not refusal_on_form:
+            raise
         return None, refuse_on_form(form, err, _acting())
     return result, 200
 

@@ -4,8 +4,10 @@
   whole marketplace, whatever the number of web workers. A second one on the same database
   refuses to start (a PostgreSQL advisory lock, or a lock file beside a SQLite database):
   APScheduler's job store must not be shared by two schedulers.
-- ``junkan serve`` with ``SCHEDULER_IN_PROCESS=1`` runs it in a thread of the web server for the
-  single-machine demo (never the debug reloader, never the tests unless they ask).
+- ``junkan serve`` with ``SCHEDULER_IN_PROCESS=1`` runs it for the single-machine demo: as
+  ``junkan scheduler``, one child process of the gunicorn master (never in a worker), or in a
+  thread where the server is waitress (never the debug reloader, never the tests unless they
+  ask).
 - ``junkan jobs run NAME [--month YYYY-MM]`` runs one job once, now.
 The job store is the ``apscheduler_jobs`` table of the application's own database (created by
 migration 0008b); it only keeps the timetable. Exactly-once effects come from the jobs' own

@@ -258,7 +258,7 @@ def test_the_printable_contract_has_a_print_stylesheet_the_parties_terms_and_has
     page = _as(client, world, "buyer trader").get(f"/contracts/{cid}/print")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert 'href="/static/contract-print.css"' in html
+    assert 'href="/static/contract-print.css?v=' in html
     assert "埼玉リサイクル" in html and "Kanagawa Crates" in html
     assert sha in html and "HDPE-JP" in html and "−¥3,000/t" in html
     assert "Version 1, not signed by both parties" in html

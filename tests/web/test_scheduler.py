@@ -192,8 +192,58 @@ def test_the_scheduler_command_refuses_to_start_beside_another(cli, app):
     assert cli("scheduler", "--list").exit_code == 0
 
 
-def test_serve_runs_the_scheduler_in_process_only_when_asked(cli, app, db, monkeypatch):
+def test_serve_runs_the_one_scheduler_as_its_own_process_only_when_asked(cli, app, db, monkeypatch):
+    """Under gunicorn the scheduler is one child process of the master (never one per
+    worker); it holds the database's scheduler lock and stops with the server."""
+    import web.serving
+
+    served: list[web.serving.ServerOptions] = []
+    seen_lock_held: list[bool] = []
+
+    def fake_gunicorn(application, sock, options):
+        served.append(options)
+        sock.close()  # binds nothing more, serves nothing
+        probe = SchedulerLock(application.extensions["junkan.engine"])
+        free = probe.acquire()
+        if free:
+            probe.release()
+        seen_lock_held.append(not free)
+
+    monkeypatch.setattr(web.serving, "gunicorn_available", lambda: True)
+    monkeypatch.setattr(web.serving, "run_gunicorn", fake_gunicorn)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_not_used")  # no local Stripe here
+    plain = cli("serve", "--port", "0", "--workers", "3")
+    assert plain.exit_code == 0, plain.output
+    assert "scheduler" not in plain.output and seen_lock_held == [False]
+
+    monkeypatch.setenv("SCHEDULER_IN_PROCESS", "1")
+    demo = cli("serve", "--port", "0")
+    assert demo.exit_code == 0, demo.output
+    assert "scheduler: running in its own process (pid " in demo.output
+    assert seen_lock_held == [False, True]  # the child held the lock while the server ran
+    again = SchedulerLock(app.extensions["junkan.engine"])
+    assert again.acquire()  # and it was released when the server stopped
+    again.release()
+    assert [(o.workers, o.threads) for o in served] == [(3, 4), (web.serving.default_workers(), 4)]
+
+    held = SchedulerLock(app.extensions["junkan.engine"])
+    assert held.acquire()  # a scheduler of its own elsewhere: the server starts none
+    try:
+        beside = cli("serve", "--port", "0")
+    finally:
+        held.release()
+    assert beside.exit_code == 0, beside.output
+    assert "scheduler: another scheduler holds this database; not started here" in beside.output
+    db.execute(text(f"DELETE FROM {JOBSTORE_TABLE}"))
+    db.commit()
+
+
+def test_serve_without_gunicorn_runs_waitress_and_the_scheduler_in_a_thread(
+    cli, app, db, monkeypatch
+):
     import waitress.server
+
+    import web.serving
 
     served: list[dict] = []
 
@@ -209,14 +259,16 @@ def test_serve_runs_the_scheduler_in_process_only_when_asked(cli, app, db, monke
         started.append(result)
         return result
 
+    monkeypatch.setattr(web.serving, "gunicorn_available", lambda: False)
     monkeypatch.setattr(waitress.server, "create_server", fake_create_server)
     monkeypatch.setattr(web.scheduler, "start_in_process", recording_start)
-    plain = cli("serve")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_not_used")
+    plain = cli("serve", "--port", "0")
     assert plain.exit_code == 0, plain.output
     assert "scheduler" not in plain.output and started == []
 
     monkeypatch.setenv("SCHEDULER_IN_PROCESS", "1")
-    demo = cli("serve")
+    demo = cli("serve", "--port", "0")
     assert demo.exit_code == 0, demo.output
     assert "scheduler: running in this process" in demo.output
     scheduler, lock = started[0]
@@ -224,6 +276,6 @@ def test_serve_runs_the_scheduler_in_process_only_when_asked(cli, app, db, monke
     again = SchedulerLock(app.extensions["junkan.engine"])
     assert again.acquire()  # and its lock released
     again.release()
-    assert [s["port"] for s in served] == [5000, 5000]
+    assert [s["threads"] for s in served] == [4 * web.serving.default_workers()] * 2
     db.execute(text(f"DELETE FROM {JOBSTORE_TABLE}"))
     db.commit()

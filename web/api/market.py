@@ -37,6 +37,7 @@ from market.indices import (
     set_index_value,
 )
 from market.listings import (
+    KnownRefs,
     ListingInput,
     ListingOut,
     ListingPatch,
@@ -144,6 +145,7 @@ def listings(query: MarketQuery):
         [r.listing for r in found.items],
         prices={r.listing.id: r.price_jpy_per_t for r in found.items},
         distances={r.listing.id: r.distance_km for r in found.items},
+        known=KnownRefs.of_rows(found.items),
     )
     page = PageOf(found.items, query.page, query.per_page, found.total)
     return page.as_json([i.model_dump(mode="json") for i in items])
@@ -236,6 +238,7 @@ def requests_(query: MarketQuery):
         actor,
         [r.request for r in found.items],
         distances={r.request.id: r.distance_km for r in found.items},
+        known=KnownRefs.of_rows(found.items),
     )
     page = PageOf(found.items, query.page, query.per_page, found.total)
     return page.as_json([i.model_dump(mode="json") for i in items])

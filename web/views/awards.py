@@ -152,7 +152,9 @@ def award(tender_id: int):
     data = validate_form(form, AwardIn)
     if data is None:
         return _evaluation_page(tender_id, award_form=form, status=422)
-    done, status = save_form(form, lambda: award_bid(db, actor, tender_id, data))
+    done, status = save_form(
+        form, lambda: award_bid(db, actor, tender_id, data), refusal_on_form=False
+    )
     if done is None:
         return _evaluation_page(tender_id, award_form=form, status=status)
     flash(
@@ -172,7 +174,9 @@ def unsuccessful(tender_id: int):
     data = validate_form(form, ReasonIn)
     if data is None:
         return _evaluation_page(tender_id, reason_form=form, status=422)
-    done, status = save_form(form, lambda: mark_unsuccessful(db, actor, tender_id, data))
+    done, status = save_form(
+        form, lambda: mark_unsuccessful(db, actor, tender_id, data), refusal_on_form=False
+    )
     if done is None:
         return _evaluation_page(tender_id, reason_form=form, status=status)
     flash(gettext("The tender is closed without an award; the bidders are told."), "success")
@@ -220,7 +224,9 @@ def cancel(tender_id: int, award_id: int):
     data = validate_form(form, ReasonIn)
     if data is None:
         return _award_page(tender_id, reason_form=form, status=422)
-    done, status = save_form(form, lambda: cancel_award(db, actor, tender_id, award_id, data))
+    done, status = save_form(
+        form, lambda: cancel_award(db, actor, tender_id, award_id, data), refusal_on_form=False
+    )
     if done is None:
         return _award_page(tender_id, reason_form=form, status=status)
     flash(
