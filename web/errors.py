@@ -56,19 +56,26 @@ def apply_to_form(form, error: Exception) -> None:
         form.form_errors.append(message)
 
 
-def save_form(form, action, refusal_on_form: bool = True) -> tuple[object | None, int]:
+def save_form(
+    form, action, refusal_on_form: bool = True, place_error=None
+) -> tuple[object | None, int]:
     """Run a domain action and commit, or show its error under the form's field (422 / 409).
 
     A refusal that only waits for verification is shown above the form (403) when the page can
     show that form to the member; `refusal_on_form=False` for forms on pages an unverified
-    organisation may not open (the tender evaluation): the refusal stays the 403 page."""
+    organisation may not open (the tender evaluation): the refusal stays the 403 page.
+    `place_error(form, field, message)` puts a field's error where a form with nested rows
+    shows it (the tender forms); by default `apply_to_form`."""
     db = get_db()
     try:
         result = action()
         db.commit()
     except (ValidationFailed, Conflict) as err:
         db.rollback()
-        apply_to_form(form, err)
+        if place_error is None:
+            apply_to_form(form, err)
+        else:
+            place_error(form, getattr(err, "field", None), translate_error(err))
         return None, err.status
     except PermissionDenied as err:  # waiting for verification: said above the form
         if not refusal_on_form:

@@ -75,13 +75,12 @@ from market.tenders import (
     update_tender,
 )
 from participants.columns import utcnow
-from participants.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
+from participants.errors import N_, NotFound
 from quality.custody import certificates_to_cite, read_ledger, tonnes
 from web.alerting import send_notice_mails
 from web.auth import current_actor
 from web.db import get_db
-from web.errors import check_form_page, commit_or_flash, refuse_on_form
-from web.i18n import translate_error
+from web.errors import check_form_page, commit_or_flash, save_form
 from web.labels import LABELS, label
 from web.pagination import paginate
 from web.validation import input_errors
@@ -245,18 +244,8 @@ def _validated(form, model: type[BaseModel], values: dict, fields: dict | None =
 
 
 def _save(form, action):
-    """Run a domain step and commit, or show its error under its field (422 / 409)."""
-    db = get_db()
-    try:
-        result = action()
-        db.commit()
-    except (ValidationFailed, Conflict) as err:
-        db.rollback()
-        _place_error(form, err.field, translate_error(err))
-        return None, err.status
-    except PermissionDenied as err:  # waiting for verification: said above the form
-        return None, refuse_on_form(form, err, current_actor())
-    return result, 200
+    """Run a domain step and commit, or show its error under its field or item row."""
+    return save_form(form, action, place_error=_place_error)
 
 
 def _item_rows(form) -> list[dict]:
