@@ -14,7 +14,7 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
-from sqlalchemy import and_, func
+from sqlalchemy import Date, and_, bindparam, func
 from sqlmodel import Session, col, select
 
 from market.models import IndexValue, OfftakeRequest, PriceIndex, PriceKind, SupplyListing
@@ -158,13 +158,31 @@ def all_indices(session: Session) -> list[tuple[PriceIndex, int | None]]:
     return [(i, latest.get(i.id)) for i in rows]
 
 
+# Built once (they run on every search): only the parameters change.
+_INDEX_CODES = select(PriceIndex.id, PriceIndex.code).where(
+    col(PriceIndex.id).in_(bindparam("ids", expanding=True))
+)
+_LATEST_MONTHS = (
+    select(IndexValue.index_id, func.max(IndexValue.month).label("month"))
+    .where(col(IndexValue.month) <= bindparam("month", type_=Date))
+    .group_by(IndexValue.index_id)
+    .subquery()
+)
+_MONTH_VALUES = select(IndexValue.index_id, IndexValue.value_jpy_per_t).join(
+    _LATEST_MONTHS,
+    and_(
+        IndexValue.index_id == _LATEST_MONTHS.c.index_id,
+        IndexValue.month == _LATEST_MONTHS.c.month,
+    ),
+)
+
+
 def index_codes(session: Session, index_ids: set[int | None]) -> dict[int, str]:
     """Index codes by id, one query."""
     ids = {i for i in index_ids if i}
     if not ids:
         return {}
-    rows = session.exec(select(PriceIndex.id, PriceIndex.code).where(col(PriceIndex.id).in_(ids)))
-    return dict(rows.all())
+    return dict(session.exec(_INDEX_CODES, params={"ids": sorted(ids)}).all())
 
 
 def _parse_value(raw: str) -> int:
@@ -334,19 +352,7 @@ def latest_values(session: Session, index_ids: set[int], month: date) -> dict[in
 def month_values(session: Session, month: date) -> dict[int, int]:
     """Every index's value for a month (that month's, else the latest before it), one query:
     what a search's SQL price of index-linked listings is worked out against."""
-    latest = (
-        select(IndexValue.index_id, func.max(IndexValue.month).label("month"))
-        .where(col(IndexValue.month) <= month)
-        .group_by(IndexValue.index_id)
-        .subquery()
-    )
-    rows = session.exec(
-        select(IndexValue.index_id, IndexValue.value_jpy_per_t).join(
-            latest,
-            and_(IndexValue.index_id == latest.c.index_id, IndexValue.month == latest.c.month),
-        )
-    ).all()
-    return dict(rows)
+    return dict(session.exec(_MONTH_VALUES, params={"month": month}).all())
 
 
 def price_for_month(

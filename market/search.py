@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,9 +29,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sqlalchemy import (
     BigInteger,
+    Date,
     Float,
+    Integer,
     Numeric,
     String,
+    bindparam,
     case,
     cast,
     false,
@@ -226,19 +230,24 @@ def _factor_micro(dialect: str):
     return cast(func.round(cast(factor, Float) * _MICRO), BigInteger)
 
 
-def _price_sql(dialect: str, values: dict[int, int]):
-    """`indices.evaluate` in SQL for the month whose index values are `values`: the fixed price,
-    or round-half-up(value × factor) + premium clamped to floor and cap, in integers (value
-    and factor are positive, so the integer division is a floor); NULL without a value.
+def _value_param(index_id: int) -> str:
+    return f"index_value_{index_id}"
 
-    One expression whatever the number of indices: the value is looked up by index id (bound
-    literals), the arithmetic written once."""
+
+def _price_sql(dialect: str, index_ids: tuple[int, ...]):
+    """`indices.evaluate` in SQL for a month with values for the indices `index_ids` (bound as
+    parameters `index_value_<id>`): the fixed price, or round-half-up(value × factor) + premium
+    clamped to floor and cap, in integers (value and factor are positive, so the integer
+    division is a floor); NULL without a value.
+
+    One expression whatever the number of indices: the value is looked up by index id, the
+    arithmetic written once."""
     listing = SupplyListing
     fixed = listing.price_kind == PriceKind.FIXED
-    if not values:
+    if not index_ids:
         return case((fixed, listing.fixed_price_jpy_per_t), else_=null())
     value = case(
-        {index_id: cast(literal(v), BigInteger) for index_id, v in values.items()},
+        {i: cast(bindparam(_value_param(i), type_=BigInteger), BigInteger) for i in index_ids},
         value=listing.index_id,
     )
     raw = (value * _factor_micro(dialect) + _MICRO // 2) // _MICRO
@@ -250,7 +259,7 @@ def _price_sql(dialect: str, values: dict[int, int]):
     price = _least(dialect, price, func.coalesce(listing.cap_jpy_per_t, _ABOVE_ANY))
     return case(
         (fixed, listing.fixed_price_jpy_per_t),
-        (col(listing.index_id).in_(sorted(values)), price),
+        (col(listing.index_id).in_(index_ids), price),
         else_=null(),
     )
 
@@ -270,17 +279,17 @@ def _distance_sql(dialect: str, model, near: str):
     return (2 * EARTH_RADIUS_KM) * func.asin(func.sqrt(_least(dialect, a, 1.0)))
 
 
-def _bounding_box(model, near: str, radius_km: float) -> list:
+def _bounding_box(near: str, radius_km: float) -> dict[str, float]:
     """Latitude (and where it is safe, longitude) bands that hold every point within
     `radius_km` of `near`, a little wider than needed: a cheap prefilter, the exact check
-    follows."""
+    follows. Empty when the radius reaches round the globe."""
     p = BY_CODE[near]
     angle = radius_km / EARTH_RADIUS_KM
     if angle >= math.pi:
-        return []
+        return {}
     slack = 1e-6
     dlat = math.degrees(angle) * (1 + 1e-9) + slack
-    bands = [model.lat >= p.lat - dlat, model.lat <= p.lat + dlat]
+    bands = {"lat_low": p.lat - dlat, "lat_high": p.lat + dlat}
     if p.lat + dlat >= 90 or p.lat - dlat <= -90:
         return bands  # a pole within reach: every longitude
     ratio = math.sin(angle) / math.cos(math.radians(p.lat))
@@ -289,93 +298,202 @@ def _bounding_box(model, near: str, radius_km: float) -> list:
     dlon = math.degrees(math.asin(ratio)) * (1 + 1e-9) + slack
     if p.lon - dlon <= -180 or p.lon + dlon >= 180:
         return bands  # the band would cross the antimeridian
-    return bands + [model.lon >= p.lon - dlon, model.lon <= p.lon + dlon]
+    return bands | {"lon_low": p.lon - dlon, "lon_high": p.lon + dlon}
 
 
-def _conditions(actor: Actor, c: _Columns, f: SearchFilters, today: date, only_id: int | None):
-    """Open, unexpired items the actor may read, after the filters every item has."""
+@dataclass(frozen=True)
+class _Shape:
+    """What decides a search statement's SQL text; the values go in as parameters. Searches of
+    one shape share one statement, built once (and compiled once by SQLAlchemy's cache)."""
+
+    dialect: str
+    kind: str  # "listing" | "request"
+    reader: str  # "market" (verified, with an organisation), "anonymous", "own", "nobody"
+    only_id: bool
+    material: bool
+    grade: bool
+    prefecture: bool
+    min_kg: bool
+    include_committed: bool
+    start_by: bool
+    min_dq: bool
+    max_price: bool
+    index_ids: tuple[int, ...]  # listings: the indices with a value for the month
+    near: str | None  # the place distances are measured from, when one is needed
+    box: tuple[str, ...]  # the bounding-box parameters in use (radius only)
+    radius: bool
+    sort: str
+
+
+@dataclass(frozen=True)
+class _Statements:
+    count: Any
+    ids: Any  # the page's ids: limit and offset are parameters too
+    entities: Any  # the page's rows by id (an expanding parameter)
+
+
+_BOX = {
+    "lat_low": lambda m: m.lat >= bindparam("lat_low", type_=Float),
+    "lat_high": lambda m: m.lat <= bindparam("lat_high", type_=Float),
+    "lon_low": lambda m: m.lon >= bindparam("lon_low", type_=Float),
+    "lon_high": lambda m: m.lon <= bindparam("lon_high", type_=Float),
+}
+
+
+@lru_cache(maxsize=512)
+def _statements(shape: _Shape) -> _Statements:
+    """The three statements of a search of this shape, with every value a bound parameter."""
+    c = _LISTING if shape.kind == "listing" else _REQUEST
     model = c.model
-    where = [model.status == ListingStatus.OPEN, model.expires_on >= today]
-    viewer = actor.organization_id if actor is not None else None
-    if not READ_MARKET.allows(actor):
-        # Unverified or suspended: its own records only.
-        where.append(model.organization_id == viewer if viewer is not None else false())
+    where = [
+        model.status == ListingStatus.OPEN,
+        model.expires_on >= bindparam("today", type_=Date),
+    ]
+    if shape.reader == "own":
+        where.append(model.organization_id == bindparam("viewer", type_=Integer))
+    elif shape.reader == "nobody":
+        where.append(false())
     elif model is SupplyListing:
         # `visibility.can_see_listing`: the owner, public listings, the invited.
         seen = [model.visibility == "public"]
-        if viewer is not None:
-            invited = (literal(" ", String) + model.invited_org_ids + " ").like(f"% {viewer} %")
-            seen += [model.organization_id == viewer, invited]
+        if shape.reader == "market":
+            padded = literal(" ", String) + model.invited_org_ids + " "
+            seen += [
+                model.organization_id == bindparam("viewer", type_=Integer),
+                padded.like(bindparam("invited", type_=String)),
+            ]
         where.append(or_(*seen))
-    if only_id is not None:
-        where.append(model.id == only_id)
-    if f.material:
-        where.append(model.material_code == f.material)
-    if f.grade:
+    if shape.only_id:
+        where.append(model.id == bindparam("only_id", type_=Integer))
+    if shape.material:
+        where.append(model.material_code == bindparam("material", type_=String))
+    if shape.grade:
         versions = (
             select(StandardVersion.id)
             .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-            .where(GradeStandard.code == f.grade)
+            .where(GradeStandard.code == bindparam("grade", type_=String))
         )
         where.append(col(model.standard_version_id).in_(versions))
-    if f.prefecture:
-        where.append(c.place == f.prefecture)
-    if f.min_monthly_t is not None:
-        where.append(c.open_kg >= int(f.min_monthly_t * 1000))
-    if not f.include_committed:
+    if shape.prefecture:
+        where.append(c.place == bindparam("prefecture", type_=String))
+    if shape.min_kg:
+        where.append(c.open_kg >= bindparam("min_kg", type_=BigInteger))
+    if not shape.include_committed:
         # Nothing left to contract: still open (the seller may add volume), not a result.
         where.append(c.open_kg > 0)
-    if f.start_by is not None:
-        where.append(c.start <= f.start_by)
-    return where
-
-
-def _search(
-    session: Session,
-    c: _Columns,
-    f: SearchFilters,
-    where: list,
-    page: int,
-    per_page: int,
-    price=None,
-) -> tuple[list[tuple], int]:
-    """The page's rows (item, organisation, version, standard) and the total, in three
-    queries: the count, the page's ids (filtered, sorted and cut by the database) and the
-    page's entities."""
-    model = c.model
-    dialect = session.get_bind().dialect.name
+    if shape.start_by:
+        where.append(c.start <= bindparam("start_by", type_=Date))
+    price = None
+    if shape.kind == "listing":
+        if shape.min_dq:
+            where.append(SupplyListing.data_quality_level >= bindparam("min_dq", type_=Integer))
+        price = _price_sql(shape.dialect, shape.index_ids)
+        if shape.max_price:
+            where.append(price <= bindparam("max_price", type_=BigInteger))
     distance = None
-    if f.near is not None and (f.radius_km is not None or f.sort == "distance"):
-        distance = _distance_sql(dialect, model, f.near)
-    if f.radius_km is not None and distance is not None:
-        where = where + _bounding_box(model, f.near, f.radius_km) + [distance <= f.radius_km]
-    total = session.exec(select(func.count()).select_from(model).where(*where)).one()
+    if shape.near is not None:
+        distance = _distance_sql(shape.dialect, model, shape.near)
+    if shape.radius and distance is not None:
+        where += [_BOX[name](model) for name in shape.box]
+        where.append(distance <= bindparam("radius_km", type_=Float))
     # Today's order: newest first (ties by id), then a stable sort by the chosen key.
     newest = (col(model.created_at).desc(), col(model.id).asc())
-    if f.sort == "price" and price is not None:
+    if shape.sort == "price" and price is not None:
         order = (price.asc().nulls_last(), *newest)
-    elif f.sort == "volume":
+    elif shape.sort == "volume":
         order = (c.open_kg.desc(), *newest)
-    elif f.sort == "distance" and distance is not None:
+    elif shape.sort == "distance" and distance is not None:
         order = (distance.asc(), *newest)
     else:
         order = newest
-    if page < 1 or total <= (page - 1) * per_page:
-        return [], total
-    ids = session.exec(
-        select(model.id)
+    return _Statements(
+        count=select(func.count()).select_from(model).where(*where),
+        ids=select(model.id)
         .where(*where)
         .order_by(*order)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    rows = session.exec(
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer)),
+        entities=_entities(shape.kind),
+    )
+
+
+@lru_cache(maxsize=2)
+def _entities(kind: str):
+    model = SupplyListing if kind == "listing" else OfftakeRequest
+    return (
         select(model, Organization, StandardVersion, GradeStandard)
         .join(Organization, Organization.id == model.organization_id)
         .join(StandardVersion, StandardVersion.id == model.standard_version_id)
         .join(GradeStandard, GradeStandard.id == StandardVersion.standard_id)
-        .where(col(model.id).in_(ids))
-    ).all()
+        .where(col(model.id).in_(bindparam("ids", expanding=True)))
+    )
+
+
+def _search(
+    session: Session,
+    kind: str,
+    actor: Actor,
+    f: SearchFilters,
+    today: date,
+    only_id: int | None,
+    page: int,
+    per_page: int,
+    values: dict[int, int] | None = None,
+) -> tuple[list[tuple], int]:
+    """The page's rows (item, organisation, version, standard) and the total, in three
+    queries: the count, the page's ids (filtered, sorted and cut by the database) and the
+    page's entities. Open, unexpired items the actor may read, after the filters."""
+    viewer = actor.organization_id if actor is not None else None
+    if READ_MARKET.allows(actor):
+        reader = "market" if viewer is not None else "anonymous"
+    else:
+        reader = "own" if viewer is not None else "nobody"  # unverified or suspended
+    listing = kind == "listing"
+    values = values or {}
+    needs_distance = f.near is not None and (f.radius_km is not None or f.sort == "distance")
+    box = _bounding_box(f.near, f.radius_km) if needs_distance and f.radius_km is not None else {}
+    shape = _Shape(
+        dialect=session.get_bind().dialect.name,
+        kind=kind,
+        reader=reader,
+        only_id=only_id is not None,
+        material=bool(f.material),
+        grade=bool(f.grade),
+        prefecture=bool(f.prefecture),
+        min_kg=f.min_monthly_t is not None,
+        include_committed=f.include_committed,
+        start_by=f.start_by is not None,
+        min_dq=listing and f.min_dq is not None,
+        max_price=listing and f.max_price is not None,
+        index_ids=tuple(sorted(values)) if listing else (),
+        near=f.near if needs_distance else None,
+        box=tuple(box),
+        radius=needs_distance and f.radius_km is not None,
+        sort=f.sort,
+    )
+    params: dict[str, Any] = {
+        "today": today,
+        "viewer": viewer,
+        "invited": f"% {viewer} %",
+        "only_id": only_id,
+        "material": f.material,
+        "grade": f.grade,
+        "prefecture": f.prefecture,
+        "min_kg": int(f.min_monthly_t * 1000) if f.min_monthly_t is not None else None,
+        "start_by": f.start_by,
+        "min_dq": f.min_dq,
+        "max_price": f.max_price,
+        "radius_km": f.radius_km,
+        **box,
+        **{_value_param(i): v for i, v in values.items()},
+    }
+    statements = _statements(shape)
+    total = session.exec(statements.count, params=params).one()
+    if page < 1 or total <= (page - 1) * per_page:
+        return [], total
+    params |= {"limit": per_page, "offset": (page - 1) * per_page}
+    ids = session.exec(statements.ids, params=params).all()
+    rows = session.exec(statements.entities, params={"ids": ids}).all()
     by_id = {row[0].id: row for row in rows}
     return [by_id[i] for i in ids if i in by_id], total
 
@@ -395,13 +513,7 @@ def search_listings(
     f.check()
     month = f.price_month or today.replace(day=1)
     values = month_values(session, month)
-    where = _conditions(actor, _LISTING, f, today, only_id)
-    if f.min_dq is not None:
-        where.append(SupplyListing.data_quality_level >= f.min_dq)
-    price = _price_sql(session.get_bind().dialect.name, values)
-    if f.max_price is not None:
-        where.append(price <= f.max_price)
-    rows, total = _search(session, _LISTING, f, where, page, per_page, price)
+    rows, total = _search(session, "listing", actor, f, today, only_id, page, per_page, values)
     items = []
     for listing, org, version, standard in rows:
         formula = formula_of(listing)
@@ -426,8 +538,7 @@ def search_requests(
     ceilings stay private: no price filter or sort); three queries a page."""
     today = today or date.today()
     f.check()
-    where = _conditions(actor, _REQUEST, f, today, only_id)
-    rows, total = _search(session, _REQUEST, f, where, page, per_page)
+    rows, total = _search(session, "request", actor, f, today, only_id, page, per_page)
     items = [
         RequestRow(request, org, standard, version, _distance(f, request.lat, request.lon))
         for request, org, version, standard in rows

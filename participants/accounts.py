@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field
+from sqlalchemy import String, bindparam
 from sqlmodel import Session, col, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -665,20 +666,30 @@ def start_session(
     return record, raw
 
 
+# Built once: these run on every request (the statement, not only its SQL, is reused).
+_SESSION_LOOKUP = (
+    select(MemberSession, Member, Organization)
+    .join(Member, col(Member.id) == MemberSession.member_id)
+    .join(Organization, col(Organization.id) == Member.organization_id)
+    .where(
+        MemberSession.token_sha256 == bindparam("sha256", type_=String),
+        MemberSession.revoked_at == None,  # noqa: E711
+    )
+)
+_TOKEN_LOOKUP = (
+    select(ApiToken, Member, Organization)
+    .outerjoin(Member, col(Member.id) == ApiToken.member_id)
+    .outerjoin(Organization, col(Organization.id) == Member.organization_id)
+    .where(ApiToken.token_sha256 == bindparam("sha256", type_=String))
+)
+
+
 def member_for_session(
     session: Session, raw: str, idle: timedelta = DEFAULT_SESSION_IDLE
 ) -> tuple[Member, MemberSession, Organization] | None:
     """The active member of a live session (not ended, seen within `idle`), with the session
     and the member's organisation (one query: it runs on every page request), or None."""
-    found = session.exec(
-        select(MemberSession, Member, Organization)
-        .join(Member, col(Member.id) == MemberSession.member_id)
-        .join(Organization, col(Organization.id) == Member.organization_id)
-        .where(
-            MemberSession.token_sha256 == _sha256(raw),
-            MemberSession.revoked_at == None,  # noqa: E711
-        )
-    ).first()
+    found = session.exec(_SESSION_LOOKUP, params={"sha256": _sha256(raw)}).first()
     if found is None:
         return None
     record, member, org = found
@@ -833,12 +844,7 @@ def use_api_token(session: Session, raw: str) -> TokenUse:
     """Check a bearer token: ACTIVE (with its member; "last used" noted, no commit), EXPIRED,
     or REVOKED (also for an unknown token or a removed member). One query (it runs on every
     API request)."""
-    found = session.exec(
-        select(ApiToken, Member, Organization)
-        .outerjoin(Member, col(Member.id) == ApiToken.member_id)
-        .outerjoin(Organization, col(Organization.id) == Member.organization_id)
-        .where(ApiToken.token_sha256 == _sha256(raw))
-    ).first()
+    found = session.exec(_TOKEN_LOOKUP, params={"sha256": _sha256(raw)}).first()
     if found is None:
         return TokenUse(TokenState.REVOKED)
     token, member, org = found
