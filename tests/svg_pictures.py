@@ -1,19 +1,31 @@
-"""Reading the server-drawn pictures of a page: each <img> with a data-URI SVG, decoded."""
+"""Reading the server-drawn pictures of a page: each <img> with an SVG, as a data URI (decoded)
+or at an address of the app (sparklines: fetched with the test client given)."""
 
 import base64
 import html
 import re
 
-IMG = re.compile(r'<img class="(?P<cls>[^"]*)" src="data:image/svg\+xml;base64,(?P<b64>[^"]+)"'
-                 r' alt="(?P<alt>[^"]*)"')  # fmt: skip
+IMG = re.compile(r'<img class="(?P<cls>[^"]*)" src="(?P<src>[^"]+)" alt="(?P<alt>[^"]*)"')
+DATA_URI = "data:image/svg+xml;base64,"
 
 
-def pictures(page: str) -> list[tuple[str, str, str]]:
-    """(class, alt text, SVG source) of each picture of a page, in page order."""
-    return [
-        (m["cls"], html.unescape(m["alt"]), base64.b64decode(m["b64"]).decode())
-        for m in IMG.finditer(page)
-    ]
+def pictures(page: str, client=None) -> list[tuple[str, str, str]]:
+    """(class, alt text, SVG source) of each picture of a page, in page order. A picture at an
+    address is fetched with `client` (it must answer an SVG); without a client its SVG source
+    is left as the address."""
+    found = []
+    for m in IMG.finditer(page):
+        src = html.unescape(m["src"])
+        if src.startswith(DATA_URI):
+            svg = base64.b64decode(src[len(DATA_URI) :]).decode()
+        elif client is not None:
+            response = client.get(src)
+            assert response.status_code == 200 and response.mimetype == "image/svg+xml", src
+            svg = response.get_data(as_text=True)
+        else:
+            svg = src
+        found.append((m["cls"], html.unescape(m["alt"]), svg))
+    return found
 
 
 def texts(svg: str) -> list[str]:

@@ -525,9 +525,10 @@ def index_chart(months: Sequence[date], values: Sequence[int], label: str) -> st
 
 @lru_cache(maxsize=1024)
 def sparkline(values: tuple[int, ...]) -> str:
-    """A word-sized line of an index's last values (no axes); the last value is a dot.
+    """A word-sized line of an index's last values (no axes); the last value is a dot. SVG
+    text, served at its own address (`web.sparklines.sparkline_src`), cached by browsers.
 
-    Cached on the values: a page of listings on the same index draws it once."""
+    Cached on the values: a series is drawn once per process."""
     fig = Figure(figsize=(1.0, 0.28), dpi=96)
     ax = fig.add_axes((0.02, 0.1, 0.9, 0.8))
     ax.axis("off")
@@ -540,7 +541,7 @@ def sparkline(values: tuple[int, ...]) -> str:
     ax.set_xlim(-0.3, max(len(values) - 1, 1) + 0.3)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
+    return buffer.getvalue()
 
 
 def formula_chart(

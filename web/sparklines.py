@@ -1,9 +1,11 @@
 """Pictures of prices: the sparkline of an index beside a price, an index's chart and a
 listing's price formula against its index, each with its text alternative.
 
-The series of all rows of a page come from one query (`market.indices.index_series`) and
-each sparkline is drawn once per series (`web.charts.sparkline` is cached), so a page costs
-the same number of queries and drawings whatever its number of rows.
+The series of all rows of a page come from one query (`market.indices.index_series`). A
+sparkline is an image at an address that holds its values (`/charts/sparkline.svg?v=…`): the
+same picture for every row on one index, drawn once per process (`web.charts.sparkline` is
+cached) and kept by the browser for a year, so a page of 25 rows carries 25 short addresses
+instead of 25 inline pictures (about 2 kB each).
 """
 
 from collections.abc import Iterable
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask import url_for
 from flask_babel import gettext
 from sqlmodel import Session
 
@@ -21,12 +24,16 @@ from market.indices import (
     listing_index_ids,
 )
 from market.models import PriceKind
-from web.charts import formula_chart, index_chart, round_ticks, sparkline
+from web.charts import formula_chart, index_chart, round_ticks
+
+# What the sparkline address accepts: up to this many values of at most this many digits.
+SPARK_MAX_VALUES = 36
+SPARK_MAX_DIGITS = 12
 
 
 @dataclass(frozen=True)
 class Picture:
-    """An image (data URI) and its text alternative."""
+    """An image (a data URI or an address) and its text alternative."""
 
     src: str
     alt: str
@@ -38,6 +45,21 @@ def _yen(value: float) -> str:
 
 def _month(value: date) -> str:
     return value.strftime("%Y-%m")
+
+
+def sparkline_src(values: tuple[int, ...]) -> str:
+    """The address of the sparkline of these values (served by `market.sparkline`)."""
+    return url_for("market.sparkline", v=",".join(str(v) for v in values))
+
+
+def parse_spark_values(raw: str) -> tuple[int, ...] | None:
+    """The values of a sparkline address, or None when they are not 1 to 36 whole numbers."""
+    parts = raw.split(",") if raw else []
+    if not 0 < len(parts) <= SPARK_MAX_VALUES:
+        return None
+    if not all(p.isascii() and p.isdigit() and len(p) <= SPARK_MAX_DIGITS for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
 
 
 def series_alt(code: str, series: tuple[tuple[date, int], ...]) -> str:
@@ -60,7 +82,9 @@ def index_sparklines(session: Session, index_ids: Iterable[int | None], month: d
     """Index id → Picture of its last 12 months up to `month` (indices with values only)."""
     ids = {i for i in index_ids if i is not None}
     return {
-        index_id: Picture(sparkline(tuple(v for _m, v in s.values)), series_alt(s.code, s.values))
+        index_id: Picture(
+            sparkline_src(tuple(v for _m, v in s.values)), series_alt(s.code, s.values)
+        )
         for index_id, s in index_series(session, ids, month).items()
     }
 
@@ -166,5 +190,5 @@ def listing_pictures(
     found = index_series(session, {formula.index_id}, month).get(formula.index_id)
     if found is None:
         return None, None
-    spark = Picture(sparkline(tuple(v for _m, v in found.values)), series_alt(*found))
+    spark = Picture(sparkline_src(tuple(v for _m, v in found.values)), series_alt(*found))
     return spark, formula_picture(formula, found.values, current)

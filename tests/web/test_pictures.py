@@ -99,7 +99,7 @@ def test_formula_points_are_the_ends_and_where_the_formula_meets_floor_and_cap()
 def test_the_listings_page_shows_the_index_of_the_last_12_months_beside_the_price(client, market):
     login(client, market["buyer"].email)
     page = client.get("/listings?price_month=2027-01").get_data(as_text=True)
-    [(cls, alt, svg)] = pictures(page)
+    [(cls, alt, svg)] = pictures(page, client)
     assert cls == "spark" and alt == ALT_12
     points = path_of(svg, "sparkline")
     assert len(points) == 12  # 2026-02 … 2027-01, not the months before
@@ -113,7 +113,7 @@ def test_the_listing_page_plots_the_formula_against_the_index_with_floor_cap_and
 ):
     login(client, market["buyer"].email)
     page = client.get(f"/listings/{market['listing'].id}").get_data(as_text=True)
-    (spark_cls, spark_alt, _spark), (cls, alt, svg) = pictures(page)
+    (spark_cls, spark_alt, _spark), (cls, alt, svg) = pictures(page, client)
     assert spark_cls == "spark"
     assert cls == "chart"
     assert spark_alt == _alt(current_month())
@@ -218,3 +218,31 @@ def test_list_pages_with_sparklines_cost_the_same_queries_whatever_their_rows(ap
             page = client.get(url).get_data(as_text=True)
         assert len(pictures(page)) == 5
         assert len(statements) == before[url], url
+
+
+def test_a_sparkline_is_served_at_an_address_that_holds_its_values_and_is_kept_a_year(
+    client, market
+):
+    login(client, market["buyer"].email)
+    page = client.get("/listings?price_month=2027-01").get_data(as_text=True)
+    assert "data:image/svg+xml" not in page  # the page carries an address, not the picture
+    [(_cls, _alt, src)] = pictures(page)
+    assert src.startswith("/charts/sparkline.svg?v=")
+    end = MONTHS.index(date(2027, 1, 1))
+    assert src.split("v=")[1].split(",") == [str(v) for v in VALUES[end - 11 : end + 1]]
+    client.post("/logout")  # a drawing of what the address says: nobody's data, no login
+    response = client.get(src)
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.get_data(as_text=True) == sparkline(tuple(VALUES[end - 11 : end + 1]))
+    assert response.cache_control.max_age == 365 * 24 * 3600
+    assert response.cache_control.public and response.cache_control.immutable
+
+
+@pytest.mark.parametrize(
+    "values",
+    ["", "1,,2", "-5", "1.5", "abc", "１２", ",".join(["1"] * 37), "1" * 13, "1%2C2,x"],
+)
+def test_a_sparkline_address_with_other_than_1_to_36_whole_numbers_is_refused(client, values):
+    response = client.get("/charts/sparkline.svg", query_string={"v": values})
+    assert response.status_code == 400
+    assert "1 to 36 whole numbers" in response.get_data(as_text=True)

@@ -10,7 +10,16 @@ import re
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -105,6 +114,7 @@ from quality.export_regimes import ROUTE_LABELS, regime_of
 from quality.models import Material
 from web.alerting import send_alert_mails
 from web.auth import current_actor
+from web.charts import sparkline as draw_sparkline
 from web.db import get_db
 from web.errors import commit_or_flash, save_form
 from web.formatting import month, tonnes, yen  # noqa: F401  (re-exported)
@@ -112,7 +122,12 @@ from web.forms import prefecture_choices, prefecture_name
 from web.i18n import translate_error
 from web.labels import LABELS, labels_of, material_name
 from web.pagination import Page, paginate
-from web.sparklines import index_picture, index_sparklines, listing_pictures
+from web.sparklines import (
+    index_picture,
+    index_sparklines,
+    listing_pictures,
+    parse_spark_values,
+)
 from web.validation import input_errors, validate_form
 from web.views.movements import country_choices
 
@@ -784,6 +799,20 @@ def my_requests():
 
 # ---------------------------------------------------------------------------------------------
 # Price indices
+
+
+@bp.get("/charts/sparkline.svg")
+def sparkline():
+    """The sparkline of the values in the address (`web.sparklines.sparkline_src`): a drawing
+    of what the address says, nothing read, so anyone may fetch it and browsers keep it."""
+    values = parse_spark_values(request.args.get("v", ""))
+    if values is None:
+        return gettext("A sparkline takes 1 to 36 whole numbers, separated by commas."), 400
+    response = current_app.response_class(draw_sparkline(values), mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = 365 * 24 * 3600
+    response.cache_control.immutable = True
+    return response
 
 
 def _indices_page(form: NewIndexForm | None = None, status: int = 200):
