@@ -13,7 +13,7 @@ or suspended organisation finds only its own.
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -429,6 +429,32 @@ def _entities(kind: str):
     )
 
 
+# A nearest-first page is looked for within growing circles (km) before the whole market.
+_WIDENING_KM = (30.0, 120.0, 480.0)
+_WIDEN_UP_TO = 500  # only for the first pages (up to this many rows)
+
+
+def _nearest_first(
+    session: Session, shape: _Shape, params: dict, per_page: int, radius_km: float | None
+) -> list[int] | None:
+    """The page's ids of a nearest-first search, found within a circle round `near` (a
+    latitude/longitude box first) when the circle holds the whole page; None when no circle
+    up to the search's own radius does (then the whole search answers).
+
+    The same page as without the circle: every row in the circle is nearer than (or as near
+    as) any row outside it, so the first rows of the whole order are the first rows of the
+    circle's order whenever the circle holds at least offset + page rows."""
+    for km in _WIDENING_KM:
+        if radius_km is not None and km >= radius_km:
+            return None
+        box = _bounding_box(shape.near, km)
+        circle = replace(shape, radius=True, box=tuple(box))
+        ids = session.exec(_statements(circle).ids, params=params | box | {"radius_km": km}).all()
+        if len(ids) == per_page:
+            return ids
+    return None
+
+
 def _search(
     session: Session,
     kind: str,
@@ -492,7 +518,11 @@ def _search(
     if page < 1 or total <= (page - 1) * per_page:
         return [], total
     params |= {"limit": per_page, "offset": (page - 1) * per_page}
-    ids = session.exec(statements.ids, params=params).all()
+    ids = None
+    if shape.sort == "distance" and shape.near is not None and page * per_page <= _WIDEN_UP_TO:
+        ids = _nearest_first(session, shape, params, per_page, f.radius_km)
+    if ids is None:
+        ids = session.exec(statements.ids, params=params).all()
     rows = session.exec(statements.entities, params={"ids": ids}).all()
     by_id = {row[0].id: row for row in rows}
     return [by_id[i] for i in ids if i in by_id], total

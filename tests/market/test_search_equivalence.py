@@ -307,3 +307,41 @@ def test_an_alert_looks_at_one_listing_as_the_python_search_did(db, market):
             expected = reference.search_listings(db, actor, f, today=TODAY, only_id=listing_id)
             found = search_listings(db, actor, f, today=TODAY, only_id=listing_id)
             assert _listing_keys(found) == _listing_keys(expected)
+
+
+@pytest.mark.parametrize("target", ["listings", "requests"])
+def test_nearest_first_pages_found_within_a_circle_equal_the_whole_search(
+    db, market, target, monkeypatch
+):
+    """The first pages of a distance sort come from growing circles round `near` when a circle
+    holds the page: the same rows in the same order (ties on one spot included) as the whole
+    search, which the Python search checks; and the circles are really used."""
+    import market.search as search
+
+    run, ref, keys = (
+        (search_listings, reference.search_listings, _listing_keys)
+        if target == "listings"
+        else (search_requests, reference.search_requests, _request_keys)
+    )
+    answered = []
+    whole_search = search._nearest_first
+
+    def counting(*args):
+        ids = whole_search(*args)
+        answered.append(ids is not None)
+        return ids
+
+    monkeypatch.setattr(search, "_nearest_first", counting)
+    actor = market["actors"]["invited"]
+    for raw in [
+        {"sort": "distance", "near": near} for near in ("01", "13", "27", "40", "47")
+    ] + [{"sort": "distance", "near": "13", "radius_km": 200}]:
+        f = SearchFilters.model_validate(raw)
+        total = ref(db, actor, f, 1, 1000, today=TODAY).total
+        for per_page in (3, 10):
+            for page in range(1, min(total // per_page + 2, 500 // per_page) + 1):
+                expected = ref(db, actor, f, page, per_page, today=TODAY)
+                found = run(db, actor, f, page, per_page, today=TODAY)
+                assert found.total == expected.total
+                assert keys(found) == keys(expected), (raw, per_page, page)
+    assert sum(answered) > 20 and not all(answered)  # circles answered, the whole search too
