@@ -330,6 +330,17 @@ class MatchRunOut(BaseModel):
     surplus_jpy: int = Field(description="gains from trade of the allocation, yen a month")
     lp_bound_jpy: int = Field(description="upper bound of the surplus (LP relaxation)")
     solver_ms: int
+    solver_method: str | None = Field(
+        description="how it was solved: mcf (min-cost flow), lp (the LP fallback), "
+        "+mip (exact model for the minimums), +rounding (the heuristic kept); null on old runs"
+    )
+    mip_gap: float | None = Field(
+        description="proven relative gap to the best possible surplus (0.001 = 0.1 %); "
+        "null when unknown"
+    )
+    optimal: bool | None = Field(
+        description="proven optimal within the solver's target gap (0.01 %); null when unknown"
+    )
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -345,6 +356,9 @@ def match_run_out(run: MatchRun) -> MatchRunOut:
         surplus_jpy=run.surplus_jpy,
         lp_bound_jpy=run.lp_bound_jpy,
         solver_ms=run.solver_ms,
+        solver_method=run.solver_method,
+        mip_gap=run.mip_gap,
+        optimal=run.optimal,
         started_at=run.started_at,
         finished_at=run.finished_at,
     )
@@ -1209,8 +1223,9 @@ def run_market_allocation(
     go into the audit log. Without a month: this month in Asia/Tokyo.
     ``timings`` (optional dict) receives seconds per stage: read, candidates, solve, write;
     ``progress`` (optional) is told what each stage is about to do (long CLI runs);
-    ``outcome`` (optional dict) receives the solver's method, proven gap (``mip_gap``) and
-    whether the allocation is proven optimal within 0.01 % (``optimal``); ``time_limit_s``
+    the run records the solver's method, proven gap (``mip_gap``) and whether the allocation
+    is proven optimal within 0.01 % (``optimal``); ``outcome`` (optional dict) receives them
+    too, with the solver's notes; ``time_limit_s``
     replaces the solver's default budget for the exact model (`solve_allocation`).
 
     Earlier proposals still open with no decision are superseded. Proposals one side has
@@ -1289,6 +1304,9 @@ def run_market_allocation(
     run.surplus_jpy = int(allocation.surplus_jpy)
     run.lp_bound_jpy = int(round(allocation.lp_bound_jpy or 0))
     run.solver_ms = int(round(allocation.solver_seconds * 1000))
+    run.solver_method = allocation.method
+    run.mip_gap = allocation.mip_gap
+    run.optimal = allocation.optimal if allocation.mip_gap is not None else None
     run.finished_at = utcnow()
     session.add(run)
     session.flush()

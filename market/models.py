@@ -243,6 +243,12 @@ class MatchRun(SQLModel, table=True):
     surplus_jpy: int = Field(default=0, sa_type=BigInteger)
     lp_bound_jpy: int = Field(default=0, sa_type=BigInteger)
     solver_ms: int = 0
+    # How the allocation was solved and what is proven of it (migration 0013; None on older
+    # runs): the method ("mcf", "mcf+mip", "mcf+rounding", "lp+…"), the proven relative gap to
+    # the best possible surplus (0.001 = 0.1 %) and whether that is within the solver's target.
+    solver_method: str | None = Field(default=None, max_length=20)
+    mip_gap: float | None = None
+    optimal: bool | None = None
 
 
 class ProposalStatus(StrEnum):

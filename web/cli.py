@@ -115,14 +115,12 @@ def match(month: str | None, time_limit: float | None) -> None:
     except ValidationError as err:
         raise click.BadParameter(err.errors()[0]["msg"], param_hint="--month") from None
     db = get_db()
-    outcome: dict = {}
     run = run_market_allocation(
         db,
         SYSTEM,
         data.month,
         rates=transport_rates(current_app.config),
         progress=lambda message: click.echo(message, err=True),
-        outcome=outcome,
         time_limit_s=BATCH_MATCHING_TIME_LIMIT_S if time_limit is None else time_limit,
     )
     db.commit()
@@ -133,10 +131,9 @@ def match(month: str | None, time_limit: float | None) -> None:
     click.echo(
         f"surplus {run.surplus_jpy:,} JPY/month (LP bound {run.lp_bound_jpy:,}, gap {gap:.4%})"
     )
-    proven = outcome.get("mip_gap")
-    if proven is not None:
-        verdict = "optimal within 0.01 %" if outcome.get("optimal") else "not proven optimal"
-        click.echo(f"proven gap {proven:.4%} ({verdict}; {outcome.get('method')})")
+    if run.mip_gap is not None:
+        verdict = "optimal within 0.01 %" if run.optimal else "not proven optimal"
+        click.echo(f"proven gap {run.mip_gap:.4%} ({verdict}; {run.solver_method})")
     click.echo(f"solver {run.solver_ms} ms")
 
 

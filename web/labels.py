@@ -111,6 +111,17 @@ register(
     },
 )
 register(
+    "solver_method",  # MatchRun.solver_method (market.allocation.solve_allocation)
+    {
+        "mcf": _l("Min-cost flow"),
+        "lp": _l("Linear programme"),
+        "mcf+mip": _l("Min-cost flow + exact model"),
+        "mcf+rounding": _l("Min-cost flow + rounding heuristic"),
+        "lp+mip": _l("Linear programme + exact model"),
+        "lp+rounding": _l("Linear programme + rounding heuristic"),
+    },
+)
+register(
     "contract_status",
     {
         "draft": _p("contract status", "Draft"),

@@ -291,5 +291,7 @@ def test_the_nightly_matching_runs_once_a_day_even_when_started_twice_at_once(ap
     assert sorted(r.get("skipped", "ran") for r in reports) == ["already run today", "ran"]
     ran = next(r for r in reports if "run" in r)
     assert (ran["month"], ran["proposals"]) == ("2027-03", 1)
+    stored = db.exec(select(MatchRun)).one()  # with what the solver proved (a plain flow)
+    assert (stored.solver_method, stored.mip_gap, stored.optimal) == ("mcf", 0.0, True)
     assert run(db, "nightly_matching", date(2027, 3, 2)).counts["month"] == "2027-03"
     assert _count(db, MatchRun) == 2  # the next day runs again

@@ -220,6 +220,58 @@ def test_run_writes_proposals_and_supersedes_them_on_re_run(mk):
     assert count(db, Proposal, Proposal.status == "proposed", Proposal.run_id == again.id) == 2
 
 
+def test_a_run_records_a_plain_min_cost_flow_as_proven_optimal_with_no_gap(mk):
+    db, v = mk["db"], mk["v"]
+    add_listing(db, mk["recycler"], v["HDPE-NAT-B"])
+    add_request(db, mk["maker"], v["HDPE-NAT-B"])
+    add_request(db, mk["maker2"], v["HDPE-NAT-B"], monthly_kg=30_000)  # above the 20 t minimum
+    recorded = run(db)
+    db.commit()
+    db.expire_all()
+    stored = db.get(MatchRun, recorded.id)
+    assert (stored.solver_method, stored.mip_gap, stored.optimal) == ("mcf", 0.0, True)
+
+
+def binding_minimum(mk) -> None:
+    """60 t wanted; 50 t on offer cheaply and 100 t dearer with a 40 t minimum: the flow without
+    minimums buys 50 t + 10 t, short of the second listing's minimum."""
+    db, v = mk["db"], mk["v"]
+    add_listing(db, mk["recycler"], v["HDPE-NAT-B"], monthly_kg=50_000)
+    add_listing(
+        db,
+        mk["recycler2"],
+        v["HDPE-NAT-B"],
+        min_kg_per_contract=40_000,
+        fixed_price_jpy_per_t=75_000,
+    )
+    add_request(db, mk["maker"], v["HDPE-NAT-B"])
+
+
+def test_a_run_records_the_exact_model_its_proven_gap_and_optimality_when_minimums_bind(mk):
+    db = mk["db"]
+    binding_minimum(mk)
+    recorded = run(db)
+    db.commit()
+    db.expire_all()
+    stored = db.get(MatchRun, recorded.id)
+    assert stored.solver_method == "mcf+mip" and stored.optimal is True
+    assert 0.0 <= stored.mip_gap <= 1e-4  # HiGHS proves it: 0.0 here
+    assert (stored.n_proposals, stored.surplus_jpy, stored.lp_bound_jpy) == (1, 825_700, 940_840)
+
+
+def test_a_run_out_of_time_for_the_exact_model_records_its_proven_gap_as_not_optimal(mk):
+    db = mk["db"]
+    binding_minimum(mk)
+    recorded = run_market_allocation(db, SYSTEM, MONTH, today=TODAY, time_limit_s=0)
+    db.commit()
+    db.expire_all()
+    stored = db.get(MatchRun, recorded.id)
+    assert stored.solver_method == "mcf+rounding" and stored.optimal is False
+    # No exact model ran: the heuristic's 50 t is measured against the flow's bound.
+    assert (stored.surplus_jpy, stored.lp_bound_jpy) == (825_700, 940_840)
+    assert stored.mip_gap == pytest.approx((940_840 - 825_700) / 940_840)  # 12.2 %
+
+
 def test_re_run_keeps_half_accepted_proposals_and_never_duplicates_accepted_ones(mk):
     db, v = mk["db"], mk["v"]
     add_listing(db, mk["recycler"], v["HDPE-NAT-B"])

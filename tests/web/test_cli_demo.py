@@ -63,6 +63,9 @@ def test_match_command_reports_progress_and_figures_and_refuses_a_bad_month(tmp_
         entries = db.exec(select(AuditEntry).where(AuditEntry.action == "matching.run")).all()
     # the demo loader's run and this one, both by the marketplace itself, both audited
     assert len(runs) == 2 and all(r.run_by_member_id is None for r in runs)
+    # each keeps what the solver proved, as the output says
+    assert all(r.solver_method and r.mip_gap is not None and r.optimal is not None for r in runs)
+    assert f"proven gap {runs[-1].mip_gap:.4%}" in result.output
     assert sorted(e.target_id for e in entries) == [r.id for r in runs]
     assert {(e.actor_member_id, e.actor_organization_id) for e in entries} == {(None, None)}
     bad = runner.invoke(main, ["match", "--month", "2026-13"])

@@ -1,5 +1,7 @@
 """Matching pages and API: own requests and proposals only, operator-only runs, decisions."""
 
+import re
+
 import pytest
 from factories import login, make_listing, make_member, make_org, make_request
 from sqlmodel import func, select
@@ -65,6 +67,8 @@ def test_only_the_operator_runs_the_matching(client, api_token, world):
         1,
     )
     assert body["surplus_jpy"] > 0
+    # One listing, one request, no short flow: the min-cost flow is the proven optimum.
+    assert (body["solver_method"], body["mip_gap"], body["optimal"]) == ("mcf", 0.0, True)
 
 
 def test_candidates_api_is_for_the_requests_own_organisation(client, api_token, world):
@@ -322,6 +326,57 @@ def test_a_run_records_the_operator_in_the_audit_log(client, api_token, world):
         run_id,
     )
     assert world["db"].get(MatchRun, run_id).run_by_member_id == world["operator"].id
+
+
+def test_the_operator_page_says_what_is_proven_of_each_run_in_english_and_japanese(client, world):
+    from datetime import date
+
+    db = world["db"]
+    runs = [
+        MatchRun(month=date(2026, 10, 1)),  # before the verdict was kept: NULL
+        MatchRun(month=date(2026, 11, 1), solver_method="mcf", mip_gap=0.0, optimal=True),
+        MatchRun(month=date(2026, 12, 1), solver_method="mcf+mip", mip_gap=4e-5, optimal=True),
+        MatchRun(
+            month=date(2027, 1, 1), solver_method="mcf+rounding", mip_gap=0.00098, optimal=False
+        ),
+    ]
+    db.add_all(runs)
+    db.commit()
+    login(client, world["operator"].email)
+
+    def cells(page: str, run: MatchRun) -> str:
+        """The run's last two cells: the solution method and what is proven."""
+        row = page.split(f"<tr><td>{run.id}</td>", 1)[1].split("</tr>", 1)[0]
+        return " | ".join(re.findall(r"<td>(.*?)</td>", row)[-2:])
+
+    page = client.get("/operator/matching").get_data(as_text=True)
+    assert [cells(page, r) for r in runs] == [
+        "— | —",
+        "Min-cost flow | Proven optimal",
+        "Min-cost flow + exact model | Proven optimal: within 0.004 % of the best possible",
+        "Min-cost flow + rounding heuristic | "
+        "Best found, not proven optimal: within 0.098 % of the best possible",
+    ]
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ja"
+    client.post("/language", data={"lang": "ja"})
+    page = client.get("/operator/matching").get_data(as_text=True)
+    assert [cells(page, r) for r in runs] == [
+        "— | —",
+        "最小費用流 | 最適性を証明済み",
+        "最小費用流 + 厳密モデル | 最適性を証明済み：理論上の最良値との差は0.004 %以内",
+        "最小費用流 + 丸めヒューリスティック | "
+        "探索した最良解（最適性は未証明）：理論上の最良値との差は0.098 %以内（証明済み）",
+    ]
+    assert "解法" in page and "最適性" in page
+
+
+def test_a_run_started_on_the_operator_page_records_and_shows_its_verdict(client, world):
+    login(client, world["operator"].email)
+    client.post("/operator/matching", data={"month": "2027-01"})
+    run = world["db"].exec(select(MatchRun)).one()
+    assert (run.solver_method, run.mip_gap, run.optimal) == ("mcf", 0.0, True)
+    page = client.get("/operator/matching").get_data(as_text=True)
+    assert "<td>Min-cost flow</td><td>Proven optimal</td>" in page
 
 
 # --- odd input (issue 7): a 4xx with a field message, nothing written ---------------------------
