@@ -432,6 +432,7 @@ def _entities(kind: str):
 # A nearest-first page is looked for within growing circles (km) before the whole market.
 _WIDENING_KM = (30.0, 120.0, 480.0)
 _WIDEN_UP_TO = 500  # only for the first pages (up to this many rows)
+_WIDEN_FROM = 2_000  # and only past this many matches: fewer are sorted faster than looked for
 
 
 def _nearest_first(
@@ -519,7 +520,12 @@ def _search(
         return [], total
     params |= {"limit": per_page, "offset": (page - 1) * per_page}
     ids = None
-    if shape.sort == "distance" and shape.near is not None and page * per_page <= _WIDEN_UP_TO:
+    if (
+        shape.sort == "distance"
+        and shape.near is not None
+        and page * per_page <= _WIDEN_UP_TO
+        and total > _WIDEN_FROM
+    ):
         ids = _nearest_first(session, shape, params, per_page, f.radius_km)
     if ids is None:
         ids = session.exec(statements.ids, params=params).all()

@@ -332,10 +332,11 @@ def test_nearest_first_pages_found_within_a_circle_equal_the_whole_search(
         return ids
 
     monkeypatch.setattr(search, "_nearest_first", counting)
+    monkeypatch.setattr(search, "_WIDEN_FROM", 0)  # circles from the first match on
     actor = market["actors"]["invited"]
-    for raw in [
-        {"sort": "distance", "near": near} for near in ("01", "13", "27", "40", "47")
-    ] + [{"sort": "distance", "near": "13", "radius_km": 200}]:
+    for raw in [{"sort": "distance", "near": near} for near in ("01", "13", "27", "40", "47")] + [
+        {"sort": "distance", "near": "13", "radius_km": 200}
+    ]:
         f = SearchFilters.model_validate(raw)
         total = ref(db, actor, f, 1, 1000, today=TODAY).total
         for per_page in (3, 10):
