@@ -79,6 +79,9 @@ def page(browser):
     context = browser.new_context(locale="en-GB")
     p = context.new_page()
     p.set_default_timeout(10_000)
+    # A page load waits longer than an element: the server draws a cold page (the statistics
+    # maps, the first matplotlib import of a worker) on CPUs it shares with the other worker.
+    p.set_default_navigation_timeout(30_000)
     yield p
     context.close()
 
