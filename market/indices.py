@@ -182,7 +182,7 @@ def index_codes(session: Session, index_ids: set[int | None]) -> dict[int, str]:
     ids = {i for i in index_ids if i}
     if not ids:
         return {}
-    return dict(session.exec(_INDEX_CODES, params={"ids": sorted(ids)}).all())
+    return dict(session.connection().execute(_INDEX_CODES, {"ids": sorted(ids)}).all())
 
 
 def _parse_value(raw: str) -> int:
@@ -352,7 +352,7 @@ def latest_values(session: Session, index_ids: set[int], month: date) -> dict[in
 def month_values(session: Session, month: date) -> dict[int, int]:
     """Every index's value for a month (that month's, else the latest before it), one query:
     what a search's SQL price of index-linked listings is worked out against."""
-    return dict(session.exec(_MONTH_VALUES, params={"month": month}).all())
+    return dict(session.connection().execute(_MONTH_VALUES, {"month": month}).all())
 
 
 def price_for_month(

@@ -450,7 +450,8 @@ def _nearest_first(
             return None
         box = _bounding_box(shape.near, km)
         circle = replace(shape, radius=True, box=tuple(box))
-        ids = session.exec(_statements(circle).ids, params=params | box | {"radius_km": km}).all()
+        circle_params = params | box | {"radius_km": km}
+        ids = session.connection().execute(_statements(circle).ids, circle_params).scalars().all()
         if len(ids) == per_page:
             return ids
     return None
@@ -515,7 +516,9 @@ def _search(
         **{_value_param(i): v for i, v in values.items()},
     }
     statements = _statements(shape)
-    total = session.exec(statements.count, params=params).one()
+    # Plain columns: run on the session's connection (its transaction), without the ORM layer.
+    conn = session.connection()
+    total = conn.execute(statements.count, params).scalar_one()
     if page < 1 or total <= (page - 1) * per_page:
         return [], total
     params |= {"limit": per_page, "offset": (page - 1) * per_page}
@@ -528,7 +531,7 @@ def _search(
     ):
         ids = _nearest_first(session, shape, params, per_page, f.radius_km)
     if ids is None:
-        ids = session.exec(statements.ids, params=params).all()
+        ids = conn.execute(statements.ids, params).scalars().all()
     rows = session.exec(statements.entities, params={"ids": ids}).all()
     by_id = {row[0].id: row for row in rows}
     return [by_id[i] for i in ids if i in by_id], total
