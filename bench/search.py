@@ -40,6 +40,7 @@ from sqlmodel import Session, select  # noqa: E402
 
 import web.models  # noqa: E402,F401
 from bench.matching import _bench_chain  # noqa: E402
+from market.indices import refresh_prices  # noqa: E402
 from market.models import IndexValue, PriceIndex, SupplyListing  # noqa: E402
 from participants.accounts import hash_password  # noqa: E402
 from participants.geography import PREFECTURES  # noqa: E402
@@ -263,6 +264,9 @@ def run(n: int, url: str, seed: int, repeat: int, reference: bool = False) -> di
             raise SystemExit("The database has listings already: give an empty database.")
         t = time.perf_counter()
         params = load(session, n, seed, today)
+        # Each listing's price for the month, as the nightly job stores it (the sort key).
+        refresh_prices(session)
+        session.commit()
         load_s = time.perf_counter() - t
     # Fresh statistics and (PostgreSQL) a visibility map, as autovacuum leaves them after a
     # bulk load: index-only scans of the covering search index need it.

@@ -55,6 +55,7 @@ from contracts.watch import remind_consent_expiry
 from market.alerts import notify_organization
 from market.allocation import TransportRates
 from market.evaluation import open_due_tenders
+from market.indices import refresh_prices
 from market.listings import add_months, expire_due, kg_to_tonnes
 from market.matching import BATCH_MATCHING_TIME_LIMIT_S, run_market_allocation
 from market.models import Notification
@@ -314,13 +315,16 @@ def run_remind_consent_expiry(session: Session, actor: Actor, ctx: JobContext) -
 
 
 def run_expire_listings(session: Session, actor: Actor, ctx: JobContext) -> JobReport:
-    """Expire listings and requests past their expiry date, once a day."""
+    """Expire listings and requests past their expiry date, once a day; and store every
+    listing's price for the month (the search's sort key: a new month, or prices left to work
+    out after an index value changed — idempotent, so also when the day's run is done)."""
     OPERATE_MARKETPLACE.check(actor)
+    prices = refresh_prices(session, ctx.today)
     if not claim(session, "expire_listings", ctx.today.isoformat()):
-        return JobReport("expire_listings", {"skipped": "already run today"})
+        return JobReport("expire_listings", {"skipped": "already run today", "prices": prices})
     expired = expire_due(session, ctx.today)
     session.flush()
-    return JobReport("expire_listings", {"expired": expired})
+    return JobReport("expire_listings", {"expired": expired, "prices": prices})
 
 
 def run_nightly_matching(session: Session, actor: Actor, ctx: JobContext) -> JobReport:
@@ -397,7 +401,7 @@ JOBS: dict[str, Job] = {
         ),
         Job(
             "expire_listings",
-            "expire listings and requests past their expiry date",
+            "expire listings and requests past their expiry date; store this month's prices",
             run_expire_listings,
         ),
         Job(

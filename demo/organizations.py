@@ -573,6 +573,11 @@ def load_demo(
     ):
         created = True
         session.commit()
+    # Every listing's price for this month, as the nightly job stores it (the search's key).
+    from market.indices import refresh_prices
+
+    refresh_prices(session)
+    session.commit()
     return created
 
 

@@ -7,6 +7,7 @@ Creating an index and entering or importing its values is for the marketplace op
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -14,10 +15,29 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Date, and_, bindparam, func
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    Numeric,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    null,
+    update,
+)
 from sqlmodel import Session, col, select
 
-from market.models import IndexValue, OfftakeRequest, PriceIndex, PriceKind, SupplyListing
+from market.models import (
+    NO_PRICE_KEY,
+    IndexValue,
+    OfftakeRequest,
+    PriceIndex,
+    PriceKind,
+    SupplyListing,
+)
 from participants.actors import OPERATE_MARKETPLACE, Actor
 from participants.audit import record_audit
 from participants.errors import N_, NotFound, ValidationFailed
@@ -197,7 +217,9 @@ def _parse_value(raw: str) -> int:
 def set_index_value(session: Session, actor: Actor, code: str, data: IndexValueInput) -> IndexValue:
     """Enter or correct one month's value (operator only; audited)."""
     index = index_to_change(session, actor, code)
-    return _upsert(session, actor, index, data.month.replace(day=1), data.value_jpy_per_t)
+    row = _upsert(session, actor, index, data.month.replace(day=1), data.value_jpy_per_t)
+    refresh_prices(session, index_ids={index.id})
+    return row
 
 
 def _upsert(session: Session, actor: Actor, index: PriceIndex, month: date, value: int):
@@ -267,6 +289,7 @@ def import_index_csv(session: Session, actor: Actor, code: str, text: str) -> in
         raise ValidationFailed("The file has no rows.", field="file")
     for when, value in sorted(parsed.items()):
         _upsert(session, actor, index, when, value)
+    refresh_prices(session, index_ids={index.id})
     return len(parsed)
 
 
@@ -353,6 +376,94 @@ def month_values(session: Session, month: date) -> dict[int, int]:
     """Every index's value for a month (that month's, else the latest before it), one query:
     what a search's SQL price of index-linked listings is worked out against."""
     return dict(session.connection().execute(_MONTH_VALUES, {"month": month}).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# The price for a month in SQL (the search's filter and sort), and the stored sort key
+
+_MICRO = 1_000_000
+_BELOW_ANY, _ABOVE_ANY = -(2**62), 2**62  # "no floor" and "no cap" in a clamp
+
+
+def sql_least(dialect: str, *args):
+    """SQL least() (PostgreSQL) / min() of several arguments (SQLite)."""
+    return func.least(*args) if dialect == "postgresql" else func.min(*args)
+
+
+def sql_greatest(dialect: str, *args):
+    """SQL greatest() (PostgreSQL) / max() of several arguments (SQLite)."""
+    return func.greatest(*args) if dialect == "postgresql" else func.max(*args)
+
+
+def _factor_micro(dialect: str):
+    """The index factor (a canonical decimal string, at most 6 places) × 10⁶ as an exact
+    integer. SQLite has no decimal type: through a double, exact after rounding (≤ 5 × 10⁶)."""
+    factor = SupplyListing.index_factor
+    if dialect == "postgresql":
+        return cast(cast(factor, Numeric) * _MICRO, BigInteger)
+    return cast(func.round(cast(factor, Float) * _MICRO), BigInteger)
+
+
+def value_param(index_id: int) -> str:
+    """The name of the bound parameter that carries an index's value in `price_sql`."""
+    return f"index_value_{index_id}"
+
+
+def price_sql(dialect: str, index_ids: tuple[int, ...]):
+    """`indices.evaluate` in SQL for a month with values for the indices `index_ids` (bound as
+    parameters `index_value_<id>`): the fixed price, or round-half-up(value × factor) + premium
+    clamped to floor and cap, in integers (value and factor are positive, so the integer
+    division is a floor); NULL without a value.
+
+    One expression whatever the number of indices: the value is looked up by index id, the
+    arithmetic written once."""
+    listing = SupplyListing
+    fixed = listing.price_kind == PriceKind.FIXED
+    if not index_ids:
+        return case((fixed, listing.fixed_price_jpy_per_t), else_=null())
+    value = case(
+        {i: cast(bindparam(value_param(i), type_=BigInteger), BigInteger) for i in index_ids},
+        value=listing.index_id,
+    )
+    raw = (value * _factor_micro(dialect) + _MICRO // 2) // _MICRO
+    price = sql_greatest(
+        dialect,
+        raw + listing.premium_jpy_per_t,
+        func.coalesce(listing.floor_jpy_per_t, _BELOW_ANY),
+    )
+    price = sql_least(dialect, price, func.coalesce(listing.cap_jpy_per_t, _ABOVE_ANY))
+    return case(
+        (fixed, listing.fixed_price_jpy_per_t),
+        (col(listing.index_id).in_(index_ids), price),
+        else_=null(),
+    )
+
+
+def refresh_prices(
+    session: Session,
+    month: date | None = None,
+    *,
+    listing_ids: Iterable[int] | None = None,
+    index_ids: Iterable[int] | None = None,
+) -> int:
+    """Store the price for `month` (default: this month) of the listings given (by id, by
+    index; all when neither) as their sort key (`price_key`, `price_month`), worked out by
+    `price_sql` in the database itself, one UPDATE: the search reads it for a price sort or
+    ceiling when every open listing holds that month. Idempotent. Returns the rows written."""
+    month = (month or date.today()).replace(day=1)
+    session.flush()  # what the session holds counts (and clears stale months first)
+    values = month_values(session, month)
+    dialect = session.get_bind().dialect.name
+    price = price_sql(dialect, tuple(sorted(values)))
+    statement = update(SupplyListing).values(
+        price_key=func.coalesce(price, NO_PRICE_KEY), price_month=month
+    )
+    if listing_ids is not None:
+        statement = statement.where(col(SupplyListing.id).in_(sorted(set(listing_ids))))
+    if index_ids is not None:
+        statement = statement.where(col(SupplyListing.index_id).in_(sorted(set(index_ids))))
+    params = {value_param(i): v for i, v in values.items()}
+    return session.connection().execute(statement, params).rowcount
 
 
 def price_for_month(

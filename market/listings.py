@@ -27,7 +27,14 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from market.alerts import alert_matching_searches
-from market.indices import YenPerTonne, evaluate, formula_of, index_codes, latest_values
+from market.indices import (
+    YenPerTonne,
+    evaluate,
+    formula_of,
+    index_codes,
+    latest_values,
+    refresh_prices,
+)
 from market.models import (
     ListingStatus,
     MovementRecord,
@@ -584,6 +591,7 @@ def create_listing(
     )
     session.add(listing)
     session.flush()
+    refresh_prices(session, today, listing_ids=[listing.id])
     return listing
 
 
@@ -639,6 +647,7 @@ def update_listing(
             ),
         )
     session.flush()
+    refresh_prices(session, listing_ids=[listing.id])
     return listing
 
 
@@ -651,6 +660,7 @@ def publish_listing(
     saying what is missing: `market.movements.require_listing_record`)."""
     listing = own_listing(session, actor, listing_id, MANAGE_LISTINGS)
     require_listing_record(session, listing, today or tokyo_today())
+    refresh_prices(session, listing_ids=[listing.id])
     return _publish(session, listing, today)
 
 

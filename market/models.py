@@ -4,8 +4,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    update,
+)
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Field, SQLModel, col
 
 from participants.columns import ExactDecimal, UTCDateTime, utcnow
 from participants.models import Member, Organization  # noqa: F401  (foreign-key targets)
@@ -110,6 +121,14 @@ class MovementRecord(SQLModel, table=True):
         return tuple(c for c in self.countries_transit.split() if c)
 
 
+# What the search stores for a listing without a price for the month: after every price.
+NO_PRICE_KEY = 2**62
+# The fields a listing's price for a month is worked out from.
+PRICE_FIELDS = (
+    "price_kind", "fixed_price_jpy_per_t", "index_id", "index_factor", "premium_jpy_per_t",
+    "floor_jpy_per_t", "cap_jpy_per_t",
+)  # fmt: skip
+
 # What the search reads of every candidate row (migration 0012): with these columns in one index
 # the count and the sorts by price, volume and distance read the index only, not the wide rows.
 SEARCH_COLUMNS = {
@@ -130,12 +149,19 @@ SEARCH_COLUMNS = {
 def _search_indexes(table: str) -> tuple[Index, ...]:
     """The search's indexes (migration 0012): open items by material and creation time and by
     creation time (a newest-first page stops after its rows), and the covering index of what
-    the filters and sorts read."""
-    return (
+    the filters and sorts read. Listings also by their stored price for the month (migration
+    0014): a cheapest-first page stops after its rows."""
+    indexes = (
         Index(f"ix_{table}_status_material_created", "status", "material_code", "created_at"),
         Index(f"ix_{table}_status_created", "status", "created_at"),
         Index(f"ix_{table}_search", *SEARCH_COLUMNS[table]),
     )
+    if table == "supplylisting":
+        indexes += (
+            Index("ix_supplylisting_status_price_key", "status", "price_key"),
+            Index("ix_supplylisting_status_price_month", "status", "price_month"),
+        )
+    return indexes
 
 
 class SupplyListing(SQLModel, table=True):
@@ -178,6 +204,13 @@ class SupplyListing(SQLModel, table=True):
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The price for `price_month` as the search works it out, stored so that a cheapest-first
+    # search reads an index (`market.indices.refresh_prices`): the price in yen per tonne, or
+    # NO_PRICE_KEY when there is none (sorts last). A change to the price fields or to the
+    # index's values clears `price_month` (`_stale_prices` below); a listing whose
+    # `price_month` is not the searched month is never read by this key.
+    price_key: int | None = Field(default=None, sa_type=BigInteger)
+    price_month: date | None = None
 
     @property
     def available_kg(self) -> int:
@@ -572,3 +605,33 @@ class OcdsRelease(SQLModel, table=True):
     tag: str = Field(max_length=24)
     date: datetime = Field(sa_type=UTCDateTime)
     release_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _stale_prices(session: OrmSession, _context, _instances) -> None:
+    """A stored price stops counting the moment what it was worked out from changes: a
+    listing's price fields (every writer, whatever the path), or a value of its index (all the
+    listings on that index). One UPDATE each, in the flush's transaction; it is a statement, not
+    an attribute, because `refresh_prices` writes by statement too and a loaded listing may not
+    know its stored month. `refresh_prices` stores the prices again; until then the search
+    works the price out as it reads."""
+    changed = [
+        obj.id
+        for obj in session.dirty
+        if isinstance(obj, SupplyListing)
+        and obj.id is not None
+        and any(inspect(obj).attrs[name].history.has_changes() for name in PRICE_FIELDS)
+    ]
+    index_ids = {
+        obj.index_id
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(obj, IndexValue)
+    }
+    for column, keys in ((SupplyListing.id, changed), (SupplyListing.index_id, index_ids)):
+        if keys:
+            session.connection().execute(
+                update(SupplyListing)
+                .where(col(column).in_(sorted(keys)))
+                .values(price_month=None)
+                .execution_options(synchronize_session=False)
+            )

@@ -32,22 +32,25 @@ from sqlalchemy import (
     Date,
     Float,
     Integer,
-    Numeric,
     String,
     bindparam,
-    case,
-    cast,
     false,
     func,
     literal,
-    null,
     or_,
 )
 from sqlmodel import Session, col, select
 
 from market.allocation import EARTH_RADIUS_KM, great_circle_km
-from market.indices import evaluate, formula_of, month_values
-from market.models import ListingStatus, OfftakeRequest, PriceKind, SupplyListing
+from market.indices import (
+    evaluate,
+    formula_of,
+    month_values,
+    price_sql,
+    sql_least,
+    value_param,
+)
+from market.models import ListingStatus, OfftakeRequest, SupplyListing
 from market.visibility import READ_MARKET
 from participants.actors import Actor
 from participants.errors import ValidationFailed
@@ -185,8 +188,6 @@ def _distance(f: SearchFilters, lat: float, lon: float) -> float | None:
 # SQL expressions that give exactly what the Python rules give (same operations, same order).
 
 _RADIANS = math.pi / 180  # what math.radians multiplies by
-_MICRO = 1_000_000
-_BELOW_ANY, _ABOVE_ANY = -(2**62), 2**62  # "no floor" and "no cap" in a clamp
 
 
 @dataclass(frozen=True)
@@ -213,57 +214,6 @@ _REQUEST = _Columns(
 )
 
 
-def _least(dialect: str, *args):
-    return func.least(*args) if dialect == "postgresql" else func.min(*args)
-
-
-def _greatest(dialect: str, *args):
-    return func.greatest(*args) if dialect == "postgresql" else func.max(*args)
-
-
-def _factor_micro(dialect: str):
-    """The index factor (a canonical decimal string, at most 6 places) × 10⁶ as an exact
-    integer. SQLite has no decimal type: through a double, exact after rounding (≤ 5 × 10⁶)."""
-    factor = SupplyListing.index_factor
-    if dialect == "postgresql":
-        return cast(cast(factor, Numeric) * _MICRO, BigInteger)
-    return cast(func.round(cast(factor, Float) * _MICRO), BigInteger)
-
-
-def _value_param(index_id: int) -> str:
-    return f"index_value_{index_id}"
-
-
-def _price_sql(dialect: str, index_ids: tuple[int, ...]):
-    """`indices.evaluate` in SQL for a month with values for the indices `index_ids` (bound as
-    parameters `index_value_<id>`): the fixed price, or round-half-up(value × factor) + premium
-    clamped to floor and cap, in integers (value and factor are positive, so the integer
-    division is a floor); NULL without a value.
-
-    One expression whatever the number of indices: the value is looked up by index id, the
-    arithmetic written once."""
-    listing = SupplyListing
-    fixed = listing.price_kind == PriceKind.FIXED
-    if not index_ids:
-        return case((fixed, listing.fixed_price_jpy_per_t), else_=null())
-    value = case(
-        {i: cast(bindparam(_value_param(i), type_=BigInteger), BigInteger) for i in index_ids},
-        value=listing.index_id,
-    )
-    raw = (value * _factor_micro(dialect) + _MICRO // 2) // _MICRO
-    price = _greatest(
-        dialect,
-        raw + listing.premium_jpy_per_t,
-        func.coalesce(listing.floor_jpy_per_t, _BELOW_ANY),
-    )
-    price = _least(dialect, price, func.coalesce(listing.cap_jpy_per_t, _ABOVE_ANY))
-    return case(
-        (fixed, listing.fixed_price_jpy_per_t),
-        (col(listing.index_id).in_(index_ids), price),
-        else_=null(),
-    )
-
-
 def _distance_sql(dialect: str, model, near: str):
     """`allocation.great_circle_km` from the prefecture `near` to each row, in SQL: the same
     haversine with the same operations in the same order (the constants worked out here)."""
@@ -276,7 +226,7 @@ def _distance_sql(dialect: str, model, near: str):
         func.sin(half_dl) * func.sin(half_dl)
     )
     # min(1, sqrt(a)) == sqrt(min(a, 1)): a square root is 1 exactly when its square rounds to 1.
-    return (2 * EARTH_RADIUS_KM) * func.asin(func.sqrt(_least(dialect, a, 1.0)))
+    return (2 * EARTH_RADIUS_KM) * func.asin(func.sqrt(sql_least(dialect, a, 1.0)))
 
 
 def _bounding_box(near: str, radius_km: float) -> dict[str, float]:
@@ -319,6 +269,7 @@ class _Shape:
     min_dq: bool
     max_price: bool
     index_ids: tuple[int, ...]  # listings: the indices with a value for the month
+    stored_price: bool  # listings: the price read from `price_key` (every open one is current)
     near: str | None  # the place distances are measured from, when one is needed
     box: tuple[str, ...]  # the bounding-box parameters in use (radius only)
     radius: bool
@@ -387,7 +338,10 @@ def _statements(shape: _Shape) -> _Statements:
     if shape.kind == "listing":
         if shape.min_dq:
             where.append(SupplyListing.data_quality_level >= bindparam("min_dq", type_=Integer))
-        price = _price_sql(shape.dialect, shape.index_ids)
+        if shape.stored_price:
+            price = col(SupplyListing.price_key)  # no price: NO_PRICE_KEY, after every price
+        else:
+            price = price_sql(shape.dialect, shape.index_ids)
         if shape.max_price:
             where.append(price <= bindparam("max_price", type_=BigInteger))
     distance = None
@@ -398,7 +352,9 @@ def _statements(shape: _Shape) -> _Statements:
         where.append(distance <= bindparam("radius_km", type_=Float))
     # Today's order: newest first (ties by id), then a stable sort by the chosen key.
     newest = (col(model.created_at).desc(), col(model.id).asc())
-    if shape.sort == "price" and price is not None:
+    if shape.sort == "price" and shape.stored_price:
+        order = (price.asc(), *newest)
+    elif shape.sort == "price" and price is not None:
         order = (price.asc().nulls_last(), *newest)
     elif shape.sort == "volume":
         order = (c.open_kg.desc(), *newest)
@@ -467,6 +423,7 @@ def _search(
     page: int,
     per_page: int,
     values: dict[int, int] | None = None,
+    stored_price: bool = False,
 ) -> tuple[list[tuple], int]:
     """The page's rows (item, organisation, version, standard) and the total, in three
     queries: the count, the page's ids (filtered, sorted and cut by the database) and the
@@ -494,6 +451,7 @@ def _search(
         min_dq=listing and f.min_dq is not None,
         max_price=listing and f.max_price is not None,
         index_ids=tuple(sorted(values)) if listing else (),
+        stored_price=stored_price,
         near=f.near if needs_distance else None,
         box=tuple(box),
         radius=needs_distance and f.radius_km is not None,
@@ -513,7 +471,7 @@ def _search(
         "max_price": f.max_price,
         "radius_km": f.radius_km,
         **box,
-        **{_value_param(i): v for i, v in values.items()},
+        **{value_param(i): v for i, v in values.items()},
     }
     statements = _statements(shape)
     # Plain columns: run on the session's connection (its transaction), without the ORM layer.
@@ -537,6 +495,27 @@ def _search(
     return [by_id[i] for i in ids if i in by_id], total
 
 
+_STALE_PRICE = (
+    select(SupplyListing.id)
+    .where(
+        SupplyListing.status == ListingStatus.OPEN,
+        or_(
+            col(SupplyListing.price_month).is_(None),
+            col(SupplyListing.price_month) < bindparam("month", type_=Date),
+            col(SupplyListing.price_month) > bindparam("month", type_=Date),
+        ),
+    )
+    .limit(1)
+)
+
+
+def _prices_stored(session: Session, month: date) -> bool:
+    """True when every open listing holds its price for `month` (`indices.refresh_prices`):
+    then a price sort or ceiling reads the stored key through an index; else the price is
+    worked out for every row as it is read."""
+    return session.connection().execute(_STALE_PRICE, {"month": month}).first() is None
+
+
 def search_listings(
     session: Session,
     actor: Actor,
@@ -552,7 +531,10 @@ def search_listings(
     f.check()
     month = f.price_month or today.replace(day=1)
     values = month_values(session, month)
-    rows, total = _search(session, "listing", actor, f, today, only_id, page, per_page, values)
+    stored = (f.sort == "price" or f.max_price is not None) and _prices_stored(session, month)
+    rows, total = _search(
+        session, "listing", actor, f, today, only_id, page, per_page, values, stored
+    )
     items = []
     for listing, org, version, standard in rows:
         formula = formula_of(listing)

@@ -250,8 +250,13 @@ def test_listings_and_requests_expire_once_a_day(db, parties):
     request = make_request(db, buyer, hdpe, expires_on=date(2027, 1, 10))
     fresh = make_listing(db, seller, hdpe, expires_on=date(2027, 6, 1))
 
-    assert run(db, "expire_listings", date(2027, 1, 11)).counts == {"expired": 2}
-    assert run(db, "expire_listings", date(2027, 1, 11)).counts == {"skipped": "already run today"}
+    listings = db.exec(select(func.count()).select_from(SupplyListing)).one()
+    first = run(db, "expire_listings", date(2027, 1, 11)).counts
+    assert first == {"expired": 2, "prices": listings}
+    # Every listing holds its price for the month: the search's sort key.
+    assert set(db.exec(select(SupplyListing.price_month)).all()) == {date(2027, 1, 1)}
+    again = run(db, "expire_listings", date(2027, 1, 11)).counts
+    assert again == {"skipped": "already run today", "prices": listings}
     db.expire_all()
     assert (
         db.get(SupplyListing, listing.id).status,

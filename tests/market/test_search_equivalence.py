@@ -346,3 +346,91 @@ def test_nearest_first_pages_found_within_a_circle_equal_the_whole_search(
                 assert found.total == expected.total
                 assert keys(found) == keys(expected), (raw, per_page, page)
     assert sum(answered) > 20 and not all(answered)  # circles answered, the whole search too
+
+
+PRICE_FILTERS = (
+    [{"sort": "price"}, {"max_price": 1_260_000}, {"max_price": 250_000, "sort": "price"}]
+    + [{"sort": "price", "price_month": m.isoformat()[:7]} for m in (MONTHS[0], MONTHS[7])]
+    + [{"sort": "price", "material": "copper_scrap"}, {"max_price": 0}]
+)
+
+
+def _same_as_python(db, market, stored_expected: bool, monkeypatch) -> None:
+    """Every price filter and sort, page by page, equals the Python search; and the stored key
+    was read exactly when `stored_expected` (for this month's searches)."""
+    import market.search as search
+
+    used = []
+    real = search._prices_stored
+    monkeypatch.setattr(search, "_prices_stored", lambda s, m: used.append(real(s, m)) or used[-1])
+    for raw in PRICE_FILTERS:
+        for actor in (market["actors"]["invited"], market["actors"]["unverified"]):
+            f = SearchFilters.model_validate(raw)
+            whole = reference.search_listings(db, actor, f, 1, 1000, today=TODAY)
+            for page, per_page in [(1, 1000)] + [(p, 9) for p in range(1, 6)]:
+                expected = reference.search_listings(db, actor, f, page, per_page, today=TODAY)
+                found = search_listings(db, actor, f, page, per_page, today=TODAY)
+                assert found.total == expected.total == whole.total, raw
+                assert _listing_keys(found) == _listing_keys(expected), (raw, page)
+    this_month = [u for u, raw in zip(used, _calls(), strict=True) if "price_month" not in raw]
+    assert this_month and all(u is stored_expected for u in this_month)
+
+
+def _calls():
+    for raw in PRICE_FILTERS:
+        for _actor in range(2):
+            for _page in range(6):
+                yield raw
+
+
+def test_stored_prices_give_what_the_python_search_gave(db, market, monkeypatch):
+    """With every listing's price for the month stored (`refresh_prices`, as the nightly job
+    does), a price sort or ceiling reads the stored key, with the same results: no price last,
+    ties by newest then id; other months are still worked out."""
+    from market.indices import refresh_prices
+
+    _same_as_python(db, market, False, monkeypatch)  # nothing stored yet: worked out
+    assert refresh_prices(db, TODAY) == 320
+    db.commit()
+    _same_as_python(db, market, True, monkeypatch)
+
+
+def test_a_changed_index_value_or_price_field_unstores_the_prices_it_touched(
+    db, market, monkeypatch
+):
+    """Whatever writes them, a new index value or a listing's changed price fields take the
+    stored prices they touch out of use at once (the search works them out again, so it never
+    reads a stale price), even in the session that stored them; `refresh_prices` stores them
+    again."""
+    from market.indices import refresh_prices
+
+    refresh_prices(db, TODAY)
+    db.commit()
+    cu = db.exec(select(PriceIndex).where(PriceIndex.code == "CU-A")).one()
+    db.add(IndexValue(index_id=cu.id, month=date(2027, 1, 1), value_jpy_per_t=999_001))
+    db.commit()
+    _same_as_python(db, market, False, monkeypatch)
+    stale = db.exec(select(SupplyListing.id).where(SupplyListing.price_month == None)).all()  # noqa: E711
+    on_cu = db.exec(select(SupplyListing.id).where(SupplyListing.index_id == cu.id)).all()
+    assert sorted(stale) == sorted(on_cu) and stale
+    refresh_prices(db, TODAY, index_ids={cu.id})
+    db.commit()
+    monkeypatch.undo()
+    _same_as_python(db, market, True, monkeypatch)
+
+    # A listing loaded before the prices were stored (it does not know its stored month),
+    # its fixed price then changed in the same session.
+    listing = db.exec(
+        select(SupplyListing)
+        .where(SupplyListing.price_kind == "fixed", SupplyListing.status == "open")
+        .order_by(SupplyListing.id)
+    ).first()
+    refresh_prices(db, TODAY)
+    listing.fixed_price_jpy_per_t = 1
+    db.add(listing)
+    db.commit()
+    monkeypatch.undo()
+    _same_as_python(db, market, False, monkeypatch)
+    month_of = select(SupplyListing.price_month).where(SupplyListing.id == listing.id)
+    assert db.exec(month_of).one() is None
+    assert db.exec(select(SupplyListing.price_key).where(SupplyListing.id == listing.id)).one()
