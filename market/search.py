@@ -7,6 +7,10 @@ index values, in exact integers), the great-circle distance (a latitude/longitud
 the sort, the count and the page. Only the page's rows are loaded as entities, so a page costs
 the same few queries whatever the number of matches, and about the same time.
 
+Every value is a bound parameter: one statement per shape of search, built once. A price sort
+or ceiling reads the stored price for the month (`indices.refresh_prices`) when every open
+listing holds it; a nearest-first page is looked for within growing circles first.
+
 Others' open listings and requests are for members of verified organisations; an unverified
 or suspended organisation finds only its own.
 """
@@ -526,7 +530,9 @@ def search_listings(
     only_id: int | None = None,
 ) -> SearchPage:
     """Open listings the actor may read, filtered, sorted and paged by the database; four
-    queries a page (the month's index values, the count, the page's ids, its entities)."""
+    queries a page (the month's index values, the count, the page's ids, its entities), one
+    more for a price sort or ceiling (are the month's prices stored?) and for a nearest-first
+    page past 2,000 matches one a circle tried."""
     today = today or date.today()
     f.check()
     month = f.price_month or today.replace(day=1)
