@@ -156,6 +156,8 @@ def _search_indexes(table: str) -> tuple[Index, ...]:
         Index(f"ix_{table}_status_created", "status", "created_at"),
         Index(f"ix_{table}_search", *SEARCH_COLUMNS[table]),
     )
+    # Nearest first: a circle round a place is a latitude band (`search._nearest_first`).
+    indexes += (Index(f"ix_{table}_status_lat", "status", "lat"),)
     if table == "supplylisting":
         indexes += (
             Index("ix_supplylisting_status_price_key", "status", "price_key"),

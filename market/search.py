@@ -277,6 +277,7 @@ class _Shape:
     near: str | None  # the place distances are measured from, when one is needed
     box: tuple[str, ...]  # the bounding-box parameters in use (radius only)
     radius: bool
+    circle: bool  # the radius is a circle of `_nearest_first`, not the search's own
     sort: str
 
 
@@ -288,10 +289,10 @@ class _Statements:
 
 
 _BOX = {
-    "lat_low": lambda m: m.lat >= bindparam("lat_low", type_=Float),
-    "lat_high": lambda m: m.lat <= bindparam("lat_high", type_=Float),
-    "lon_low": lambda m: m.lon >= bindparam("lon_low", type_=Float),
-    "lon_high": lambda m: m.lon <= bindparam("lon_high", type_=Float),
+    "lat_low": lambda lat, lon: lat >= bindparam("lat_low", type_=Float),
+    "lat_high": lambda lat, lon: lat <= bindparam("lat_high", type_=Float),
+    "lon_low": lambda lat, lon: lon >= bindparam("lon_low", type_=Float),
+    "lon_high": lambda lat, lon: lon <= bindparam("lon_high", type_=Float),
 }
 
 
@@ -352,7 +353,11 @@ def _statements(shape: _Shape) -> _Statements:
     if shape.near is not None:
         distance = _distance_sql(shape.dialect, model, shape.near)
     if shape.radius and distance is not None:
-        where += [_BOX[name](model) for name in shape.box]
+        # A small circle reads the latitude index; a search's own radius may cover half the
+        # country, so its box is checked on the covering index instead (`+ 0.0`: the same
+        # value, no index on it), as the count reads every match anyway.
+        lat = model.lat if shape.circle else model.lat + 0.0
+        where += [_BOX[name](lat, model.lon) for name in shape.box]
         where.append(distance <= bindparam("radius_km", type_=Float))
     # Today's order: newest first (ties by id), then a stable sort by the chosen key.
     newest = (col(model.created_at).desc(), col(model.id).asc())
@@ -409,7 +414,7 @@ def _nearest_first(
         if radius_km is not None and km >= radius_km:
             return None
         box = _bounding_box(shape.near, km)
-        circle = replace(shape, radius=True, box=tuple(box))
+        circle = replace(shape, radius=True, box=tuple(box), circle=True)
         circle_params = params | box | {"radius_km": km}
         ids = session.connection().execute(_statements(circle).ids, circle_params).scalars().all()
         if len(ids) == per_page:
@@ -459,6 +464,7 @@ def _search(
         near=f.near if needs_distance else None,
         box=tuple(box),
         radius=needs_distance and f.radius_km is not None,
+        circle=False,
         sort=f.sort,
     )
     params: dict[str, Any] = {
@@ -499,17 +505,22 @@ def _search(
     return [by_id[i] for i in ids if i in by_id], total
 
 
-_STALE_PRICE = (
-    select(SupplyListing.id)
-    .where(
-        SupplyListing.status == ListingStatus.OPEN,
-        or_(
-            col(SupplyListing.price_month).is_(None),
-            col(SupplyListing.price_month) < bindparam("month", type_=Date),
-            col(SupplyListing.price_month) > bindparam("month", type_=Date),
-        ),
+def _open_listing_where(*conditions):
+    return (
+        select(SupplyListing.id)
+        .where(SupplyListing.status == ListingStatus.OPEN, *conditions)
+        .limit(1)
+        .exists()
     )
-    .limit(1)
+
+
+# Three ranges of the index on (status, price_month), not one OR that would read it all.
+_STALE_PRICE = select(
+    or_(
+        _open_listing_where(col(SupplyListing.price_month).is_(None)),
+        _open_listing_where(col(SupplyListing.price_month) < bindparam("month", type_=Date)),
+        _open_listing_where(col(SupplyListing.price_month) > bindparam("month", type_=Date)),
+    )
 )
 
 
@@ -517,7 +528,7 @@ def _prices_stored(session: Session, month: date) -> bool:
     """True when every open listing holds its price for `month` (`indices.refresh_prices`):
     then a price sort or ceiling reads the stored key through an index; else the price is
     worked out for every row as it is read."""
-    return session.connection().execute(_STALE_PRICE, {"month": month}).first() is None
+    return not session.connection().execute(_STALE_PRICE, {"month": month}).scalar_one()
 
 
 def search_listings(
