@@ -185,3 +185,54 @@ def test_only_the_operator_creates_indices(client, db, api_token):
     login(client, member.email)
     assert "New price index" not in client.get("/indices").get_data(as_text=True)
     assert client.post("/indices", data={"code": "X-1"}).status_code == 403
+
+
+def test_entering_or_importing_a_value_stores_the_prices_of_the_listings_on_the_index(
+    client, db, copper, operator
+):
+    """The search's sort key follows the operator's entries: the listings on the index hold
+    their price for this month as soon as a value is entered or imported, worked out as
+    `evaluate` does (factor, premium, floor, cap); listings on other indices are not touched."""
+    from decimal import Decimal
+
+    from factories import make_listing
+
+    from market.indices import evaluate, formula_of
+    from market.models import SupplyListing
+    from quality.catalogue import latest_published, seed_catalogue
+
+    seed_catalogue(db)
+    db.commit()
+    version = latest_published(db, "HDPE-NAT-B")[1].id
+    seller = make_org(db, kind="recycler")
+    on_copper = make_listing(
+        db,
+        seller,
+        version,
+        price_kind="index",
+        fixed_price_jpy_per_t=None,
+        index_id=copper.id,
+        index_factor=Decimal("0.925"),
+        premium_jpy_per_t=-15_000,
+        cap_jpy_per_t=1_000_000,
+    )
+    fixed = make_listing(db, seller, version)
+    month = date.today().replace(day=1)
+
+    def stored(listing) -> tuple:
+        row = db.exec(
+            select(SupplyListing.price_key, SupplyListing.price_month).where(
+                SupplyListing.id == listing.id
+            )
+        ).one()
+        return tuple(row)
+
+    assert stored(on_copper) == (None, None) and stored(fixed) == (None, None)
+    login(client, operator.email)
+    entered = {"month": f"{month:%Y-%m}", "value_jpy_per_t": "1010001"}
+    assert client.post("/indices/CU-SCRAP-JP/values", data=entered).status_code == 302
+    assert stored(on_copper) == (evaluate(formula_of(on_copper), 1_010_001), month)
+    assert stored(on_copper)[0] == 919_251  # round-half-up(1,010,001 × 0.925) − 15,000
+    assert stored(fixed) == (None, None)
+    assert _upload(client, f"month,value\n{month:%Y-%m},1200000\n").status_code == 302
+    assert stored(on_copper) == (1_000_000, month)  # 1,095,000 held down by the cap
