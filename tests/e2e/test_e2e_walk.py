@@ -217,6 +217,7 @@ START_AT_THE_TOP_JS = """() => {
   }
   start.focus();
   window.scrollTo(0, 0);
+  return document.querySelector('a.skip') !== null;
 }"""
 TAB_PRESSES = 4  # real Tab presses per page and width (the header); the rest: FOCUS_JS
 
@@ -281,9 +282,8 @@ def _focus_order(page: Page, every_element: bool) -> list[str]:
     """Tab from the top of the page: the skip link first, then forward in document order;
     with `every_element`, also every tabbable element shows its focus."""
     problems = []
-    page.evaluate(START_AT_THE_TOP_JS)
+    has_skip = page.evaluate(START_AT_THE_TOP_JS)  # (one call: a locator costs ~50 ms a page)
     previous, before = -1, "the top"
-    has_skip = page.locator("a.skip").count() > 0
     first = -1
     for press in range(TAB_PRESSES):
         page.keyboard.press("Tab")
@@ -370,7 +370,6 @@ def _walk(
             continue
         walked[endpoint] = walked.get(endpoint, 0) + 1
         where = f"{url} [{role or 'visitor'}, {lang}]"
-        page.set_viewport_size(PHONE)
         try:
             response = page.goto(base + url)
         except PlaywrightError as error:  # a download (an attachment): only its status
@@ -396,13 +395,19 @@ def _walk(
             walked[endpoint] = 1
         pages += 1
         rendered.append(url)
-        if page.locator("html").get_attribute("lang") != lang:
-            failures.append(f"{where}: html lang={page.locator('html').get_attribute('lang')}")
         shot = KEY_PAGES.get(endpoint)
-        for width, size in (("390", PHONE), ("1280", DESKTOP)):
-            if size is DESKTOP:
-                page.set_viewport_size(DESKTOP)
+        # Both widths, starting at the width the page was opened at (the last one of the page
+        # before): one resize a page, not two. The pages set nothing by script at load that
+        # depends on the width, so a page resized to 390 px lays out as one opened at 390 px.
+        widths = [("390", PHONE), ("1280", DESKTOP)]
+        if page.viewport_size == DESKTOP:
+            widths.reverse()
+        for index, (width, size) in enumerate(widths):
+            if index:
+                page.set_viewport_size(size)
             audit = page.evaluate(AUDIT_JS)
+            if index == 0 and audit["lang"] != lang:
+                failures.append(f"{where}: html lang={audit['lang']}")
             if size is PHONE and audit["scrollWidth"] > audit["innerWidth"]:
                 failures.append(
                     f"{where} at 390 px: the page scrolls sideways ({audit['scrollWidth']} px wide)"

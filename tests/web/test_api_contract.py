@@ -6,6 +6,7 @@ so these tests are what stops page, API and document from drifting apart.
 """
 
 import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
+import schemathesis.pytest._test_builder as schemathesis_builder
 from factories import demo_token
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import OpenAPIV31SpecValidator
@@ -122,6 +124,37 @@ def test_a_generated_python_client_gets_a_token_and_lists_listings(demo_app, tmp
 
 # ---------------------------------------------------------------------------------------------
 # Schemathesis: every operation, positive and negative data, all default checks.
+
+
+def _built_when_run(build):
+    """schemathesis builds each operation's Hypothesis test (with the coverage phase's cases,
+    about 0.2 s an operation) when pytest collects it, and every xdist worker collects every
+    operation: about 25 s a worker spent on tests that another worker runs. Built on the first
+    call instead, in the worker that runs it: the same test, the same cases, the same checks."""
+
+    def lazy(*, test_func, given_kwargs, **options):
+        built = None
+
+        def run(*args, **fixtures):
+            nonlocal built
+            if built is None:
+                built = build(test_func=test_func, given_kwargs=given_kwargs, **options)
+            return built(*args, **fixtures)
+
+        # pytest reads the fixtures from the signature: the test's own, less what Hypothesis
+        # draws (`case` and any given arguments), as on the built test.
+        parameters = inspect.signature(test_func).parameters
+        run.__signature__ = inspect.Signature(
+            [p for name, p in parameters.items() if name != "case" and name not in given_kwargs]
+        )
+        return run
+
+    return lazy
+
+
+schemathesis_builder.build_operation_test = _built_when_run(
+    schemathesis_builder.build_operation_test
+)
 
 SCHEMA = schemathesis.openapi.from_dict(
     DOCUMENT, config=SchemathesisConfig.from_path(ROOT / "schemathesis.toml")
