@@ -149,6 +149,12 @@ def api_token(base: str) -> str:
         return json.load(response)["token"]
 
 
+def csrf_token(html: str) -> str:
+    """The CSRF token of the login form in `html` ("" when there is none)."""
+    found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    return found.group(1) if found else ""
+
+
 def session_cookie(base: str) -> str:
     """Log in through the login form (with its CSRF token); the session cookie."""
     import http.cookiejar
@@ -158,10 +164,7 @@ def session_cookie(base: str) -> str:
     opener.addheaders = [("User-Agent", USER_AGENT)]
     with opener.open(base + "/login", timeout=30) as response:
         html = response.read().decode()
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf_token" value="([^"]+)"', html
-    )
-    form = {"email": MEMBER, "password": PASSWORD, "csrf_token": csrf.group(1) if csrf else ""}
+    form = {"email": MEMBER, "password": PASSWORD, "csrf_token": csrf_token(html)}
     data = urllib.parse.urlencode(form).encode()
     with opener.open(base + "/login", data=data, timeout=30) as response:
         response.read()

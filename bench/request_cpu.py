@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
@@ -34,7 +33,15 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from flask import Flask  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bench.http import API_PATH, MEMBER, PAGE_PATH, PASSWORD, env_for, prepare_database  # noqa: E402
+from bench.http import (  # noqa: E402
+    API_PATH,
+    MEMBER,
+    PAGE_PATH,
+    PASSWORD,
+    csrf_token,
+    env_for,
+    prepare_database,
+)
 
 
 def _hello_client():
@@ -83,14 +90,9 @@ def main() -> None:
         bearer = {"Authorization": "Bearer " + token.get_json()["token"]}
         page = app.test_client()
         html = page.get("/login").get_data(as_text=True)
-        csrf = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
         page.post(
             "/login",
-            data={
-                "email": MEMBER,
-                "password": PASSWORD,
-                "csrf_token": csrf.group(1) if csrf else "",
-            },
+            data={"email": MEMBER, "password": PASSWORD, "csrf_token": csrf_token(html)},
         )
         cases = [
             ("hello", _hello_client(), "/", {}),

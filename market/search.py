@@ -401,7 +401,7 @@ _WIDEN_FROM = 2_000  # and only past this many matches: fewer are sorted faster 
 
 
 def _nearest_first(
-    session: Session, shape: _Shape, params: dict, per_page: int, radius_km: float | None
+    conn, shape: _Shape, params: dict, per_page: int, radius_km: float | None
 ) -> list[int] | None:
     """The page's ids of a nearest-first search, found within a circle round `near` (a
     latitude/longitude box first) when the circle holds the whole page; None when no circle
@@ -416,7 +416,7 @@ def _nearest_first(
         box = _bounding_box(shape.near, km)
         circle = replace(shape, radius=True, box=tuple(box), circle=True)
         circle_params = params | box | {"radius_km": km}
-        ids = session.connection().execute(_statements(circle).ids, circle_params).scalars().all()
+        ids = conn.execute(_statements(circle).ids, circle_params).scalars().all()
         if len(ids) == per_page:
             return ids
     return None
@@ -497,7 +497,7 @@ def _search(
         and page * per_page <= _WIDEN_UP_TO
         and total > _WIDEN_FROM
     ):
-        ids = _nearest_first(session, shape, params, per_page, f.radius_km)
+        ids = _nearest_first(conn, shape, params, per_page, f.radius_km)
     if ids is None:
         ids = conn.execute(statements.ids, params).scalars().all()
     rows = session.exec(statements.entities, params={"ids": ids}).all()
