@@ -13,6 +13,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    text,
     update,
 )
 from sqlalchemy.orm import Session as OrmSession
@@ -158,6 +159,18 @@ def _search_indexes(table: str) -> tuple[Index, ...]:
     )
     # Nearest first: a circle round a place is a latitude band (`search._nearest_first`).
     indexes += (Index(f"ix_{table}_status_lat", "status", "lat"),)
+    # Largest volume first (migration 0015): the search's whole order, open volume, newest, id,
+    # so that a page stops after its rows instead of sorting every match.
+    taken = "committed_kg" if table == "supplylisting" else "filled_kg"
+    indexes += (
+        Index(
+            f"ix_{table}_status_open_kg",
+            "status",
+            text(f"(monthly_kg - {taken}) DESC"),
+            text("created_at DESC"),
+            "id",
+        ),
+    )
     if table == "supplylisting":
         indexes += (
             Index("ix_supplylisting_status_price_key", "status", "price_key"),

@@ -4,7 +4,8 @@ query count.
 The database does it all: who may read (invitations included), material, grade, prefecture,
 volume, start, data quality, the price for a month (index-linked prices against the month's
 index values, in exact integers), the great-circle distance (a latitude/longitude box first),
-the sort, the count and the page. Only the page's rows are loaded as entities, so a page costs
+the sort, the count (up to COUNT_CAP: past it the total is a lower bound, `total_exact` false)
+and the page. Only the page's rows are loaded as entities, so a page costs
 the same few queries whatever the number of matches, and about the same time.
 
 Every value is a bound parameter: one statement per shape of search, built once. A price sort
@@ -176,9 +177,16 @@ class RequestRow:
 @dataclass
 class SearchPage:
     items: list
-    total: int
+    total: int  # exact, or COUNT_CAP when more match (`total_exact` false)
     page: int
     per_page: int
+    total_exact: bool = True
+
+
+# A search stops counting here: past it the count would read every match (tens of
+# milliseconds at 100k) to print a number nobody pages through. Pages beyond it are still
+# served, counted exactly.
+COUNT_CAP = 10_000
 
 
 def _distance(f: SearchFilters, lat: float, lon: float) -> float | None:
@@ -283,7 +291,8 @@ class _Shape:
 
 @dataclass(frozen=True)
 class _Statements:
-    count: Any
+    count: Any  # up to a limit (a parameter): COUNT_CAP + 1
+    count_all: Any  # the exact count, for a page past COUNT_CAP
     ids: Any  # the page's ids: limit and offset are parameters too
     entities: Any  # the page's rows by id (an expanding parameter)
 
@@ -371,8 +380,12 @@ def _statements(shape: _Shape) -> _Statements:
         order = (distance.asc(), *newest)
     else:
         order = newest
+    matches = select(model.id).where(*where)
     return _Statements(
-        count=select(func.count()).select_from(model).where(*where),
+        count=select(func.count()).select_from(
+            matches.limit(bindparam("count_limit", type_=Integer)).subquery()
+        ),
+        count_all=select(func.count()).select_from(model).where(*where),
         ids=select(model.id)
         .where(*where)
         .order_by(*order)
@@ -433,10 +446,11 @@ def _search(
     per_page: int,
     values: dict[int, int] | None = None,
     stored_price: bool = False,
-) -> tuple[list[tuple], int]:
-    """The page's rows (item, organisation, version, standard) and the total, in three
-    queries: the count, the page's ids (filtered, sorted and cut by the database) and the
-    page's entities. Open, unexpired items the actor may read, after the filters."""
+) -> tuple[list[tuple], int, bool]:
+    """The page's rows (item, organisation, version, standard), the total and whether it is
+    exact, in three queries: the count (up to COUNT_CAP + 1), the page's ids (filtered, sorted
+    and cut by the database) and the page's entities; a fourth, the exact count, only for a
+    page past COUNT_CAP. Open, unexpired items the actor may read, after the filters."""
     viewer = actor.organization_id if actor is not None else None
     if READ_MARKET.allows(actor):
         reader = "market" if viewer is not None else "anonymous"
@@ -486,9 +500,14 @@ def _search(
     statements = _statements(shape)
     # Plain columns: run on the session's connection (its transaction), without the ORM layer.
     conn = session.connection()
-    total = conn.execute(statements.count, params).scalar_one()
-    if page < 1 or total <= (page - 1) * per_page:
-        return [], total
+    total = conn.execute(statements.count, params | {"count_limit": COUNT_CAP + 1}).scalar_one()
+    exact = total <= COUNT_CAP
+    if not exact and page * per_page > COUNT_CAP:
+        total, exact = conn.execute(statements.count_all, params).scalar_one(), True
+    elif not exact:
+        total = COUNT_CAP
+    if page < 1 or (exact and total <= (page - 1) * per_page):
+        return [], total, exact
     params |= {"limit": per_page, "offset": (page - 1) * per_page}
     ids = None
     if (
@@ -502,7 +521,7 @@ def _search(
         ids = conn.execute(statements.ids, params).scalars().all()
     rows = session.exec(statements.entities, params={"ids": ids}).all()
     by_id = {row[0].id: row for row in rows}
-    return [by_id[i] for i in ids if i in by_id], total
+    return [by_id[i] for i in ids if i in by_id], total, exact
 
 
 def _open_listing_where(*conditions):
@@ -549,7 +568,7 @@ def search_listings(
     month = f.price_month or today.replace(day=1)
     values = month_values(session, month)
     stored = (f.sort == "price" or f.max_price is not None) and _prices_stored(session, month)
-    rows, total = _search(
+    rows, total, exact = _search(
         session, "listing", actor, f, today, only_id, page, per_page, values, stored
     )
     items = []
@@ -560,7 +579,7 @@ def search_listings(
         items.append(
             ListingRow(listing, org, standard, version, evaluate(formula, value), distance)
         )
-    return SearchPage(items, total, page, per_page)
+    return SearchPage(items, total, page, per_page, exact)
 
 
 def search_requests(
@@ -576,12 +595,12 @@ def search_requests(
     ceilings stay private: no price filter or sort); three queries a page."""
     today = today or date.today()
     f.check()
-    rows, total = _search(session, "request", actor, f, today, only_id, page, per_page)
+    rows, total, exact = _search(session, "request", actor, f, today, only_id, page, per_page)
     items = [
         RequestRow(request, org, standard, version, _distance(f, request.lat, request.lon))
         for request, org, version, standard in rows
     ]
-    return SearchPage(items, total, page, per_page)
+    return SearchPage(items, total, page, per_page, exact)
 
 
 def filter_choices(session: Session) -> tuple[list, list[str]]:

@@ -15,14 +15,16 @@ class Page:
     page: int
     per_page: int
     total: int
+    total_exact: bool = True  # false: `total` is a lower bound (a search stopped counting)
 
     @property
     def pages(self) -> int:
+        """The pages known to exist (more when the total is not exact)."""
         return max(1, -(-self.total // self.per_page))
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.page < self.pages or not self.total_exact
 
     @property
     def has_prev(self) -> bool:
@@ -38,6 +40,7 @@ class Page:
             "page": self.page,
             "per_page": self.per_page,
             "total": self.total,
+            "total_exact": self.total_exact,
             "next": self.url(self.page + 1) if self.has_next else None,
             "prev": self.url(self.page - 1) if self.has_prev else None,
         }

@@ -299,6 +299,39 @@ def test_pages_and_totals_equal_the_python_search(db, market, target):
                 assert keys(found) == keys(expected), (raw, page)
 
 
+@pytest.mark.parametrize("target", ["listings", "requests"])
+def test_past_the_count_cap_the_total_is_a_lower_bound_and_pages_are_unchanged(
+    db, market, target, monkeypatch
+):
+    """With the count stopped at COUNT_CAP, every page holds the Python search's rows; the
+    total is exact below the cap and on pages past it, else the cap with `total_exact` false."""
+    import market.search as search
+
+    monkeypatch.setattr(search, "COUNT_CAP", 20)
+    run, ref, keys = (
+        (search_listings, reference.search_listings, _listing_keys)
+        if target == "listings"
+        else (search_requests, reference.search_requests, _request_keys)
+    )
+    actor = market["actors"]["invited"]
+    capped = exact = 0
+    for raw in [{}, {"sort": "volume"}, {"material": "copper_scrap"}, {"min_dq": 4}]:
+        f = SearchFilters.model_validate(raw)
+        whole = ref(db, actor, f, 1, 1000, today=TODAY).total
+        per_page = 6
+        for page in range(1, whole // per_page + 3):
+            expected = ref(db, actor, f, page, per_page, today=TODAY)
+            found = run(db, actor, f, page, per_page, today=TODAY)
+            assert keys(found) == keys(expected), (raw, page)
+            if whole > 20 and page * per_page <= 20:
+                assert (found.total, found.total_exact) == (20, False), (raw, page)
+                capped += 1
+            else:
+                assert (found.total, found.total_exact) == (whole, True), (raw, page)
+                exact += 1
+    assert capped >= 6 and exact >= 6
+
+
 def test_an_alert_looks_at_one_listing_as_the_python_search_did(db, market):
     listings = db.exec(select(SupplyListing.id).order_by(SupplyListing.id)).all()
     for actor in market["actors"].values():

@@ -4,7 +4,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from factories import make_member, make_org
+from factories import login, make_member, make_org
 from sqlmodel import func, select
 
 from market.models import IndexValue, Notification, OfftakeRequest, PriceIndex, SupplyListing
@@ -380,6 +380,33 @@ def test_listing_search_filters_sorts_and_pages(client, db, api_token, market):
     assert bad.status_code == 400
     assert {e["field"] for e in bad.get_json()["errors"]} == {"prefecture", "sort"}
     assert client.get("/api/v1/listings?per_page=500", headers=viewer).status_code == 400
+
+
+def test_a_search_past_the_count_cap_says_more_than_and_still_pages(
+    client, db, api_token, market, monkeypatch
+):
+    """Past COUNT_CAP matches the total is a lower bound (`total_exact` false, "more than" on
+    the page) and every page is still served; a page past the cap is counted exactly."""
+    import market.search as search
+
+    headers = api_token(market["recycler"].email)
+    ids = [_publish_listing(client, headers, market, monthly_t=f"{100 + i}") for i in range(5)]
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    viewer = api_token(market["maker"].email)
+    first = client.get("/api/v1/listings?sort=volume&per_page=2", headers=viewer).get_json()
+    assert (first["total"], first["total_exact"]) == (2, False)
+    assert [i["id"] for i in first["items"]] == ids[::-1][:2] and "page=2" in first["next"]
+    deep = client.get("/api/v1/listings?sort=volume&per_page=2&page=2", headers=viewer).get_json()
+    assert (deep["total"], deep["total_exact"]) == (5, True)  # past the cap: counted exactly
+    assert [i["id"] for i in deep["items"]] == ids[::-1][2:4] and "page=3" in deep["next"]
+    few = client.get("/api/v1/listings?max_price=100", headers=viewer).get_json()
+    assert (few["total"], few["total_exact"], few["next"]) == (0, True, None)
+    login(client, market["maker"].email)
+    html = client.get("/listings?per_page=1").get_data(as_text=True)
+    assert "More than 2 listings found" in html and "Page 1 of more than 2" in html
+    client.post("/language", data={"lang": "ja"})
+    ja = client.get("/listings?per_page=1").get_data(as_text=True)
+    assert "2件を超える出品が見つかりました" in ja and "2ページ超中1ページ" in ja
 
 
 def test_indices_are_listed_and_only_the_operator_enters_values(client, db, api_token, market):

@@ -147,7 +147,7 @@ def listings(query: MarketQuery):
         distances={r.listing.id: r.distance_km for r in found.items},
         known=KnownRefs.of_rows(found.items),
     )
-    page = PageOf(found.items, query.page, query.per_page, found.total)
+    page = PageOf(found.items, query.page, query.per_page, found.total, found.total_exact)
     return page.as_json([i.model_dump(mode="json") for i in items])
 
 
@@ -240,7 +240,7 @@ def requests_(query: MarketQuery):
         distances={r.request.id: r.distance_km for r in found.items},
         known=KnownRefs.of_rows(found.items),
     )
-    page = PageOf(found.items, query.page, query.per_page, found.total)
+    page = PageOf(found.items, query.page, query.per_page, found.total, found.total_exact)
     return page.as_json([i.model_dump(mode="json") for i in items])
 
 

@@ -49,6 +49,11 @@ class Page(BaseModel, Generic[T]):
     page: int
     per_page: int
     total: int
+    total_exact: bool = Field(
+        default=True,
+        description="false when `total` is a lower bound: a search stops counting at 10,000 "
+        "matches (pages past it are still served and counted exactly)",
+    )
     next: str | None = Field(description="URL of the next page")
     prev: str | None = Field(description="URL of the previous page")
 

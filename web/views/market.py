@@ -523,7 +523,7 @@ def _search_page(target: str):
     return render_template(
         f"market/{target}.html",
         sparks=sparks,
-        page=Page(found.items, query.page, query.per_page, found.total),
+        page=Page(found.items, query.page, query.per_page, found.total, found.total_exact),
         args=args,
         errors=errors,
         formulas=formulas,
