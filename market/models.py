@@ -157,8 +157,9 @@ def _search_indexes(table: str) -> tuple[Index, ...]:
         Index(f"ix_{table}_status_created", "status", "created_at"),
         Index(f"ix_{table}_search", *SEARCH_COLUMNS[table]),
     )
-    # Nearest first: a circle round a place is a latitude band (`search._nearest_first`).
-    indexes += (Index(f"ix_{table}_status_lat", "status", "lat"),)
+    # Nearest first: a circle round a place is a latitude band, its longitudes checked in the
+    # index before a row is read (`search._nearest_first`; migration 0015, was latitude only).
+    indexes += (Index(f"ix_{table}_status_lat_lon", "status", "lat", "lon"),)
     # Largest volume first (migration 0015): the search's whole order, open volume, newest, id,
     # so that a page stops after its rows instead of sorting every match.
     taken = "committed_kg" if table == "supplylisting" else "filled_kg"

@@ -186,7 +186,7 @@ class SearchPage:
 # A search stops counting here: past it the count would read every match (tens of
 # milliseconds at 100k) to print a number nobody pages through. Pages beyond it are still
 # served, counted exactly.
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 def _distance(f: SearchFilters, lat: float, lon: float) -> float | None:
@@ -208,20 +208,26 @@ class _Columns:
 
     model: Any
     place: Any
-    open_kg: Any
+    taken_kg: Any  # committed (listings) or filled (requests)
     start: Any
+
+    @property
+    def open_kg(self):
+        """What is still open, as the largest-volume index spells it (`ix_*_status_open_kg`):
+        only the sort names it, so that the filters never steer a count onto that index."""
+        return self.model.monthly_kg - self.taken_kg
 
 
 _LISTING = _Columns(
     SupplyListing,
     SupplyListing.origin_prefecture,
-    SupplyListing.monthly_kg - SupplyListing.committed_kg,
+    SupplyListing.committed_kg,
     SupplyListing.available_from,
 )
 _REQUEST = _Columns(
     OfftakeRequest,
     OfftakeRequest.delivery_prefecture,
-    OfftakeRequest.monthly_kg - OfftakeRequest.filled_kg,
+    OfftakeRequest.filled_kg,
     OfftakeRequest.start_month,
 )
 
@@ -342,10 +348,11 @@ def _statements(shape: _Shape) -> _Statements:
     if shape.prefecture:
         where.append(c.place == bindparam("prefecture", type_=String))
     if shape.min_kg:
-        where.append(c.open_kg >= bindparam("min_kg", type_=BigInteger))
+        # open ≥ min, written as monthly ≥ taken + min (integers: the same rows)
+        where.append(model.monthly_kg >= c.taken_kg + bindparam("min_kg", type_=BigInteger))
     if not shape.include_committed:
         # Nothing left to contract: still open (the seller may add volume), not a result.
-        where.append(c.open_kg > 0)
+        where.append(model.monthly_kg > c.taken_kg)
     if shape.start_by:
         where.append(c.start <= bindparam("start_by", type_=Date))
     price = None
@@ -408,9 +415,9 @@ def _entities(kind: str):
 
 
 # A nearest-first page is looked for within growing circles (km) before the whole market.
-_WIDENING_KM = (30.0, 120.0, 480.0)
+_WIDENING_KM = (10.0, 30.0, 120.0, 480.0)
 _WIDEN_UP_TO = 500  # only for the first pages (up to this many rows)
-_WIDEN_FROM = 2_000  # and only past this many matches: fewer are sorted faster than looked for
+_WIDEN_FROM = 1_000  # and only past this many matches: fewer are sorted faster than looked for
 
 
 def _nearest_first(
@@ -514,7 +521,7 @@ def _search(
         shape.sort == "distance"
         and shape.near is not None
         and page * per_page <= _WIDEN_UP_TO
-        and total > _WIDEN_FROM
+        and (not exact or total > _WIDEN_FROM)
     ):
         ids = _nearest_first(conn, shape, params, per_page, f.radius_km)
     if ids is None:

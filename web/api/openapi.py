@@ -51,7 +51,7 @@ class Page(BaseModel, Generic[T]):
     total: int
     total_exact: bool = Field(
         default=True,
-        description="false when `total` is a lower bound: a search stops counting at 10,000 "
+        description="false when `total` is a lower bound: a search stops counting at 1,000 "
         "matches (pages past it are still served and counted exactly)",
     )
     next: str | None = Field(description="URL of the next page")
