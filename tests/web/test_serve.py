@@ -122,6 +122,25 @@ def test_serve_runs_two_workers_one_scheduler_and_stops_cleanly_on_ctrl_c(tmp_pa
     log.close()
 
 
+def test_the_master_freezes_what_it_built_before_the_workers_fork(app, monkeypatch):
+    """gunicorn forks the workers inside `run`: by then the master's objects (the app among
+    them) are frozen, so a worker's full garbage collection does not walk them."""
+    import gc
+
+    from gunicorn.app.base import BaseApplication
+
+    from web import serving
+
+    seen: list[int] = []
+    monkeypatch.setattr(BaseApplication, "run", lambda self: seen.append(gc.get_freeze_count()))
+    try:
+        with socket.socket() as sock:
+            serving.run_gunicorn(app, sock, serving.ServerOptions(workers=2, threads=1))
+        assert seen and seen[0] > 10_000
+    finally:
+        gc.unfreeze()
+
+
 def test_workers_default_to_web_concurrency_else_the_cpus(monkeypatch):
     from web.serving import default_workers
 
