@@ -369,10 +369,12 @@ def _statements(shape: _Shape) -> _Statements:
     if shape.near is not None:
         distance = _distance_sql(shape.dialect, model, shape.near)
     if shape.radius and distance is not None:
-        # A small circle reads the latitude index; a search's own radius may cover half the
-        # country, so its box is checked on the covering index instead (`+ 0.0`: the same
-        # value, no index on it), as the count reads every match anyway.
-        lat = model.lat if shape.circle else model.lat + 0.0
+        # A small circle reads the latitude index. A search's own radius may cover half the
+        # country: SQLite checks its box on the covering index instead (`+ 0.0`: the same
+        # value, no index on it); PostgreSQL needs the plain columns to estimate how much of
+        # the market the box holds (else it takes the box for rare and scans every row rather
+        # than walking the newest-first index: 43 → 21 ms at 100k).
+        lat = model.lat if shape.circle or shape.dialect == "postgresql" else model.lat + 0.0
         where += [_BOX[name](lat, model.lon) for name in shape.box]
         where.append(distance <= bindparam("radius_km", type_=Float))
     # Today's order: newest first (ties by id), then a stable sort by the chosen key.
