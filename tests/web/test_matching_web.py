@@ -336,6 +336,8 @@ def test_the_operator_page_says_what_is_proven_of_each_run_in_english_and_japane
         MatchRun(month=date(2026, 10, 1)),  # before the verdict was kept: NULL
         MatchRun(month=date(2026, 11, 1), solver_method="mcf", mip_gap=0.0, optimal=True),
         MatchRun(month=date(2026, 12, 1), solver_method="mcf+mip", mip_gap=4e-5, optimal=True),
+        # A gap too small for three decimals is still a gap: shown rounded up, not "optimal".
+        MatchRun(month=date(2026, 12, 1), solver_method="mcf+mip", mip_gap=2e-7, optimal=True),
         MatchRun(
             month=date(2027, 1, 1), solver_method="mcf+rounding", mip_gap=0.00098, optimal=False
         ),
@@ -354,6 +356,7 @@ def test_the_operator_page_says_what_is_proven_of_each_run_in_english_and_japane
         "— | —",
         "Min-cost flow | Proven optimal",
         "Min-cost flow + exact model | Proven optimal: within 0.004 % of the best possible",
+        "Min-cost flow + exact model | Proven optimal: within 0.001 % of the best possible",
         "Min-cost flow + rounding heuristic | "
         "Best found, not proven optimal: within 0.098 % of the best possible",
     ]
@@ -364,6 +367,7 @@ def test_the_operator_page_says_what_is_proven_of_each_run_in_english_and_japane
         "— | —",
         "最小費用流 | 最適性を証明済み",
         "最小費用流 + 厳密モデル | 最適性を証明済み：理論上の最良値との差は0.004 %以内",
+        "最小費用流 + 厳密モデル | 最適性を証明済み：理論上の最良値との差は0.001 %以内",
         "最小費用流 + 丸めヒューリスティック | "
         "探索した最良解（最適性は未証明）：理論上の最良値との差は0.098 %以内（証明済み）",
     ]

@@ -6,6 +6,8 @@ The views translate input and output only; the domain functions decide who may d
 (PermissionDenied answers 403, NotFound 404, exactly as in the API).
 """
 
+from decimal import ROUND_CEILING, Decimal
+
 from flask import (
     Blueprint,
     abort,
@@ -248,8 +250,10 @@ def run_optimality(run) -> str:
     recorded before migration 0013 kept the solver's verdict)."""
     if run.mip_gap is None:
         return DASH
-    gap = percent(run.mip_gap * 100, 3)
-    if run.optimal and gap == percent(0):
+    # The gap in percent, rounded up to 0.001: "within" stays true of the number shown.
+    shown = (Decimal(repr(run.mip_gap)) * 100).quantize(Decimal("0.001"), ROUND_CEILING)
+    gap = percent(shown, 3)
+    if run.optimal and run.mip_gap == 0:
         return gettext("Proven optimal")
     if run.optimal:
         return gettext("Proven optimal: within %(gap)s of the best possible", gap=gap)
