@@ -494,7 +494,9 @@ def grade_margins(
                 AssayResult.uncertainty,
             ).where(col(AssayResult.assay_id).in_(assay_ids))
         ):
-            by_assay.setdefault(assay_id, []).append(Measurement(parameter, value, uncertainty))
+            by_assay.setdefault(assay_id, []).append(
+                Measurement(parameter, value, uncertainty or Decimal(0))  # none stated: 0
+            )
         for assay_id, evidence in session.exec(
             select(Assay.id, Assay.evidence_json).where(col(Assay.id).in_(assay_ids))
         ):

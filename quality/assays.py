@@ -442,7 +442,10 @@ def record_assay(session: Session, actor: Actor, data: AssayInput) -> Assay:
     for m in measurements:
         session.add(
             AssayResult(
-                assay_id=assay.id, parameter=m.parameter, value=m.value, uncertainty=m.uncertainty
+                assay_id=assay.id,
+                parameter=m.parameter,
+                value=m.value,
+                uncertainty=m.uncertainty or None,  # blank or 0: none stated
             )
         )
     session.flush()
@@ -481,7 +484,11 @@ def results_of(session: Session, assay: Assay) -> list[AssayResult]:
 
 
 def measurements_of(session: Session, assay: Assay) -> list[MeasuredValue]:
-    return [MeasuredValue(r.parameter, r.value, r.uncertainty) for r in results_of(session, assay)]
+    """The assay's results for grading: an uncertainty the laboratory did not state counts 0."""
+    return [
+        MeasuredValue(r.parameter, r.value, r.uncertainty or Decimal(0))
+        for r in results_of(session, assay)
+    ]
 
 
 def evidence_of(assay: Assay) -> dict[str, Any]:

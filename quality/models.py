@@ -114,7 +114,9 @@ class AssayResult(SQLModel, table=True):
     assay_id: int = Field(foreign_key="assay.id", index=True)
     parameter: str = Field(max_length=40)
     value: Decimal = Field(sa_type=ExactDecimal)
-    uncertainty: Decimal = Field(default=Decimal(0), sa_type=ExactDecimal)
+    # The expanded uncertainty U (±) the laboratory stated; None when it stated none (a stated
+    # 0 is taken as none: no measurement is exact). Grading counts None as 0 (migration 0016).
+    uncertainty: Decimal | None = Field(default=None, sa_type=ExactDecimal, nullable=True)
 
 
 class Certificate(SQLModel, table=True):

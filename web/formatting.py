@@ -111,8 +111,8 @@ def month(value: date | None) -> str:
 
 
 def uncertainty(value) -> str:
-    """An uncertainty (±) for people: "—" when none was given (stored as 0: no measurement is
-    exact, so 0 means "not stated")."""
+    """An uncertainty (±) for people: "—" when none was stated (stored as None; records from
+    before migration 0016 and a stated 0 read the same: no measurement is exact)."""
     return DASH if value is None or value == 0 else str(value)
 
 

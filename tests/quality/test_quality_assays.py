@@ -21,6 +21,7 @@ from quality.assays import (
     assays_of,
     assess_assay,
     inspections_of,
+    measurements_of,
     parse_assay_csv,
     read_assay,
     record_assay,
@@ -385,3 +386,31 @@ def test_inspections_are_saved_by_an_assaying_role_of_the_organisation_only(seed
     assert str(err.value) == "Unknown requirement dragons."
     save_inspections(seeded, yard, assay.id, answers)
     assert inspections_of(assay) == {"no_pvc": True, "no_metal": False}
+
+
+def test_an_uncertainty_not_stated_is_stored_as_none_and_graded_as_zero(seeded, yard):
+    """A blank or 0 uncertainty is "none stated" (NULL), never a claim of an exact measurement;
+    the grading counts it 0, as before."""
+    rows = [
+        _r("ni_pct", "7.00", "0.05"),
+        _r("cr_pct", "16.0", "0"),
+        _r("mo_pct", "0.50"),
+        _r("cu_pct", "0.50", "0.000"),
+        _r("p_pct", "0.045"),
+        _r("s_pct", "0.03"),
+    ]
+    assay = record_assay(seeded, yard, _assay(results=rows))
+    seeded.commit()
+    stored = {r.parameter: r.uncertainty for r in results_of(seeded, assay)}
+    assert stored == {
+        "ni_pct": Decimal("0.05"),
+        "cr_pct": None,
+        "mo_pct": None,
+        "cu_pct": None,
+        "p_pct": None,
+        "s_pct": None,
+    }
+    graded = {m.parameter: m.uncertainty for m in measurements_of(seeded, assay)}
+    assert graded["ni_pct"] == Decimal("0.05") and graded["cr_pct"] == 0
+    report = assess_assay(seeded, assay, *latest_published(seeded, "ISRI-18-8"))
+    assert report.assessment.outcome == "conforms"

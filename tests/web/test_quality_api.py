@@ -189,6 +189,15 @@ def test_bad_assessment_input_gives_clear_messages(client, db, api_token):
     assert unauth.status_code == 401
 
 
+def test_an_uncertainty_not_stated_is_null_in_the_api(client, db, api_token):
+    org, headers = _setup(db, api_token)
+    body = {**COPPER_ASSAY_JSON, "results": [{"parameter": "cu_pct", "value": "96.1"}]}
+    assay = client.post("/api/v1/assays", headers=headers, json=body).get_json()
+    assert assay["results"] == [{"parameter": "cu_pct", "value": "96.1", "uncertainty": None}]
+    again = client.get(f"/api/v1/assays/{assay['id']}", headers=headers).get_json()
+    assert again["results"][0]["uncertainty"] is None
+
+
 def test_assay_by_json_then_certificate_verifies_publicly(client, db, api_token):
     org, headers = _setup(db, api_token)
     r = client.post("/api/v1/assays", headers=headers, json=COPPER_ASSAY_JSON)

@@ -187,7 +187,10 @@ class AssessmentOut(BaseModel):
 class ResultOut(BaseModel):
     parameter: str
     value: str
-    uncertainty: str
+    uncertainty: str | None = Field(
+        description="expanded uncertainty (±) in the parameter's unit; null when the laboratory "
+        "stated none"
+    )
 
 
 class AssayOut(BaseModel):
