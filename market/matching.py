@@ -206,6 +206,11 @@ class CandidatesQuery(Paging):
     """?month= (prices evaluated for that month; default this month) and paging."""
 
     month: Month | None = Field(default=None, description="YYYY-MM; default this month (Tokyo)")
+    include_committed: bool = Field(
+        default=False,
+        description="also listings with nothing left to contract now (their open volume is "
+        "below their minimum), marked `committed` and listed after the others",
+    )
 
 
 class SeaLegPart(BaseModel):
@@ -296,6 +301,11 @@ class CandidateOut(BaseModel):
     incoterm_place: str
     price_ok: bool = Field(description="the landed price lies below the request's limit")
     score: int = Field(ge=0, le=100)
+    committed: bool = Field(
+        default=False,
+        description="nothing left to contract now: the open volume is below the listing's "
+        "minimum (only with include_committed); the seller may still be asked for more",
+    )
     explanation: BuyerExplanation
 
 
@@ -1005,6 +1015,7 @@ def candidates_for_request(
     month: date | None = None,
     today: date | None = None,
     rates: TransportRates | None = None,
+    include_committed: bool = False,
 ) -> Candidates:
     """Compatible listings for the actor's own request, best score first, with explanations.
 
@@ -1015,7 +1026,9 @@ def candidates_for_request(
     minimum ≤ the request's open need, listing of a verified seller and visible to the viewer,
     and a critical cross-border pair covered by a valid movement record (`border_cleared`).
     Listings above the request's limit stay in the list (``price_ok`` false) so the buyer sees
-    the whole market.
+    the whole market. With `include_committed`, listings whose open volume is below their
+    minimum (fully committed: nothing to contract now) are listed too, ``committed`` true,
+    after the others — as the search's switch of the same name.
     """
     SEE_MATCHES.check(actor)
     request = session.get(OfftakeRequest, request_id)
@@ -1051,9 +1064,9 @@ def candidates_for_request(
         if not can_see_listing(listing, viewer_org_id):
             continue
         available = listing.monthly_kg - listing.committed_kg
-        if available < listing.min_kg_per_contract or need_kg < listing.min_kg_per_contract:
+        if need_kg < listing.min_kg_per_contract:
             continue
-        if available <= 0:
+        if (available < listing.min_kg_per_contract or available <= 0) and not include_committed:
             continue
         ask = _price(listing, True, values)
         if ask is None:
@@ -1088,6 +1101,7 @@ def candidates_for_request(
     )
     items: list[CandidateOut] = []
     for (listing, supply), margin in zip(kept, margins, strict=True):
+        available_kg = listing.monthly_kg - listing.committed_kg
         e = explain_edge(
             supply, demand, rates, margin, max(1, min(4, listing.data_quality_level or 1))
         )
@@ -1098,18 +1112,19 @@ def candidates_for_request(
                 title=listing.title,
                 grade_version_id=listing.standard_version_id,
                 stricter_grade=listing.standard_version_id != request.standard_version_id,
-                available_t=str(_tonnes(listing.monthly_kg - listing.committed_kg)),
+                available_t=str(_tonnes(available_kg)),
                 minimum_t=str(_tonnes(listing.min_kg_per_contract)),
                 incoterm=listing.incoterm,
                 incoterm_place=listing.incoterm_place,
                 price_ok=e.spread_jpy_per_t > 0,
                 score=e.score,
+                committed=available_kg < listing.min_kg_per_contract or available_kg <= 0,
                 explanation=BuyerExplanation.model_validate(
                     explain_for_buyer(e, ask_is_public=True)
                 ),
             )
         )
-    items.sort(key=lambda c: (-c.score, c.listing_id))
+    items.sort(key=lambda c: (c.committed, -c.score, c.listing_id))
     return Candidates(request, month, items)
 
 

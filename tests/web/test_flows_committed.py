@@ -57,9 +57,34 @@ def test_fully_committed_listing_page_says_so_and_stays_open(client, world):
     assert "Fully committed" in client.get("/listings/mine").get_data(as_text=True)
 
 
-def test_candidates_leave_out_fully_committed_listings(client, world):
+def test_candidates_leave_out_fully_committed_listings_unless_asked(client, world):
     login(client, world["buyer"].email)
-    page = client.get(f"/requests/{world['request'].id}/candidates?month=2027-03").get_data(
-        as_text=True
-    )
+    address = f"/requests/{world['request'].id}/candidates?month=2027-03"
+    page = client.get(address).get_data(as_text=True)
     assert "Free bales" in page and "Taken bales" not in page
+    assert "Include fully committed listings" in page
+    page = client.get(address + "&include_committed=true").get_data(as_text=True)
+    assert "Free bales" in page and "Taken bales" in page
+    assert page.index("Free bales") < page.index("Taken bales")  # the contractable first
+    taken = page[page.index("Taken bales") :]
+    assert "Fully committed" in taken and "ask the seller whether more will come" in taken
+    # A draft only for the listing with volume left; the seller may be asked about the other.
+    assert f'action="/listings/{world["free"].id}/draft"' in page
+    assert f'action="/listings/{world["full"].id}/draft"' not in page
+    assert f'action="/listings/{world["full"].id}/message"' in page
+    bad = client.get(address + "&include_committed=perhaps")
+    assert bad.status_code == 200 and "Taken bales" not in bad.get_data(as_text=True)
+
+
+def test_candidates_api_marks_fully_committed_listings_when_asked(client, api_token, world):
+    headers = api_token(world["buyer"].email)
+    address = f"/api/v1/requests/{world['request'].id}/candidates?month=2027-03"
+    items = client.get(address, headers=headers).get_json()["items"]
+    assert [(i["listing_id"], i["committed"]) for i in items] == [(world["free"].id, False)]
+    items = client.get(address + "&include_committed=true", headers=headers).get_json()["items"]
+    assert [(i["listing_id"], i["committed"], i["available_t"]) for i in items] == [
+        (world["free"].id, False, "100.000"),
+        (world["full"].id, True, "0.000"),
+    ]
+    bad = client.get(address + "&include_committed=perhaps", headers=headers)
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "include_committed"

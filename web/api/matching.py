@@ -69,6 +69,7 @@ def request_candidates(request_id: int, query: CandidatesQuery):
         request_id,
         query.month,
         rates=transport_rates(current_app.config),
+        include_committed=query.include_committed,
     )
     start = (query.page - 1) * query.per_page
     page = ResultPage(

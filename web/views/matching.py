@@ -116,13 +116,20 @@ def _labels() -> dict:
 def candidates(request_id: int):
     error = None
     month = None
-    if request.args.get("month"):
-        try:
-            month = CandidatesQuery.model_validate({"month": request.args["month"]}).month
-        except ValidationError as exc:
-            error = input_errors(exc)[0]["message"]
+    include_committed = False
+    asked = {k: request.args[k] for k in ("month", "include_committed") if request.args.get(k)}
+    try:
+        query = CandidatesQuery.model_validate(asked)
+        month, include_committed = query.month, query.include_committed
+    except ValidationError as exc:
+        error = input_errors(exc)[0]["message"]
     found = candidates_for_request(
-        get_db(), current_actor(), request_id, month, rates=transport_rates(current_app.config)
+        get_db(),
+        current_actor(),
+        request_id,
+        month,
+        rates=transport_rates(current_app.config),
+        include_committed=include_committed,
     )
     if error:
         flash(error, "error")  # and show this month's prices
@@ -132,6 +139,7 @@ def candidates(request_id: int):
         req=found.request,
         items=found.items,
         month=found.month,
+        include_committed=include_committed,
         drafts=draft_defaults(get_db(), found.request, found.items),
         can_draft=DRAFT_FROM_LISTING.allows(actor),
         can_message=MESSAGE_SELLERS.allows(actor),
