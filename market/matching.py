@@ -505,7 +505,7 @@ def grade_margins(
             ).where(col(AssayResult.assay_id).in_(assay_ids))
         ):
             by_assay.setdefault(assay_id, []).append(
-                Measurement(parameter, value, uncertainty or Decimal(0))  # none stated: 0
+                Measurement.stated(parameter, value, uncertainty)
             )
         for assay_id, evidence in session.exec(
             select(Assay.id, Assay.evidence_json).where(col(Assay.id).in_(assay_ids))
@@ -1063,10 +1063,9 @@ def candidates_for_request(
     for listing in listings:
         if not can_see_listing(listing, viewer_org_id):
             continue
-        available = listing.monthly_kg - listing.committed_kg
         if need_kg < listing.min_kg_per_contract:
             continue
-        if (available < listing.min_kg_per_contract or available <= 0) and not include_committed:
+        if listing.below_minimum and not include_committed:
             continue
         ask = _price(listing, True, values)
         if ask is None:
@@ -1101,7 +1100,6 @@ def candidates_for_request(
     )
     items: list[CandidateOut] = []
     for (listing, supply), margin in zip(kept, margins, strict=True):
-        available_kg = listing.monthly_kg - listing.committed_kg
         e = explain_edge(
             supply, demand, rates, margin, max(1, min(4, listing.data_quality_level or 1))
         )
@@ -1112,13 +1110,13 @@ def candidates_for_request(
                 title=listing.title,
                 grade_version_id=listing.standard_version_id,
                 stricter_grade=listing.standard_version_id != request.standard_version_id,
-                available_t=str(_tonnes(available_kg)),
+                available_t=str(_tonnes(listing.available_kg)),
                 minimum_t=str(_tonnes(listing.min_kg_per_contract)),
                 incoterm=listing.incoterm,
                 incoterm_place=listing.incoterm_place,
                 price_ok=e.spread_jpy_per_t > 0,
                 score=e.score,
-                committed=available_kg < listing.min_kg_per_contract or available_kg <= 0,
+                committed=listing.below_minimum,
                 explanation=BuyerExplanation.model_validate(
                     explain_for_buyer(e, ask_is_public=True)
                 ),

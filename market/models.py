@@ -238,6 +238,12 @@ class SupplyListing(SQLModel, table=True):
         return self.status == ListingStatus.OPEN and self.available_kg <= 0
 
     @property
+    def below_minimum(self) -> bool:
+        """Less left than one contract's minimum (fully committed included): no new contract
+        fits, so matching leaves it out unless asked (`candidates_for_request`)."""
+        return self.available_kg <= 0 or self.available_kg < self.min_kg_per_contract
+
+    @property
     def invited(self) -> frozenset[int]:
         return frozenset(int(x) for x in self.invited_org_ids.split() if x)
 

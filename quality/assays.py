@@ -224,7 +224,7 @@ def _check_result(catalogue: Mapping[str, Any], seen: set[str], result: ResultIn
                 what=what,
                 parameter=code,
             )
-    return MeasuredValue(code, result.value, result.uncertainty or Decimal(0))
+    return MeasuredValue.stated(code, result.value, result.uncertainty)
 
 
 def _raise_problems(problems: list[tuple[int | None, QualityError]]) -> None:
@@ -484,9 +484,8 @@ def results_of(session: Session, assay: Assay) -> list[AssayResult]:
 
 
 def measurements_of(session: Session, assay: Assay) -> list[MeasuredValue]:
-    """The assay's results for grading: an uncertainty the laboratory did not state counts 0."""
     return [
-        MeasuredValue(r.parameter, r.value, r.uncertainty or Decimal(0))
+        MeasuredValue.stated(r.parameter, r.value, r.uncertainty)
         for r in results_of(session, assay)
     ]
 

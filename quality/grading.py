@@ -242,6 +242,12 @@ class Measurement:
     value: Decimal
     uncertainty: Decimal = ZERO
 
+    @classmethod
+    def stated(cls, parameter: str, value: Decimal, uncertainty: Decimal | None) -> "Measurement":
+        """A result as the laboratory stated it: an uncertainty it did not state (None) counts
+        0 in the grading (and is stored as None, `AssayResult.uncertainty`)."""
+        return cls(parameter, value, uncertainty if uncertainty is not None else ZERO)
+
     def __post_init__(self) -> None:
         for name in ("value", "uncertainty"):
             number = getattr(self, name)
